@@ -1,0 +1,5 @@
+"""Shared fixtures: each area keeps its own in tests/fixtures/ and is registered here."""
+
+from __future__ import annotations
+
+pytest_plugins = ["tests.fixtures.panel", "tests.fixtures.discord"]
