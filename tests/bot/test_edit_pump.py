@@ -1,0 +1,95 @@
+"""The edit pump paces edits per channel and sends only the newest edit of a message."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pterodisbot.bot.edit_pump import EditPump
+from pterodisbot.clock import FakeClock
+
+
+async def test_edits_in_one_channel_are_spaced_by_the_interval() -> None:
+    clock = FakeClock(autojump=0.001)
+    pump = EditPump(interval=1.0, clock=clock)
+    sent_at: list[tuple[int, float]] = []
+
+    def job(message_id: int):
+        async def run() -> None:
+            sent_at.append((message_id, clock.monotonic()))
+
+        return run
+
+    for message_id in range(5):
+        pump.submit(42, message_id, job(message_id))
+    await pump.drain()
+    assert [m for m, _ in sent_at] == [0, 1, 2, 3, 4]
+    gaps = [b - a for (_, a), (_, b) in zip(sent_at, sent_at[1:], strict=False)]
+    assert all(gap >= 1.0 for gap in gaps)
+    await pump.close()
+
+
+async def test_repeated_edits_of_one_message_coalesce_and_the_newest_wins() -> None:
+    clock = FakeClock(autojump=0.001)
+    pump = EditPump(interval=1.0, clock=clock)
+    sent: list[str] = []
+
+    def job(label: str):
+        async def run() -> None:
+            sent.append(label)
+
+        return run
+
+    pump.submit(1, 100, job("first message"))  # goes out at once
+    pump.submit(1, 200, job("old"))
+    pump.submit(1, 200, job("newer"))
+    pump.submit(1, 200, job("newest"))
+    await pump.drain()
+    assert sent == ["first message", "newest"]
+    assert pump.stats.coalesced == 2
+    assert pump.stats.sent == 2
+    await pump.close()
+
+
+async def test_channels_do_not_wait_for_each_other() -> None:
+    clock = FakeClock()
+    pump = EditPump(interval=5.0, clock=clock)
+    sent: list[int] = []
+
+    def job(channel: int):
+        async def run() -> None:
+            sent.append(channel)
+
+        return run
+
+    pump.submit(1, 10, job(1))
+    pump.submit(1, 11, job(1))
+    pump.submit(2, 20, job(2))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    # Without advancing the clock, each channel sent its first edit; channel 1's second waits.
+    assert sorted(sent) == [1, 2]
+    assert pump.pending(1) == 1
+    clock.advance(5.0)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert sent.count(1) == 2
+    await pump.close()
+
+
+async def test_a_failing_edit_does_not_stop_the_channel() -> None:
+    clock = FakeClock(autojump=0.001)
+    pump = EditPump(interval=0.5, clock=clock)
+    sent: list[int] = []
+
+    async def broken() -> None:
+        raise RuntimeError("message deleted")
+
+    async def fine() -> None:
+        sent.append(2)
+
+    pump.submit(7, 1, broken)
+    pump.submit(7, 2, fine)
+    await pump.drain()
+    assert sent == [2]
+    assert pump.stats.failed == 1
+    await pump.close()
