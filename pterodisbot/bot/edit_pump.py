@@ -79,10 +79,10 @@ class EditPump:
 
     async def drain(self) -> None:
         """Wait until every queued edit has been sent or failed."""
-        while any(q.pending for q in self._channels.values()):
-            await asyncio.sleep(0.01)
-        workers = [q.task for q in self._channels.values() if q.task is not None]
-        if workers:
+        while True:
+            workers = [q.task for q in self._channels.values() if q.task and not q.task.done()]
+            if not workers:
+                return
             await asyncio.gather(*workers, return_exceptions=True)
 
     async def close(self) -> None:

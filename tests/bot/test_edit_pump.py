@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.clock import FakeClock
@@ -23,7 +24,7 @@ async def test_edits_in_one_channel_are_spaced_by_the_interval() -> None:
         pump.submit(42, message_id, job(message_id))
     await pump.drain()
     assert [m for m, _ in sent_at] == [0, 1, 2, 3, 4]
-    gaps = [b - a for (_, a), (_, b) in zip(sent_at, sent_at[1:], strict=False)]
+    gaps = [b - a for (_, a), (_, b) in itertools.pairwise(sent_at)]
     assert all(gap >= 1.0 for gap in gaps)
     await pump.close()
 
