@@ -1,0 +1,330 @@
+"""Turn server snapshots into Discord embeds (pure: no I/O, no clock of its own).
+
+Every builder keeps within Discord's embed limits, counting length in UTF-16 code units so the
+result is accepted whether Discord counts code points or UTF-16 units (emoji count twice then).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+import discord
+
+from pterodisbot.bot.policy import current_cpu_percent, current_memory_bytes, shows_graph
+from pterodisbot.bot.units import (
+    format_bytes,
+    format_cores,
+    format_cpu,
+    format_percent,
+    format_rate,
+    format_uptime,
+)
+from pterodisbot.monitor import ServerStatus
+
+if TYPE_CHECKING:
+    from pterodisbot.monitor import ServerSnapshot
+    from pterodisbot.panel.models import Allocation
+
+# Discord's documented embed limits.
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FIELDS_PER_EMBED = 25
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000  # per message: the sum over all its embeds
+EMBEDS_PER_MESSAGE = 10
+
+_MIB = 1024 * 1024
+_ELLIPSIS = "…"
+_DASH = "—"
+# An error reason is a hint for the operator, not a log: keep the Status field readable.
+_ERROR_LIMIT = 300
+# Server list lines: long names would push other servers into the next message.
+_LIST_NAME_LIMIT = 60
+_LIST_ERROR_LIMIT = 60
+# A message carries at most 6000 characters across its embeds; list pages of just under half
+# that pack two to a message, so 500 servers need about a third fewer messages than 4096-char pages.
+_LIST_DESCRIPTION_BUDGET = 2900
+_LIST_COLOUR = 0x5865F2
+
+STATUS_COLOURS = MappingProxyType(
+    {
+        ServerStatus.RUNNING: 0x57F287,
+        ServerStatus.STARTING: 0xFEE75C,
+        ServerStatus.STOPPING: 0xFEE75C,
+        ServerStatus.OFFLINE: 0xED4245,
+        ServerStatus.INSTALLING: 0x95A5A6,
+        ServerStatus.SUSPENDED: 0x95A5A6,
+        ServerStatus.UNKNOWN: 0x4F545C,
+    }
+)
+
+_STATUS_WORDS = MappingProxyType(
+    {
+        ServerStatus.RUNNING: "Running",
+        ServerStatus.STARTING: "Starting",
+        ServerStatus.STOPPING: "Stopping",
+        ServerStatus.OFFLINE: "Offline",
+        ServerStatus.INSTALLING: "Installing",
+        ServerStatus.SUSPENDED: "Suspended",
+        ServerStatus.UNKNOWN: "Unknown",
+    }
+)
+
+
+def discord_len(text: str) -> int:
+    """Return the length of `text` in UTF-16 code units, never less than Discord's count."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def truncate(text: str, limit: int) -> str:
+    """Shorten `text` to at most `limit` UTF-16 units, ending with "…" when something was cut."""
+    if discord_len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    kept: list[str] = []
+    used = 0
+    for char in text:
+        width = 2 if ord(char) > 0xFFFF else 1
+        if used + width > limit - 1:
+            break
+        kept.append(char)
+        used += width
+    return "".join(kept).rstrip() + _ELLIPSIS
+
+
+def status_word(status: ServerStatus) -> str:
+    """Return the word shown for a status ("Running")."""
+    return _STATUS_WORDS[status]
+
+
+def status_colour(status: ServerStatus) -> int:
+    """Return the embed colour of a status (green running, amber in transition, red offline...)."""
+    return STATUS_COLOURS[status]
+
+
+def format_address(allocation: Allocation) -> str:
+    """Format an allocation as players type it: the alias or IP, then ":port"."""
+    try:
+        unspecified = ipaddress.ip_address(allocation.ip_alias or allocation.ip).is_unspecified
+    except ValueError:
+        unspecified = False  # a host name
+    if unspecified:
+        # 0.0.0.0 means "every interface of the node": players cannot connect to that address.
+        return f"port {allocation.port} (no public address set in the panel)"
+    return allocation.address
+
+
+def build_status_embed(
+    snap: ServerSnapshot,
+    *,
+    graph_filename: str | None,
+    now: float,
+    show_address: bool = True,
+) -> discord.Embed:
+    """Build the status embed of one server from its latest snapshot.
+
+    The graph image (`attachment://<graph_filename>`) is set only for live servers (running,
+    starting, stopping: see `policy.shows_graph`); callers should attach the file only then.
+    `show_address=False` leaves the address out, for guilds that restrict who may see it.
+    """
+    server = snap.server
+    embed = discord.Embed(
+        title=truncate(server.name.strip() or server.identifier, TITLE_LIMIT),
+        colour=status_colour(snap.status),
+        timestamp=datetime.fromtimestamp(now, tz=UTC),
+    )
+    live = shows_graph(snap.status)
+
+    embed.add_field(name="Status", value=_status_text(snap), inline=True)
+    embed.add_field(name="CPU", value=_cpu_text(snap), inline=True)
+    embed.add_field(name="Memory", value=_memory_text(snap), inline=True)
+    embed.add_field(name="Disk", value=_disk_text(snap), inline=True)
+    if live:
+        embed.add_field(name="Network", value=_network_text(snap), inline=True)
+    if snap.status is ServerStatus.RUNNING:
+        uptime = _uptime_ms(snap)
+        embed.add_field(
+            name="Uptime", value=format_uptime(uptime) if uptime is not None else _DASH, inline=True
+        )
+    allocation = server.primary_allocation
+    if show_address and allocation is not None:
+        embed.add_field(
+            name="Address",
+            value=truncate(format_address(allocation), FIELD_VALUE_LIMIT),
+            inline=True,
+        )
+    embed.add_field(name="Updated", value=f"<t:{int(snap.t)}:R>", inline=True)
+    embed.set_footer(text=truncate(f"Server {server.identifier}", FOOTER_LIMIT))
+    if graph_filename and live:
+        embed.set_image(url=f"attachment://{graph_filename}")
+
+    description = (server.description or "").strip()
+    if description:
+        room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - _embed_len(embed))
+        embed.description = truncate(description, room) or None
+    return embed
+
+
+def build_server_list_embed(snaps: Sequence[ServerSnapshot], *, now: float) -> list[discord.Embed]:
+    """Build the `/server_list` embeds: one compact line per server, as many embeds as needed.
+
+    Each embed stays within every per-embed limit and under the 6000-character message total on
+    its own; use `group_for_messages` to send as few messages as possible.
+    """
+    timestamp = datetime.fromtimestamp(now, tz=UTC)
+    ordered = sorted(snaps, key=lambda s: (s.server.name.casefold(), s.server.identifier))
+    summary = _summary_line(ordered)
+    pages = _pack_lines((_list_line(snap) for snap in ordered), first_line=summary)
+    embeds: list[discord.Embed] = []
+    for number, page in enumerate(pages, start=1):
+        title = "Servers" if len(pages) == 1 else f"Servers ({number}/{len(pages)})"
+        embed = discord.Embed(
+            title=title, description=page, colour=_LIST_COLOUR, timestamp=timestamp
+        )
+        embed.set_footer(text=f"{len(ordered)} servers" if len(ordered) != 1 else "1 server")
+        embeds.append(embed)
+    return embeds
+
+
+def group_for_messages(embeds: Iterable[discord.Embed]) -> list[list[discord.Embed]]:
+    """Group embeds, in order, into messages Discord accepts (<= 10 embeds, <= 6000 characters)."""
+    groups: list[list[discord.Embed]] = []
+    current: list[discord.Embed] = []
+    used = 0
+    for embed in embeds:
+        size = _embed_len(embed)
+        if current and (len(current) == EMBEDS_PER_MESSAGE or used + size > EMBED_TOTAL_LIMIT):
+            groups.append(current)
+            current, used = [], 0
+        current.append(embed)
+        used += size
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _embed_len(embed: discord.Embed) -> int:
+    """Count an embed's characters as Discord does for the 6000 total, in UTF-16 units."""
+    total = discord_len(embed.title or "") + discord_len(embed.description or "")
+    for field in embed.fields:
+        total += discord_len(field.name or "") + discord_len(field.value or "")
+    total += discord_len(embed.footer.text or "")
+    total += discord_len(embed.author.name or "")
+    return total
+
+
+def _status_text(snap: ServerSnapshot) -> str:
+    word = status_word(snap.status)
+    if snap.status is ServerStatus.UNKNOWN and snap.error:
+        reason = truncate(" ".join(snap.error.split()), _ERROR_LIMIT)
+        return f"{word} {_DASH} {reason}"
+    return word
+
+
+def _cpu_limit_text(limit: float) -> str:
+    if limit > 0:
+        return f"limit {format_percent(limit)} ({format_cores(limit)})"
+    return "unlimited"
+
+
+def _cpu_text(snap: ServerSnapshot) -> str:
+    limit = snap.server.limits.cpu
+    cpu = current_cpu_percent(snap)
+    if cpu is None:
+        # Offline, installing, unknown: only the limit is meaningful, not a stale reading.
+        return _cpu_limit_text(limit)
+    return format_cpu(cpu, limit)
+
+
+def _bytes_limit_text(limit_mib: int) -> str:
+    return format_bytes(limit_mib * _MIB) if limit_mib > 0 else "unlimited"
+
+
+def _memory_text(snap: ServerSnapshot) -> str:
+    limit = _bytes_limit_text(snap.server.limits.memory)
+    used = current_memory_bytes(snap)
+    if used is None:
+        return f"limit {limit}" if snap.server.limits.memory > 0 else limit
+    return f"{format_bytes(used)} / {limit}"
+
+
+def _disk_text(snap: ServerSnapshot) -> str:
+    limit = _bytes_limit_text(snap.server.limits.disk)
+    # Wings reports disk use for stopped servers too, so it is shown whenever it was read.
+    used: int | None = None
+    if snap.resources is not None:
+        used = snap.resources.disk_bytes
+    elif snap.sample is not None and shows_graph(snap.status):
+        used = snap.sample.disk_bytes
+    if used is None:
+        return f"limit {limit}" if snap.server.limits.disk > 0 else limit
+    return f"{format_bytes(used)} / {limit}"
+
+
+def _network_text(snap: ServerSnapshot) -> str:
+    if snap.sample is None:
+        return _DASH
+    return f"↓ {format_rate(snap.sample.rx_rate)} · ↑ {format_rate(snap.sample.tx_rate)}"
+
+
+def _uptime_ms(snap: ServerSnapshot) -> float | None:
+    if snap.resources is not None:
+        return float(snap.resources.uptime_ms)
+    if snap.sample is not None:
+        return float(snap.sample.uptime_ms)
+    return None
+
+
+def _summary_line(snaps: Sequence[ServerSnapshot]) -> str:
+    if not snaps:
+        return "No servers are visible to the bot's panel API key."
+    counts = Counter(snap.status for snap in snaps)
+    parts = [
+        f"{counts[status]} {status_word(status).lower()}"
+        for status in ServerStatus
+        if counts[status]
+    ]
+    return " · ".join(parts)
+
+
+def _list_line(snap: ServerSnapshot) -> str:
+    server = snap.server
+    name = discord.utils.escape_markdown(
+        truncate(server.name.strip() or "(no name)", _LIST_NAME_LIMIT)
+    )
+    identifier = server.identifier.replace("`", "")
+    line = f"**{name}** `{identifier}` {_DASH} {status_word(snap.status)}"
+    cpu = current_cpu_percent(snap)
+    memory = current_memory_bytes(snap)
+    if cpu is not None:
+        line += f" · CPU {format_percent(cpu)}"
+    if memory is not None:
+        line += f" · RAM {format_bytes(memory)}"
+    if snap.status is ServerStatus.UNKNOWN and snap.error:
+        reason = truncate(" ".join(snap.error.split()), _LIST_ERROR_LIMIT)
+        line += f" ({discord.utils.escape_markdown(reason)})"
+    return line
+
+
+def _pack_lines(lines: Iterable[str], *, first_line: str) -> list[str]:
+    pages: list[str] = []
+    current = [first_line, ""]
+    used = discord_len(first_line) + 1
+    for raw in lines:
+        line = truncate(raw, _LIST_DESCRIPTION_BUDGET)
+        size = discord_len(line) + 1  # the newline joining it to the previous line
+        if used + size > _LIST_DESCRIPTION_BUDGET:
+            pages.append("\n".join(current).strip())
+            current, used = [], 0
+        current.append(line)
+        used += size
+    pages.append("\n".join(current).strip())
+    return pages
