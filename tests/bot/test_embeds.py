@@ -30,6 +30,7 @@ from pterodisbot.bot.units import (
 )
 from pterodisbot.monitor import ServerSnapshot, ServerStatus
 from pterodisbot.panel.models import Allocation
+from pterodisbot.sandbox.discord_rules import validate_message_payload
 from tests.bot.test_policy import MIB, T0, make_server, make_snapshot
 
 GIB = 1024 * MIB
@@ -290,12 +291,14 @@ def test_truncate_keeps_short_text_and_marks_cut_text() -> None:
     assert discord_len(truncate("x" * 2000, FIELD_VALUE_LIMIT)) == FIELD_VALUE_LIMIT
 
 
-def test_status_embed_is_accepted_by_the_sandbox_rules() -> None:
-    rules = pytest.importorskip("pterodisbot.sandbox.discord_rules")
-    server = make_server(name="N" * 300, description="D" * 5000)
-    embed = build_status_embed(make_snapshot(server=server), graph_filename="g.png", now=T0)
+@pytest.mark.parametrize("status", list(ServerStatus))
+def test_status_embed_is_accepted_by_the_sandbox_rules(status: ServerStatus) -> None:
+    server = make_server(name="🎮" * 300, description="D" * 5000)
+    snap = make_snapshot(status, server=server, error="x" * 2000)
+    embed = build_status_embed(snap, graph_filename="g.png", now=T0)
+    files = ["g.png"] if embed.image.url else []
     payload = {"embeds": [embed.to_dict()]}
-    assert rules.validate_message_payload(payload, attachment_filenames=["g.png"]) is None
+    assert validate_message_payload(payload, attachment_filenames=files) is None
 
 
 # --- server list --------------------------------------------------------------------------------
@@ -332,9 +335,12 @@ def test_500_server_list_stays_under_discord_limits() -> None:
         assert text.count(f"`{snap.server.identifier}`") == 1
     messages = group_for_messages(embeds)
     assert [e for group in messages for e in group] == embeds
+    assert len(messages) < len(embeds)  # pages are sized to share messages
     for group in messages:
         assert len(group) <= EMBEDS_PER_MESSAGE
         assert sum(len(e) for e in group) <= EMBED_TOTAL_LIMIT
+        payload = {"embeds": [e.to_dict() for e in group]}
+        assert validate_message_payload(payload, attachment_filenames=[]) is None
     assert embeds[0].title == f"Servers (1/{len(embeds)})"
 
 
