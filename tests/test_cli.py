@@ -1,0 +1,261 @@
+"""`python -m pterodisbot`: check-config, run and demo placeholders, --version."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pterodisbot import __version__
+from pterodisbot.__main__ import main
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
+API_KEY = "ptlc_Z9y8X7w6V5u4T3s2R1q0PoNmLkJiHgFeDcBaZyX"
+GOOD = "[pterodactyl]\nurl = https://panel.example.com\n"
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Drop every variable the configuration reads, so only the test decides."""
+    for name in list(os.environ):
+        if name.startswith(("PTERODISBOT_", "PTERODACTYL_")) or name == "DISCORD_TOKEN":
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.fixture
+def with_secrets(clean_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    clean_env.setenv("DISCORD_TOKEN", TOKEN)
+    clean_env.setenv("PTERODACTYL_API_KEY", API_KEY)
+    return clean_env
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    keep = {"PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR"}
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    return {**env, "PYTHONPATH": str(REPO), **extra}
+
+
+def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pterodisbot", *args],
+        cwd=cwd,
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def check(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    config = tmp_path / "config.ini"
+    config.write_text(text, encoding="utf-8")
+    code = main(["check-config", "--config", str(config)])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+BROKEN = [
+    pytest.param(
+        GOOD + "[monitoring]\npoll_interval = 0\n", "monitoring.poll_interval: '0'", id="poll0"
+    ),
+    pytest.param(
+        "[pterodactyl]\nurl = https://panel.example.com/api\n", "pterodactyl.url", id="url-path"
+    ),
+    pytest.param("[pterodactyl]\nurl = panel.example.com\n", "pterodactyl.url", id="url-scheme"),
+    pytest.param("[monitoring]\npoll_interval = 10\n", "pterodactyl.url: missing", id="no-url"),
+    pytest.param(
+        GOOD + "[monitoring]\npoll_intervall = 5\n",
+        "monitoring.poll_intervall: unknown key — expected a key of [monitoring] "
+        "(did you mean poll_interval?)",
+        id="typo-key",
+    ),
+    pytest.param(GOOD + "[monitor]\nservers =\n", "[monitor]: unknown section", id="typo-section"),
+    pytest.param(
+        GOOD + "requests_per_minute = plenty\n",
+        "pterodactyl.requests_per_minute",
+        id="rpm-type",
+    ),
+    pytest.param(GOOD + "timeout = 0.1\n", "pterodactyl.timeout", id="timeout-range"),
+    pytest.param(GOOD + "[discord]\nguild_ids = 123, general\n", "discord.guild_ids", id="ids"),
+    pytest.param(GOOD + "[discord]\nguild_ids = 1,,2\n", "discord.guild_ids", id="list"),
+    pytest.param(
+        GOOD + "[discord]\nsync_commands = sometimes\n", "discord.sync_commands", id="choice"
+    ),
+    pytest.param(GOOD + "[discord]\napi_base = ftp://x\n", "discord.api_base", id="api-base"),
+    pytest.param(
+        GOOD + "[discord]\naudit_channel_id = general\n", "discord.audit_channel_id", id="chan"
+    ),
+    pytest.param(
+        GOOD + "[monitoring]\nmemory_threshold = 150\n", "monitoring.memory_threshold", id="pct"
+    ),
+    pytest.param(GOOD + "[monitoring]\nservers = a b\n", "monitoring.servers", id="servers"),
+    pytest.param(
+        GOOD + "[permissions]\nconfirm_dangerous = maybe\n",
+        "permissions.confirm_dangerous: 'maybe' — expected true or false",
+        id="bool",
+    ),
+    pytest.param(
+        GOOD + "[permissions.1a2b3c4d]\nadmin = Mods\n", "permissions.1a2b3c4d.admin", id="override"
+    ),
+    pytest.param(GOOD + "[logging]\nlevel = LOUD\n", "logging.level", id="level"),
+    pytest.param(GOOD + "[logging]\nloggers = discord\n", "logging.loggers", id="loggers"),
+    pytest.param(GOOD + "[logging]\nmax_bytes = 1\n", "logging.max_bytes", id="size"),
+    pytest.param(
+        GOOD + f"api_key = {API_KEY}\n",
+        "pterodactyl.api_key: '***' — expected no secrets",
+        id="key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "names"), BROKEN)
+def test_check_config_names_the_broken_key_and_exits_2(
+    tmp_path: Path,
+    text: str,
+    names: str,
+    with_secrets: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, output = check(tmp_path, text, capsys)
+
+    assert code == 2
+    assert output.startswith("configuration has 1 problem(s):\n")
+    assert names in output
+    assert "Traceback" not in output
+
+
+def test_check_config_names_the_variable_to_set_for_a_missing_secret(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean_env.setenv("DISCORD_TOKEN", TOKEN)
+    code, output = check(tmp_path, GOOD, capsys)
+    assert code == 2
+    assert "pterodactyl.api_key (PTERODACTYL_API_KEY): missing" in output
+    assert "in PTERODACTYL_API_KEY in .env or the environment" in output
+
+
+def test_check_config_ok_prints_a_summary_without_secrets(
+    tmp_path: Path, with_secrets: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = GOOD + "[discord]\nguild_ids = 112233445566778899\n[monitoring]\npoll_interval = 15\n"
+    code, output = check(tmp_path, text, capsys)
+
+    assert code == 0
+    lines = output.splitlines()
+    assert lines[0] == "configuration OK"
+    assert "  panel: panel.example.com (client key, at most 600 requests/min)" in lines
+    assert "  poll interval: 15 s (server list every 300 s)" in lines
+    assert "  guilds: 1 (112233445566778899); commands sync: guild" in lines
+    assert TOKEN not in output
+    assert API_KEY not in output
+
+
+def test_check_config_prints_warnings_but_still_passes(
+    tmp_path: Path, with_secrets: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = check(tmp_path, GOOD + "requests_per_minute = 1000\n", capsys)
+    assert code == 0
+    assert "  warning: pterodactyl.requests_per_minute = 1000 is above" in output
+
+
+def test_check_config_subprocess_reports_a_bad_poll_interval(tmp_path: Path) -> None:
+    (tmp_path / "config.ini").write_text(GOOD + "[monitoring]\npoll_interval = 0\n")
+
+    done = run_cli("check-config", cwd=tmp_path, DISCORD_TOKEN=TOKEN, PTERODACTYL_API_KEY=API_KEY)
+
+    assert done.returncode == 2
+    assert done.stdout == (
+        "configuration has 1 problem(s):\n"
+        "  monitoring.poll_interval: '0' — expected a number of seconds from 2 to 3600\n"
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_check_config_subprocess_reports_a_missing_file_clearly(tmp_path: Path) -> None:
+    done = run_cli(
+        "check-config",
+        "--config",
+        "nowhere/config.ini",
+        cwd=tmp_path,
+        DISCORD_TOKEN=TOKEN,
+        PTERODACTYL_API_KEY=API_KEY,
+    )
+
+    assert done.returncode == 2
+    assert "config file 'nowhere/config.ini': not found — expected a config file" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_check_config_subprocess_reads_dotenv_and_the_example_config(tmp_path: Path) -> None:
+    (tmp_path / "config.ini").write_text((REPO / "config.ini").read_text())
+    (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\nPTERODACTYL_API_KEY={API_KEY}\n")
+
+    done = run_cli("check-config", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.startswith("configuration OK\n  panel: panel.example.com")
+    assert TOKEN not in done.stdout + done.stderr
+    assert API_KEY not in done.stdout + done.stderr
+
+
+def test_secrets_never_appear_in_check_config_output_even_when_misplaced(tmp_path: Path) -> None:
+    # The operator pasted the secrets everywhere they do not belong.
+    (tmp_path / "config.ini").write_text(
+        f"[pterodactyl]\nurl = https://{API_KEY}.example.com/api\ntoken = {TOKEN}\n"
+        f"[discord]\nguild_ids = {TOKEN}\napi_base = {API_KEY}\n"
+        f"[monitoring]\nservers = {API_KEY}\n[{TOKEN}]\nx = 1\n"
+    )
+    (tmp_path / "s.env").write_text(
+        f"DISCORD_TOKEN=Bot {TOKEN}\nPTERODACTYL_API_KEY=Bearer {API_KEY}\n"
+        f"PTERODISBOT_DISCORD_TOKEN={TOKEN}\n"
+    )
+
+    done = run_cli("check-config", "--env-file", "s.env", cwd=tmp_path)
+
+    output = done.stdout + done.stderr
+    assert done.returncode == 2
+    assert "problem(s):" in output
+    assert TOKEN not in output
+    assert API_KEY not in output
+    assert API_KEY.removeprefix("ptlc_") not in output
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pterodisbot {__version__}"
+
+
+def test_demo_says_it_is_not_built_yet(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 1
+    assert "not built yet" in capsys.readouterr().err
+
+
+def test_run_refuses_a_broken_config_before_starting_anything(
+    tmp_path: Path, with_secrets: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.ini"
+    config.write_text("[pterodactyl]\nurl = ftp://panel\n")
+    assert main(["run", "--config", str(config)]) == 2
+    assert "pterodactyl.url: 'ftp://panel'" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pterodisbot.app") is not None,
+    reason="pterodisbot.app exists: run would start the bot",
+)
+def test_run_says_the_bot_is_not_built_yet(
+    tmp_path: Path, with_secrets: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.ini"
+    config.write_text(GOOD)
+    assert main(["run", "--config", str(config)]) == 1
+    assert "not built yet" in capsys.readouterr().err

@@ -1,0 +1,392 @@
+"""config.ini + .env + environment -> validated, frozen settings; every problem at once."""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from pterodisbot.config import (
+    DEFAULTS,
+    Action,
+    ConfigValidationError,
+    Secret,
+    load_settings,
+    settings_from_sections,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
+API_KEY = "ptlc_Z9y8X7w6V5u4T3s2R1q0PoNmLkJiHgFeDcBaZyX"
+SECRETS = {"DISCORD_TOKEN": TOKEN, "PTERODACTYL_API_KEY": API_KEY}
+
+
+def write(tmp_path: Path, text: str, name: str = "config.ini") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(excinfo: pytest.ExceptionInfo[ConfigValidationError]) -> list[str]:
+    return [str(p) for p in excinfo.value.problems]
+
+
+MINIMAL = "[pterodactyl]\nurl = https://panel.example.com\n"
+
+
+def test_example_config_ini_loads_with_secrets_from_the_environment() -> None:
+    settings = load_settings(REPO / "config.ini", env=SECRETS, dotenv_path=None)
+
+    assert settings.pterodactyl.url == "https://panel.example.com"
+    assert settings.pterodactyl.api_key.reveal() == API_KEY
+    assert settings.discord.token.reveal() == TOKEN
+    assert settings.pterodactyl.requests_per_minute == 600
+    assert settings.monitoring.poll_interval == 10
+    assert settings.monitoring.history_size == 8640
+    assert settings.discord.guild_ids == ()
+    assert settings.discord.api_base is None
+    assert settings.logging.file is None
+    assert settings.warnings == ()
+
+
+def test_example_config_ini_documents_every_key_with_its_real_default() -> None:
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
+    parser.read(REPO / "config.ini", encoding="utf-8")
+    for section, keys in DEFAULTS.items():
+        assert parser.has_section(section), section
+        for key, default in keys.items():
+            if (section, key) != ("pterodactyl", "url"):  # required: the example sets one
+                assert parser.get(section, key) == default, f"{section}.{key}"
+        assert set(parser[section]) == set(keys), section
+
+
+def test_defaults_apply_to_every_key_left_out() -> None:
+    settings = settings_from_sections({"pterodactyl": {"url": "http://10.0.0.5:8080"}}, env=SECRETS)
+
+    assert settings.pterodactyl.url == "http://10.0.0.5:8080"
+    assert settings.pterodactyl.key_type == "client"
+    assert settings.pterodactyl.max_retries == 3
+    assert settings.monitoring.cpu_threshold == 10
+    assert settings.monitoring.graph_window == 900
+    assert settings.permissions.confirm_dangerous is True
+    assert settings.logging.loggers == {"discord": 30, "aiohttp.access": 30}
+
+
+def test_environment_beats_dotenv_which_beats_config_ini(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        MINIMAL + "[monitoring]\npoll_interval = 30\nhistory_size = 100\ncpu_threshold = 5\n",
+    )
+    write(
+        tmp_path,
+        "PTERODISBOT_MONITORING_HISTORY_SIZE=200\nPTERODISBOT_MONITORING_CPU_THRESHOLD=7\n",
+        ".env",
+    )
+    env = {**SECRETS, "PTERODISBOT_MONITORING_CPU_THRESHOLD": "9"}
+
+    settings = load_settings(config, env=env)
+
+    assert settings.monitoring.poll_interval == 30  # config.ini only
+    assert settings.monitoring.history_size == 200  # .env over config.ini
+    assert settings.monitoring.cpu_threshold == 9  # environment over .env
+
+
+def test_panel_url_may_come_from_the_environment_only(tmp_path: Path) -> None:
+    config = write(tmp_path, "[monitoring]\npoll_interval = 15\n")
+    env = {**SECRETS, "PTERODACTYL_URL": "https://games.example.org/"}
+
+    settings = load_settings(config, env=env)
+
+    assert settings.pterodactyl.url == "https://games.example.org"
+
+
+def test_secrets_are_read_from_dotenv_without_touching_os_environ(tmp_path: Path) -> None:
+    config = write(tmp_path, MINIMAL)
+    write(tmp_path, f"DISCORD_TOKEN={TOKEN}\nPTERODACTYL_API_KEY='{API_KEY}'\n", ".env")
+    assert "DISCORD_TOKEN" not in os.environ
+
+    settings = load_settings(config, env={})
+
+    assert settings.discord.token.reveal() == TOKEN
+    assert settings.pterodactyl.api_key.reveal() == API_KEY
+    assert "DISCORD_TOKEN" not in os.environ
+    assert "PTERODACTYL_API_KEY" not in os.environ
+
+
+def test_an_explicit_env_file_replaces_the_one_beside_the_config(tmp_path: Path) -> None:
+    config = write(tmp_path, MINIMAL)
+    write(tmp_path, "DISCORD_TOKEN=from-default-file\n", ".env")
+    other = write(tmp_path, f"DISCORD_TOKEN={TOKEN}\nPTERODACTYL_API_KEY={API_KEY}\n", "prod.env")
+
+    settings = load_settings(config, env={}, dotenv_path=other)
+
+    assert settings.discord.token.reveal() == TOKEN
+
+
+def test_a_missing_explicit_env_file_is_a_problem(tmp_path: Path) -> None:
+    config = write(tmp_path, MINIMAL)
+    with pytest.raises(ConfigValidationError) as excinfo:
+        load_settings(config, env=SECRETS, dotenv_path=tmp_path / "nope.env")
+    assert any("nope.env" in line and "not found" in line for line in problems_of(excinfo))
+
+
+def test_secrets_written_into_config_ini_are_refused_and_never_echoed(tmp_path: Path) -> None:
+    config = write(tmp_path, MINIMAL + f"api_key = {API_KEY}\n[discord]\ntoken = {TOKEN}\n")
+
+    with pytest.raises(ConfigValidationError) as excinfo:
+        load_settings(config, env={})
+
+    text = str(excinfo.value)
+    assert "pterodactyl.api_key: '***'" in text
+    assert "PTERODACTYL_API_KEY" in text
+    assert "discord.token: '***'" in text
+    assert ".env as DISCORD_TOKEN" in text
+    assert API_KEY not in text
+    assert TOKEN not in text
+
+
+def test_every_problem_is_reported_at_once_each_naming_its_key(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        "[pterodactyl]\nurl = panel.example.com\nmax_retries = -1\n"
+        "[monitoring]\npoll_interval = 0\nmemory_threshold = 150\n"
+        "[logging]\nlevel = LOUD\n",
+    )
+
+    with pytest.raises(ConfigValidationError) as excinfo:
+        load_settings(config, env={})
+
+    lines = problems_of(excinfo)
+    keys = [line.split(":", 1)[0] for line in lines]
+    assert keys == [
+        "pterodactyl.url",
+        "pterodactyl.max_retries",
+        "pterodactyl.api_key (PTERODACTYL_API_KEY)",
+        "discord.token (DISCORD_TOKEN)",
+        "monitoring.poll_interval",
+        "monitoring.memory_threshold",
+        "logging.level",
+    ]
+    assert "monitoring.poll_interval: '0' — expected a number of seconds from 2 to 3600" in lines
+    assert str(excinfo.value).startswith("configuration has 7 problem(s):\n")
+
+
+def test_an_override_problem_names_the_variable_that_set_it(tmp_path: Path) -> None:
+    config = write(tmp_path, MINIMAL)
+    env = {**SECRETS, "PTERODISBOT_MONITORING_POLL_INTERVAL": "fast"}
+
+    with pytest.raises(ConfigValidationError) as excinfo:
+        load_settings(config, env=env)
+
+    assert problems_of(excinfo) == [
+        "monitoring.poll_interval (from PTERODISBOT_MONITORING_POLL_INTERVAL in the environment): "
+        "'fast' — expected a number of seconds from 2 to 3600"
+    ]
+
+
+def test_an_unknown_override_variable_suggests_the_real_one(tmp_path: Path) -> None:
+    config = write(tmp_path, MINIMAL)
+    env = {**SECRETS, "PTERODISBOT_MONITORING_POLL_INTERVALL": "5", "PTERODISBOT_CONFIG": "x"}
+
+    with pytest.raises(ConfigValidationError) as excinfo:
+        load_settings(config, env=env)
+
+    (line,) = problems_of(excinfo)
+    assert line.startswith("PTERODISBOT_MONITORING_POLL_INTERVALL in the environment: unknown")
+    assert "did you mean PTERODISBOT_MONITORING_POLL_INTERVAL?" in line
+
+
+def test_a_key_in_the_wrong_section_is_pointed_to_its_home(tmp_path: Path) -> None:
+    config = write(tmp_path, MINIMAL + "poll_interval = 5\n")
+    with pytest.raises(ConfigValidationError) as excinfo:
+        load_settings(config, env=SECRETS)
+    assert problems_of(excinfo) == [
+        "pterodactyl.poll_interval: unknown key — expected a key of [pterodactyl]; "
+        "poll_interval belongs in [monitoring]"
+    ]
+
+
+def test_durations_sizes_and_lists_accept_operator_friendly_spellings(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        MINIMAL + "[monitoring]\nserver_list_refresh = 5m\nforced_refresh = 1h\n"
+        "servers = 1a2b3c4d, deadbeef,\n"
+        "[discord]\nguild_ids = 112233445566778899, 998877665544332211\n"
+        "api_base = http://127.0.0.1:8090/\n"
+        "[logging]\nmax_bytes = 512KiB\nfile = logs/bot.log\nloggers = pterodisbot.monitor=debug\n",
+    )
+
+    settings = load_settings(config, env=SECRETS)
+
+    assert settings.monitoring.server_list_refresh == 300
+    assert settings.monitoring.forced_refresh == 3600
+    assert settings.monitoring.servers == ("1a2b3c4d", "deadbeef")
+    assert settings.discord.guild_ids == (112233445566778899, 998877665544332211)
+    assert settings.discord.api_base == "http://127.0.0.1:8090"
+    assert settings.logging.max_bytes == 512 * 1024
+    assert settings.logging.file == tmp_path.resolve() / "logs" / "bot.log"
+    assert settings.logging.loggers == {"pterodisbot.monitor": 10}
+
+
+def test_an_application_key_type_is_allowed_with_a_warning() -> None:
+    settings = settings_from_sections(
+        {"pterodactyl": {"url": "https://p.example.com", "key_type": "application"}},
+        env={**SECRETS, "PTERODACTYL_API_KEY": "ptla_" + "a" * 43},
+    )
+    assert settings.pterodactyl.key_type == "application"
+    assert any("403" in warning and "client key" in warning for warning in settings.warnings)
+
+
+def test_an_application_key_under_key_type_client_is_a_problem() -> None:
+    with pytest.raises(ConfigValidationError) as excinfo:
+        settings_from_sections(
+            {"pterodactyl": {"url": "https://p.example.com"}},
+            env={**SECRETS, "PTERODACTYL_API_KEY": "ptla_" + "b" * 43},
+        )
+    (line,) = problems_of(excinfo)
+    assert line.startswith("pterodactyl.api_key (PTERODACTYL_API_KEY in the environment): '***'")
+    assert "ptlc_" in line
+    assert "b" * 43 not in line
+
+
+def test_a_token_pasted_with_its_bot_prefix_is_refused_without_showing_it() -> None:
+    with pytest.raises(ConfigValidationError) as excinfo:
+        settings_from_sections(MINIMAL_SECTIONS, env={**SECRETS, "DISCORD_TOKEN": f"Bot {TOKEN}"})
+    (line,) = problems_of(excinfo)
+    assert "without 'Bot '" in line
+    assert TOKEN not in line
+
+
+MINIMAL_SECTIONS = {"pterodactyl": {"url": "https://panel.example.com"}}
+
+
+def test_missing_secrets_are_allowed_when_not_required() -> None:
+    settings = settings_from_sections(MINIMAL_SECTIONS, env={}, require_secrets=False)
+    assert not settings.discord.token
+    assert not settings.pterodactyl.api_key
+    assert settings.secret_values() == ()
+
+
+def test_secret_never_shows_its_value() -> None:
+    secret = Secret(TOKEN)
+    assert str(secret) == "***"
+    assert repr(secret) == "Secret('***')"
+    assert f"{secret}" == "***"
+    assert secret.reveal() == TOKEN
+    assert secret == Secret(TOKEN)
+    with pytest.raises(AttributeError):
+        secret._value = "other"  # type: ignore[misc]
+
+
+def test_settings_repr_and_asdict_show_no_secret() -> None:
+    settings = settings_from_sections(MINIMAL_SECTIONS, env=SECRETS)
+    for text in (repr(settings), str(dataclasses.asdict(settings))):
+        assert TOKEN not in text
+        assert API_KEY not in text
+    assert settings.secret_values() == (TOKEN, API_KEY)
+
+
+def test_settings_are_frozen() -> None:
+    settings = settings_from_sections(MINIMAL_SECTIONS, env=SECRETS)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.monitoring.poll_interval = 1  # type: ignore[misc]
+
+
+def test_permissions_follow_roles_overrides_admins_and_administrators() -> None:
+    settings = settings_from_sections(
+        {
+            **MINIMAL_SECTIONS,
+            "permissions": {"start": "Operators, 112233445566778899", "address": "Members"},
+            "permissions.1a2b3c4d": {"start": "Minecraft Mods", "kill": "@everyone"},
+        },
+        env=SECRETS,
+    )
+    perms = settings.permissions
+
+    def allows(action: Action, server: str | None, names: list[str], admin: bool = False) -> bool:
+        return perms.allows(
+            action,
+            server_identifier=server,
+            role_ids=[],
+            role_names=names,
+            is_administrator=admin,
+        )
+
+    assert allows(Action.STATUS, None, [])  # empty status list: everyone
+    assert not allows(Action.ADDRESS, None, [])
+    assert allows(Action.ADDRESS, None, ["members"])  # names ignore case
+    assert allows(Action.START, "ffff0000", ["Operators"])
+    assert perms.allows(
+        Action.START,
+        server_identifier=None,
+        role_ids=[112233445566778899],
+        role_names=[],
+        is_administrator=False,
+    )
+    assert not allows(Action.START, "1a2b3c4d", ["Operators"])  # the override replaces it
+    assert allows(Action.START, "1a2b3c4d", ["Minecraft Mods"])
+    assert allows(Action.KILL, "1a2b3c4d", [])
+    assert not allows(Action.KILL, "ffff0000", ["Operators"])  # empty kill: admins only
+    assert allows(Action.KILL, "ffff0000", ["Admin"])
+    assert allows(Action.ADMIN, None, [], admin=True)
+    assert not allows(Action.ADMIN, None, ["Operators"])
+
+
+def test_administrators_get_no_bypass_when_it_is_turned_off() -> None:
+    settings = settings_from_sections(
+        {**MINIMAL_SECTIONS, "permissions": {"allow_administrator": "false"}}, env=SECRETS
+    )
+    assert not settings.permissions.allows(
+        Action.STOP,
+        server_identifier=None,
+        role_ids=[],
+        role_names=[],
+        is_administrator=True,
+    )
+
+
+def test_a_budget_too_small_for_the_listed_servers_warns() -> None:
+    servers = ",".join(f"{i:08x}" for i in range(20))
+    settings = settings_from_sections(
+        {
+            **MINIMAL_SECTIONS,
+            "pterodactyl": {"url": "https://p.example.com", "requests_per_minute": "60"},
+            "monitoring": {"servers": servers, "poll_interval": "10"},
+        },
+        env=SECRETS,
+    )
+    assert any("needs about 120 requests/min" in warning for warning in settings.warnings)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("this line has no section\n", "config.ini line 1"),
+        (MINIMAL + "just words\n", "config.ini line 3"),
+        (MINIMAL + "[pterodactyl]\n", "config.ini line 3"),
+        (MINIMAL + "url = https://other.example.com\n", "pterodactyl.url: set twice (line 3)"),
+    ],
+)
+def test_a_malformed_file_is_a_problem_line_not_a_traceback(
+    tmp_path: Path, text: str, where: str
+) -> None:
+    config = write(tmp_path, text)
+    with pytest.raises(ConfigValidationError) as excinfo:
+        load_settings(config, env=SECRETS)
+    assert any(line.startswith(where) for line in problems_of(excinfo)), problems_of(excinfo)
+
+
+def test_an_unreadable_config_path_is_a_clear_problem(tmp_path: Path) -> None:
+    with pytest.raises(ConfigValidationError) as excinfo:
+        load_settings(tmp_path, env=SECRETS)  # a directory, not a file
+    assert f"config file {str(tmp_path)!r}: is a directory" in str(excinfo.value)
+
+
+def test_the_config_path_defaults_to_the_pterodisbot_config_variable(tmp_path: Path) -> None:
+    config = write(tmp_path, "[pterodactyl]\nurl = https://from-variable.example.com\n", "x.ini")
+    settings = load_settings(env={**SECRETS, "PTERODISBOT_CONFIG": str(config)})
+    assert settings.pterodactyl.host == "from-variable.example.com"
+    assert settings.config_path == config
