@@ -1,0 +1,52 @@
+"""Speak Pterodactyl: the client API's values, errors, rate budget and client (no Discord here)."""
+
+from __future__ import annotations
+
+from pterodisbot.panel.budget import RateBudget
+from pterodisbot.panel.client import PterodactylAPI, RequestStats
+from pterodisbot.panel.errors import (
+    AuthFailure,
+    PanelAuthError,
+    PanelBadResponse,
+    PanelConflict,
+    PanelError,
+    PanelInvalidRequest,
+    PanelNotFound,
+    PanelRateLimited,
+    PanelUnavailable,
+    UnavailableReason,
+)
+from pterodisbot.panel.models import (
+    Account,
+    Allocation,
+    Limits,
+    PowerSignal,
+    PowerState,
+    Resources,
+    Server,
+    WebsocketCredentials,
+)
+
+__all__ = [
+    "Account",
+    "Allocation",
+    "AuthFailure",
+    "Limits",
+    "PanelAuthError",
+    "PanelBadResponse",
+    "PanelConflict",
+    "PanelError",
+    "PanelInvalidRequest",
+    "PanelNotFound",
+    "PanelRateLimited",
+    "PanelUnavailable",
+    "PowerSignal",
+    "PowerState",
+    "PterodactylAPI",
+    "RateBudget",
+    "RequestStats",
+    "Resources",
+    "Server",
+    "UnavailableReason",
+    "WebsocketCredentials",
+]
