@@ -1,0 +1,69 @@
+"""`/about`: the bot's version and uptime, shown only to whoever asked."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+import pterodisbot
+
+if TYPE_CHECKING:
+    from pterodisbot.bot.bot import PterodactylBot
+
+log = logging.getLogger(__name__)
+
+
+def format_uptime(seconds: float) -> str:
+    """Return an uptime such as `2d 03h 04m 05s` (leading zero units left out)."""
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h {minutes:02d}m {secs:02d}s"
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def about_embed(*, version: str, uptime: float, latency: float | None) -> discord.Embed:
+    """Build the `/about` embed."""
+    embed = discord.Embed(
+        title="Pterodisbot",
+        description="Watches and runs Pterodactyl game servers from Discord.",
+        colour=discord.Colour.blurple(),
+    )
+    embed.add_field(name="Version", value=version)
+    embed.add_field(name="Uptime", value=format_uptime(uptime))
+    if latency is not None and latency != float("inf"):
+        embed.add_field(name="Gateway latency", value=f"{latency * 1000:.0f} ms")
+    embed.set_footer(text=f"discord.py {discord.__version__}")
+    return embed
+
+
+class About(commands.Cog):
+    """The `/about` command."""
+
+    def __init__(self, bot: PterodactylBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="about", description="Show Pterodisbot's version and uptime")
+    async def about(self, interaction: discord.Interaction) -> None:
+        """Answer ephemerally with the version and uptime."""
+        embed = about_embed(
+            version=pterodisbot.__version__,
+            uptime=self.bot.uptime(),
+            latency=self.bot.latency,
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+async def setup(bot: PterodactylBot) -> None:
+    """Load the About cog."""
+    await bot.add_cog(About(bot))

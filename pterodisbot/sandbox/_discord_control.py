@@ -1,0 +1,316 @@
+"""The `/_sandbox/` control API: act as users, look at what the bot did, break things."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from pterodisbot.sandbox._discord_commands import CommandRegistry
+from pterodisbot.sandbox._discord_gateway import GatewayHub
+from pterodisbot.sandbox._discord_http import json_response
+from pterodisbot.sandbox._discord_interactions import (
+    ControlError,
+    InteractionRecord,
+    Interactions,
+)
+from pterodisbot.sandbox._discord_state import Channel, Json, Overwrite, State
+from pterodisbot.sandbox._discord_world import Perm
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[str, Json], Awaitable[None]]
+
+# Control-API names for the bot's channel permissions; "edit" is the sandbox's own switch.
+PERMISSION_SWITCHES = {
+    "view": Perm.VIEW_CHANNEL,
+    "send": Perm.SEND_MESSAGES,
+    "attach": Perm.ATTACH_FILES,
+    "embed": Perm.EMBED_LINKS,
+    "read_history": Perm.READ_MESSAGE_HISTORY,
+}
+
+
+class RequestLog:
+    """Every REST request in order, plus counts by route for `/_sandbox/stats`."""
+
+    def __init__(self) -> None:
+        self.entries: list[Json] = []
+        self.by_route: dict[str, int] = {}
+        self.limited_by_route: dict[str, int] = {}
+        self.global_429 = 0
+
+    def add(self, entry: Json) -> None:
+        """Append one request (the `seq` is assigned here, from 1)."""
+        entry["seq"] = len(self.entries) + 1
+        self.entries.append(entry)
+        route = entry["route"]
+        self.by_route[route] = self.by_route.get(route, 0) + 1
+        if entry["status"] == 429:
+            self.limited_by_route[route] = self.limited_by_route.get(route, 0) + 1
+            if entry.get("rate_limit_scope") == "global":
+                self.global_429 += 1
+
+    def since(self, seq: int) -> list[Json]:
+        """Return the entries after `seq`."""
+        return self.entries[max(0, seq) :]
+
+
+class Control:
+    """Handlers for `/_sandbox/...`."""
+
+    def __init__(
+        self,
+        state: State,
+        gateway: GatewayHub,
+        interactions: Interactions,
+        commands: CommandRegistry,
+        requests: RequestLog,
+        *,
+        base_url: Callable[[], str],
+    ) -> None:
+        self._state = state
+        self._gateway = gateway
+        self._interactions = interactions
+        self._commands = commands
+        self._requests = requests
+        self._base_url = base_url
+
+    def routes(self) -> list[web.RouteDef]:
+        """Return the control routes."""
+        c = "/_sandbox"
+        return [
+            web.get(f"{c}/requests", self.requests, allow_head=False),
+            web.get(f"{c}/stats", self.stats, allow_head=False),
+            web.get(f"{c}/world", self.world, allow_head=False),
+            web.get(f"{c}/commands", self.commands, allow_head=False),
+            web.get(f"{c}/gateway", self.gateway, allow_head=False),
+            web.post(f"{c}/gateway/disconnect", self.disconnect),
+            web.post(f"{c}/interactions", self.interact),
+            web.get(f"{c}/interactions/{{interaction_id}}", self.interaction, allow_head=False),
+            web.get(f"{c}/channels/{{channel_id}}/messages", self.messages, allow_head=False),
+            web.get(
+                f"{c}/channels/{{channel_id}}/messages/{{message_id}}",
+                self.message,
+                allow_head=False,
+            ),
+            web.delete(f"{c}/channels/{{channel_id}}/messages/{{message_id}}", self.delete_message),
+            web.delete(f"{c}/channels/{{channel_id}}", self.delete_channel),
+            web.post(f"{c}/channels/{{channel_id}}/permissions", self.permissions),
+        ]
+
+    @web.middleware
+    async def errors(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Turn `ControlError` into `{"error": ...}` answers."""
+        try:
+            return await handler(request)
+        except ControlError as exc:
+            return json_response({"error": exc.message}, status=exc.status)
+
+    async def _json(self, request: web.Request) -> dict[str, Any]:
+        if not request.can_read_body:
+            return {}
+        try:
+            data = await request.json(loads=json.loads)
+        except ValueError:
+            raise ControlError(400, "the body must be JSON") from None
+        if not isinstance(data, dict):
+            raise ControlError(400, "the body must be a JSON object")
+        return data
+
+    def _channel(self, request: web.Request) -> Channel:
+        try:
+            return self._state.resolve_channel(request.match_info["channel_id"])
+        except KeyError as exc:
+            raise ControlError(404, str(exc)) from None
+
+    async def requests(self, request: web.Request) -> web.Response:
+        """List REST requests (`?since=N`: those after seq N)."""
+        try:
+            since = int(request.query.get("since", "0"))
+        except ValueError:
+            raise ControlError(400, "since must be an integer") from None
+        entries = self._requests.since(since)
+        return json_response({"requests": entries, "last_seq": len(self._requests.entries)})
+
+    async def stats(self, request: web.Request) -> web.Response:
+        """Count requests and 429s by route."""
+        log_ = self._requests
+        return json_response(
+            {
+                "total_requests": len(log_.entries),
+                "total_429": sum(log_.limited_by_route.values()),
+                "global_429": log_.global_429,
+                "requests_by_route": log_.by_route,
+                "429_by_route": log_.limited_by_route,
+                "interactions": len(self._interactions.records),
+                "command_syncs": self._commands.syncs,
+                "gateway_identifies": self._gateway.identifies,
+                "gateway_resumes": sum(s.resumes for s in self._gateway.sessions.values()),
+            }
+        )
+
+    async def world(self, request: web.Request) -> web.Response:
+        """Return ids of the guilds, channels, roles and users."""
+        data = self._state.world.to_json()
+        data["gateway_url"] = self._gateway.url
+        return json_response(data)
+
+    async def commands(self, request: web.Request) -> web.Response:
+        """Return registered commands: `global` and by guild id."""
+        scopes = self._commands.scopes()
+        return json_response(
+            {
+                "global": scopes.get(None, []),
+                "guilds": {str(k): v for k, v in scopes.items() if k is not None},
+            }
+        )
+
+    async def gateway(self, request: web.Request) -> web.Response:
+        """Return the gateway sessions."""
+        return json_response(
+            {
+                "url": self._gateway.url,
+                "identifies": self._gateway.identifies,
+                "sessions": [s.to_json() for s in self._gateway.sessions.values()],
+            }
+        )
+
+    async def disconnect(self, request: web.Request) -> web.Response:
+        """Drop the bot's socket (`mode`: drop | reconnect | invalid_session)."""
+        spec = await self._json(request)
+        mode = str(spec.get("mode", "drop"))
+        if mode not in ("drop", "reconnect", "invalid_session"):
+            raise ControlError(400, "mode is one of drop, reconnect, invalid_session")
+        code = int(spec.get("code", 4000))
+        hit = await self._gateway.disconnect(mode=mode, code=code)
+        return json_response({"disconnected": hit, "mode": mode})
+
+    async def interact(self, request: web.Request) -> web.Response:
+        """Act as a user: dispatch INTERACTION_CREATE and report what the bot answered."""
+        spec = await self._json(request)
+        kind = spec.get("type", "command")
+        ix = self._interactions
+        if kind == "command":
+            record = ix.build_command(spec)
+        elif kind == "autocomplete":
+            record = ix.build_command(spec, autocomplete=True)
+        elif kind == "component":
+            record = ix.build_component(spec)
+        elif kind == "modal":
+            record = ix.build_modal_submit(spec)
+        else:
+            raise ControlError(400, "type is one of command, component, autocomplete, modal")
+        await self._gateway.dispatch("INTERACTION_CREATE", record.payload)
+        log.info("interaction %s (%s) dispatched as %s", record.id, kind, record.user.name)
+        answered = await ix.wait_for(
+            record,
+            lambda: record.response_type is not None or bool(record.rejected),
+            ix.timing.initial_response,
+        )
+        status = (
+            "answered"
+            if record.response_type is not None
+            else ("rejected" if record.rejected else "timeout")
+        )
+        wait = float(spec.get("wait", 0) or 0)
+        if answered and wait > 0 and record.response_type is not None:
+            wanted = int(spec.get("min_followups", 1))
+            await ix.wait_for(record, lambda: len(record.events) >= wanted, wait)
+        return json_response(ix.result(record, status))
+
+    async def interaction(self, request: web.Request) -> web.Response:
+        """Return the current record of an interaction (to poll for late follow-ups)."""
+        try:
+            record: InteractionRecord = self._interactions.records[
+                int(request.match_info["interaction_id"])
+            ]
+        except (KeyError, ValueError):
+            raise ControlError(404, "unknown interaction") from None
+        status = "answered" if record.response_type is not None else "pending"
+        return json_response(self._interactions.result(record, status))
+
+    async def messages(self, request: web.Request) -> web.Response:
+        """List a channel's messages oldest first (`?ephemeral=1` includes ephemeral ones)."""
+        channel = self._channel(request)
+        include = request.query.get("ephemeral", "") in ("1", "true")
+        base = self._base_url()
+        return json_response(
+            [m.to_json(base) for m in channel.messages.values() if include or not m.ephemeral]
+        )
+
+    async def message(self, request: web.Request) -> web.Response:
+        """Return one message (ephemeral ones too)."""
+        channel = self._channel(request)
+        try:
+            message = channel.messages[int(request.match_info["message_id"])]
+        except (KeyError, ValueError):
+            raise ControlError(404, "unknown message") from None
+        return json_response(message.to_json(self._base_url()))
+
+    async def delete_message(self, request: web.Request) -> web.Response:
+        """Delete a message as a moderator would; the bot gets MESSAGE_DELETE."""
+        channel = self._channel(request)
+        try:
+            message = channel.messages[int(request.match_info["message_id"])]
+        except (KeyError, ValueError):
+            raise ControlError(404, "unknown message") from None
+        self._state.remove_message(message)
+        data: Json = {"id": str(message.id), "channel_id": str(channel.id)}
+        if channel.guild_id is not None:
+            data["guild_id"] = str(channel.guild_id)
+        await self._gateway.dispatch("MESSAGE_DELETE", data)
+        return json_response({"deleted": str(message.id)})
+
+    async def delete_channel(self, request: web.Request) -> web.Response:
+        """Delete a channel as an admin would; the bot gets CHANNEL_DELETE."""
+        channel = self._channel(request)
+        data = channel.to_json()
+        self._state.remove_channel(channel)
+        await self._gateway.dispatch("CHANNEL_DELETE", data)
+        return json_response({"deleted": str(channel.id)})
+
+    async def permissions(self, request: web.Request) -> web.Response:
+        """Grant (true) or revoke (false) the bot's view/send/attach/embed/edit in a channel."""
+        channel = self._channel(request)
+        if channel.guild_id is None:
+            raise ControlError(400, "DM channels have no permissions to change")
+        spec = await self._json(request)
+        unknown = set(spec) - set(PERMISSION_SWITCHES) - {"edit"}
+        if unknown:
+            raise ControlError(400, f"unknown permission switches {sorted(unknown)}")
+        bot_id = self._state.bot.id
+        ow = channel.overwrites.get(bot_id) or Overwrite(id=bot_id, type=1)
+        for name, allowed in spec.items():
+            if name == "edit":
+                channel.bot_can_edit = bool(allowed)
+                continue
+            bit = PERMISSION_SWITCHES[name]
+            if allowed:
+                ow.deny &= ~bit
+                ow.allow |= bit
+            else:
+                ow.allow &= ~bit
+                ow.deny |= bit
+        if ow.allow or ow.deny:
+            channel.overwrites[bot_id] = ow
+        else:
+            channel.overwrites.pop(bot_id, None)
+        await self._gateway.dispatch("CHANNEL_UPDATE", channel.to_json())
+        perms = self._state.bot_permissions(channel)
+        return json_response(
+            {
+                "channel_id": str(channel.id),
+                "bot_permissions": str(perms),
+                "view": bool(perms & Perm.VIEW_CHANNEL),
+                "send": bool(perms & Perm.SEND_MESSAGES),
+                "attach": bool(perms & Perm.ATTACH_FILES),
+                "embed": bool(perms & Perm.EMBED_LINKS),
+                "edit": channel.bot_can_edit,
+            }
+        )

@@ -1,0 +1,213 @@
+"""Message create and edit as Discord does them: attachments kept or dropped by id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pterodisbot.sandbox import discord_rules as rules
+from pterodisbot.sandbox._discord_http import (
+    CODE_EMPTY_MESSAGE,
+    ApiError,
+    Body,
+    Upload,
+    invalid_form,
+)
+from pterodisbot.sandbox._discord_state import (
+    MESSAGE_FLAG_EPHEMERAL,
+    MESSAGE_FLAG_LOADING,
+    MESSAGE_FLAG_SUPPRESS_EMBEDS,
+    Attachment,
+    Channel,
+    Json,
+    Message,
+    State,
+    guess_content_type,
+)
+
+# Only these flags may be set by a bot on a message; others are ignored as on Discord.
+_SETTABLE_FLAGS = MESSAGE_FLAG_SUPPRESS_EMBEDS | MESSAGE_FLAG_EPHEMERAL | (1 << 12) | (1 << 15)
+
+
+def validate_message(payload: Mapping[str, Any], filenames: Sequence[str]) -> None:
+    """Raise 50035 with Discord's nested errors if the payload breaks a message rule."""
+    errors = rules.validate_message_payload(payload, attachment_filenames=filenames)
+    if errors:
+        raise invalid_form(errors)
+
+
+def _new_attachments(
+    state: State, channel: Channel, body: Body, entries: Sequence[Any] | None, *, editing: bool
+) -> tuple[list[Attachment], list[int]]:
+    """Return (new attachments from uploads, ids of existing attachments to keep)."""
+    by_index = {u.index: u for u in body.uploads}
+    keep: list[int] = []
+    made: list[Attachment] = []
+    used: set[int] = set()
+    if entries is not None:
+        for pos, entry in enumerate(entries):
+            if not isinstance(entry, Mapping) or "id" not in entry:
+                raise invalid_form(
+                    {
+                        "attachments": {
+                            str(pos): {
+                                "id": {
+                                    "_errors": [
+                                        _err("BASE_TYPE_REQUIRED", "This field is required")
+                                    ]
+                                }
+                            }
+                        }
+                    }
+                )
+            try:
+                aid = int(entry["id"])
+            except (TypeError, ValueError):
+                raise invalid_form(
+                    {
+                        "attachments": {
+                            str(pos): {
+                                "id": {"_errors": [_err("NUMBER_TYPE_COERCE", "Value is not int.")]}
+                            }
+                        }
+                    }
+                ) from None
+            upload = by_index.get(aid)
+            if upload is not None and aid not in used:
+                used.add(aid)
+                made.append(_make_attachment(state, channel, upload, entry))
+            elif editing or aid in state.attachments:
+                keep.append(aid)
+            else:
+                raise invalid_form(
+                    {
+                        "attachments": {
+                            str(pos): {
+                                "_errors": [
+                                    _err("ATTACHMENT_NOT_FOUND", "Attachment data not found")
+                                ]
+                            }
+                        }
+                    }
+                )
+    # Uploads the attachments array does not mention are still attached (Discord does so).
+    for upload in body.uploads:
+        if upload.index not in used:
+            made.append(_make_attachment(state, channel, upload, None))
+    return made, keep
+
+
+def _make_attachment(
+    state: State, channel: Channel, upload: Upload, entry: Mapping[str, Any] | None
+) -> Attachment:
+    filename = upload.filename
+    description = None
+    if entry is not None:
+        filename = str(entry.get("filename") or filename)
+        desc = entry.get("description")
+        description = None if desc is None else str(desc)
+    return Attachment(
+        id=state.ids.next(),
+        channel_id=channel.id,
+        filename=filename,
+        data=upload.data,
+        content_type=guess_content_type(filename, upload.data),
+        description=description,
+    )
+
+
+def is_empty(message: Message) -> bool:
+    """Return whether a message would have nothing to show (Discord: 50006)."""
+    return not (
+        message.content.strip() or message.embeds or message.components or message.attachments
+    )
+
+
+def create_message(
+    state: State,
+    channel: Channel,
+    body: Body,
+    *,
+    extra_flags: int = 0,
+    **fields: Any,
+) -> Message:
+    """Validate a create payload and build (not store) the message."""
+    payload = body.payload
+    made, keep = _new_attachments(state, channel, body, payload.get("attachments"), editing=False)
+    kept = [state.attachments[a] for a in keep if a in state.attachments]
+    attachments = kept + made
+    filenames = [a.filename for a in attachments]
+    validate_message(payload, filenames)
+    flags = (_int(payload.get("flags")) & _SETTABLE_FLAGS) | extra_flags
+    message = Message(
+        id=state.ids.next(),
+        channel_id=channel.id,
+        guild_id=channel.guild_id,
+        author=state.bot,
+        timestamp=state.clock.time(),
+        content=str(payload.get("content") or ""),
+        embeds=list(payload.get("embeds") or []),
+        components=list(payload.get("components") or []),
+        attachments=attachments,
+        flags=flags,
+        tts=bool(payload.get("tts", False)),
+        nonce=None if payload.get("nonce") is None else str(payload["nonce"]),
+        **fields,
+    )
+    if is_empty(message):
+        raise ApiError(400, CODE_EMPTY_MESSAGE, "Cannot send an empty message")
+    return message
+
+
+def edit_message(state: State, message: Message, body: Body) -> None:
+    """Apply a PATCH: only the fields present change; `attachments` lists what stays."""
+    payload = body.payload
+    channel = state.channels[message.channel_id]
+    entries = payload.get("attachments")
+    made, keep = _new_attachments(state, channel, body, entries, editing=True)
+    if entries is None:
+        attachments = [*message.attachments, *made]
+    else:
+        existing = {a.id: a for a in message.attachments}
+        attachments = [existing[a] for a in keep if a in existing] + made
+    filenames = [a.filename for a in attachments]
+    validate_message(payload, filenames)
+    new = Message(
+        id=message.id,
+        channel_id=message.channel_id,
+        guild_id=message.guild_id,
+        author=message.author,
+        timestamp=message.timestamp,
+        content=(str(payload.get("content") or "") if "content" in payload else message.content),
+        embeds=list(payload.get("embeds") or []) if "embeds" in payload else message.embeds,
+        components=(
+            list(payload.get("components") or []) if "components" in payload else message.components
+        ),
+        attachments=attachments,
+        flags=message.flags & ~MESSAGE_FLAG_LOADING,
+    )
+    if "flags" in payload and payload["flags"] is not None:
+        suppress = _int(payload["flags"]) & MESSAGE_FLAG_SUPPRESS_EMBEDS
+        new.flags = (new.flags & ~MESSAGE_FLAG_SUPPRESS_EMBEDS) | suppress
+    if is_empty(new):
+        raise ApiError(400, CODE_EMPTY_MESSAGE, "Cannot send an empty message")
+    message.content = new.content
+    message.embeds = new.embeds
+    message.components = new.components
+    message.attachments = new.attachments
+    message.flags = new.flags
+    message.edited_timestamp = state.clock.time()
+    message.edits += 1
+    for att in made:
+        state.attachments[att.id] = att
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _err(code: str, message: str) -> Json:
+    return {"code": code, "message": message}

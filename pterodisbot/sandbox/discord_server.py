@@ -1,0 +1,347 @@
+"""A local stand-in for Discord's API v10 (REST + gateway) that unmodified discord.py talks to.
+
+One aiohttp port serves:
+- `/api/v10/...`: the REST routes the bot uses (users, gateway, application commands, channel
+  messages with JSON or multipart uploads, interaction callbacks, webhook follow-ups), with
+  Discord's error codes, payload rules (`discord_rules`) and rate limit headers and 429s;
+- `/gateway`: the websocket gateway (HELLO, heartbeats, IDENTIFY/READY, GUILD_CREATE, RESUME with
+  replay, INTERACTION_CREATE...), JSON frames, optionally zlib-stream compressed;
+- `/attachments/...`: uploaded files served back;
+- `/_sandbox/...`: the control API for tests and the demo (act as a user, read what the bot did,
+  drop the socket, revoke permissions...).
+
+Run alone: `python -m pterodisbot.sandbox.discord_server --port 8090`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from pterodisbot.clock import Clock, SystemClock
+from pterodisbot.sandbox import discord_rules as rules
+from pterodisbot.sandbox._discord_commands import CommandRegistry
+from pterodisbot.sandbox._discord_control import Control, RequestLog
+from pterodisbot.sandbox._discord_gateway import GatewayConfig, GatewayHub
+from pterodisbot.sandbox._discord_http import ApiError, json_response, read_body
+from pterodisbot.sandbox._discord_interactions import Interactions, Timing
+from pterodisbot.sandbox._discord_ratelimit import Bucket, RateLimiter, RateLimits
+from pterodisbot.sandbox._discord_rest import RestApi
+from pterodisbot.sandbox._discord_state import Json, State
+from pterodisbot.sandbox._discord_world import (
+    ChannelSeed,
+    GuildSeed,
+    MemberSeed,
+    RoleSeed,
+    UserSeed,
+    World,
+)
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v10"
+# A bot token: three dot-separated URL-safe base64 parts, as Discord issues them.
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{20,}$")
+# Routes a bot may call without `Authorization: Bot ...` (interaction tokens authenticate).
+_NO_AUTH = re.compile(r"^/(gateway|interactions/.*|webhooks/.*)$")
+# Discord's front answers every request with this; discord.py trusts a 429 only when present.
+_VIA = "1.1 google"
+
+__all__ = [
+    "Bucket",
+    "ChannelSeed",
+    "DiscordSandbox",
+    "GuildSeed",
+    "MemberSeed",
+    "RateLimits",
+    "RoleSeed",
+    "Timing",
+    "UserSeed",
+    "World",
+    "make_bot_token",
+]
+
+
+def make_bot_token(user_id: int) -> str:
+    """Return a well-formed (fake) bot token whose first part encodes the user id, as Discord's."""
+    import base64
+
+    head = base64.urlsafe_b64encode(str(user_id).encode()).decode().rstrip("=")
+    return f"{head}.{secrets.token_urlsafe(5)}.{secrets.token_urlsafe(27)}"
+
+
+class DiscordSandbox:
+    """The local Discord: start it, point discord.py at `.url`, drive it through `/_sandbox/`."""
+
+    def __init__(
+        self,
+        *,
+        world: World | None = None,
+        rate_limits: RateLimits | None = None,
+        token: str | None = None,
+        clock: Clock | None = None,
+        timing: Timing | None = None,
+        gateway: GatewayConfig | None = None,
+    ) -> None:
+        self._world = (world or World.default()).with_ids()
+        self._clock = clock or SystemClock()
+        self._token = token
+        self._url = ""
+        self._runner: web.AppRunner | None = None
+        self.state = State(self._world, self._clock)
+        self.limiter = RateLimiter(rate_limits or RateLimits(), self._clock)
+        self.requests = RequestLog()
+        self.commands = CommandRegistry(self._world.application_id, self.state.ids)
+        self.gateway = GatewayHub(
+            self.state, token_ok=self.token_ok, base_url=lambda: self._url, config=gateway
+        )
+        self.interactions = Interactions(
+            self.state,
+            self.commands,
+            clock=self._clock,
+            base_url=lambda: self._url,
+            dispatch=self.gateway.dispatch,
+            timing=timing,
+        )
+        self._rest = RestApi(
+            self.state,
+            self.commands,
+            self.interactions,
+            dispatch=self.gateway.dispatch,
+            base_url=lambda: self._url,
+            gateway_url=lambda: self.gateway.url,
+        )
+        self._control = Control(
+            self.state,
+            self.gateway,
+            self.interactions,
+            self.commands,
+            self.requests,
+            base_url=lambda: self._url,
+        )
+        # The token tests hand to discord.py when none is configured.
+        self.bot_token = token or make_bot_token(self._world.bot.id)
+
+    def __repr__(self) -> str:
+        return f"<DiscordSandbox url={self._url or None!r}>"
+
+    @property
+    def url(self) -> str:
+        """Return the base URL (`http://127.0.0.1:<port>`); empty before `start()`."""
+        return self._url
+
+    @property
+    def world(self) -> World:
+        """Return the world with every id filled in."""
+        return self._world
+
+    @property
+    def clock(self) -> Clock:
+        """Return the clock deadlines and rate limits are measured on."""
+        return self._clock
+
+    def token_ok(self, token: str) -> bool:
+        """Return whether a bot token is accepted (the configured one, else any well-formed)."""
+        if self._token is not None:
+            return secrets.compare_digest(token, self._token)
+        return bool(_TOKEN_SHAPE.match(token))
+
+    def build_app(self) -> web.Application:
+        """Return the aiohttp application (REST, gateway, attachments, control)."""
+        app = web.Application(
+            middlewares=[self._api_middleware, self._control.errors],
+            client_max_size=26 * 1024 * 1024,
+        )
+        app.add_routes(self._rest.routes(API_PREFIX))
+        app.add_routes(self._control.routes())
+        app.add_routes(
+            [
+                web.get("/gateway", self.gateway.handle),
+                web.get(
+                    "/attachments/{channel_id}/{attachment_id}/{filename}",
+                    self._attachment,
+                    allow_head=False,
+                ),
+            ]
+        )
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on host:port (0: any free port); return the base URL."""
+        runner = web.AppRunner(self.build_app(), handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        bound = sockets[0].getsockname()[1] if sockets else port
+        self._url = f"http://{host}:{bound}"
+        log.info("Discord sandbox listening on %s", self._url)
+        return self._url
+
+    async def stop(self) -> None:
+        """Close sockets and stop listening."""
+        await self.gateway.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> DiscordSandbox:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ----- REST plumbing: auth, rate limits, request log -----
+
+    @web.middleware
+    async def _api_middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if not request.path.startswith(API_PREFIX + "/"):
+            return await handler(request)
+        route_path = _route_template(request)
+        sub = route_path.removeprefix(API_PREFIX)
+        token = request.match_info.get("webhook_token") or request.match_info.get(
+            "interaction_token"
+        )
+        entry: Json = {
+            "method": request.method,
+            "path": _redact(request.path, token),
+            "route": f"{request.method} {sub}",
+            "query": dict(request.query),
+            "time": self._clock.time(),
+        }
+        if "interaction_id" in request.match_info:
+            entry["interaction_id"] = request.match_info["interaction_id"]
+        elif token is not None:
+            record = self.interactions._by_token.get(token)
+            if record is not None:
+                entry["interaction_id"] = str(record.id)
+        response = await self._serve_api(request, handler, sub, entry, token)
+        entry["status"] = response.status
+        self.requests.add(entry)
+        return response
+
+    async def _serve_api(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        sub: str,
+        entry: Json,
+        token: str | None,
+    ) -> web.StreamResponse:
+        headers: dict[str, str] = {"Via": _VIA}
+        try:
+            if request.method in ("POST", "PUT", "PATCH"):
+                body = await read_body(request)
+                request["body"] = body
+                entry.update(body.log_entry())
+            if not _NO_AUTH.match(sub) and not self._authorized(request):
+                return json_response(
+                    rules.discord_error_body(0, "401: Unauthorized"), status=401, headers=headers
+                )
+            if request.match_info.http_exception is not None:
+                raise ApiError(404, 0, "404: Not Found")
+            major = (
+                request.match_info.get("channel_id")
+                or request.match_info.get("guild_id")
+                or token
+                or ""
+            )
+            decision = self.limiter.check(
+                request.method,
+                sub,
+                major,
+                global_exempt=sub.startswith(("/interactions/", "/webhooks/")),
+            )
+            headers.update(decision.headers)
+            if not decision.allowed:
+                entry["rate_limit_scope"] = decision.scope
+                log.info("429 on %s %s (%s)", request.method, sub, decision.scope)
+                body429 = rules.rate_limited_body(
+                    round(decision.retry_after, 3), decision.is_global
+                )
+                return json_response(body429, status=429, headers=headers)
+            response = await handler(request)
+            for k, v in headers.items():
+                response.headers[k] = v
+            return response
+        except ApiError as exc:
+            headers.update(exc.headers)
+            entry["code"] = exc.code
+            entry["error"] = exc.body()
+            return json_response(exc.body(), status=exc.status, headers=headers)
+
+    def _authorized(self, request: web.Request) -> bool:
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bot "):
+            return False
+        return self.token_ok(auth.removeprefix("Bot ").strip())
+
+    async def _attachment(self, request: web.Request) -> web.StreamResponse:
+        try:
+            att = self.state.attachments[int(request.match_info["attachment_id"])]
+        except (KeyError, ValueError):
+            raise web.HTTPNotFound() from None
+        if att.filename != request.match_info["filename"]:
+            raise web.HTTPNotFound()
+        return web.Response(body=att.data, headers={"Content-Type": att.content_type})
+
+
+def _route_template(request: web.Request) -> str:
+    info = request.match_info
+    if info.http_exception is not None:
+        return request.path
+    resource = info.route.resource
+    return resource.canonical if resource is not None else request.path
+
+
+def _redact(path: str, token: str | None) -> str:
+    return path if not token else path.replace(token, "<token>")
+
+
+async def _serve(host: str, port: int, world: World, rate_limits: RateLimits) -> None:
+    sandbox = DiscordSandbox(world=world, rate_limits=rate_limits)
+    url = await sandbox.start(host, port)
+    print(f"Discord sandbox on {url}  (bot token for this run: any well-formed token)")
+    print(
+        f"  REST {url}{API_PREFIX}   gateway {sandbox.gateway.url}   control {url}/_sandbox/world"
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await sandbox.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the sandbox alone until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--world", help="JSON file with users, guilds, roles, channels")
+    parser.add_argument("--second-guild", action="store_true", help="add 'Other Guild'")
+    parser.add_argument("--no-rate-limits", action="store_true", help="never answer 429")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    world = (
+        World.from_json(args.world) if args.world else World.default(second_guild=args.second_guild)
+    )
+    limits = RateLimits.off() if args.no_rate_limits else RateLimits()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args.host, args.port, world, limits))
+
+
+if __name__ == "__main__":
+    main()
