@@ -13,8 +13,9 @@ import math
 import random
 import uuid as uuid_module
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 from pterodisbot.clock import Clock
@@ -247,7 +248,7 @@ _GAMES: tuple[_Game, ...] = (
         ("Embervale", "Co-op"),
     ),
 )
-_GAMES_BY_KEY = {game.key: game for game in _GAMES}
+_GAMES_BY_KEY: Mapping[str, _Game] = MappingProxyType({game.key: game for game in _GAMES})
 
 # Documentation address ranges (RFC 5737): never routable, safe to show anywhere.
 _DEFAULT_NODES: tuple[SimNode, ...] = (
@@ -382,7 +383,9 @@ class SimServer:
         # When the current run (container start) began, and running time before it (for disk).
         self._run_start: float | None = None
         self._ran_before = 0.0
-        if spec.state != "offline":
+        if spec.state == "starting":
+            self._run_start = now
+        elif spec.state != "offline":
             self._run_start = now - max(0.0, spec.uptime_seconds)
         self._next_step: tuple[float, str] | None = None
         if spec.state == "starting":

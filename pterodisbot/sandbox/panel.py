@@ -10,6 +10,11 @@ Rate limit: a fixed window per key, like Laravel's `RateLimiter`: the window ope
 first request, lasts 60 s of panel time and allows `rate_limit` requests; every authenticated
 client API request counts, answered or refused.
 
+Faults (`POST /_sim/faults`) stand for a broken proxy or panel in front of the API, so "5xx",
+"garbage", "down", "timeout" and "slow" strike before the key is checked (no rate-limit headers,
+not counted). "504" stands for every Wings node being unreachable: it answers like a down node,
+after authentication, on the routes that reach Wings (resources, power, command, websocket).
+
 Run it: `python -m pterodisbot.sandbox.panel --port 8081 --servers 20`.
 """
 
@@ -82,27 +87,31 @@ _APPLICATION_KEY_DETAIL = (
     "You are attempting to use an application API key on an endpoint that requires a client "
     "API key."
 )
-_PERMISSION_FOR_SIGNAL = {
-    "start": "control.start",
-    "stop": "control.stop",
-    "kill": "control.stop",
-    "restart": "control.restart",
-}
-_REASONS = {
-    302: "Found",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    422: "Unprocessable Content",
-    429: "Too Many Requests",
-    500: "Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
+_PERMISSION_FOR_SIGNAL: Mapping[str, str] = MappingProxyType(
+    {
+        "start": "control.start",
+        "stop": "control.stop",
+        "kill": "control.stop",
+        "restart": "control.restart",
+    }
+)
+_REASONS: Mapping[int, str] = MappingProxyType(
+    {
+        302: "Found",
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        409: "Conflict",
+        422: "Unprocessable Content",
+        429: "Too Many Requests",
+        500: "Server Error",
+        502: "Bad Gateway",
+        503: "Service Unavailable",
+        504: "Gateway Timeout",
+    }
+)
 
 
 class _ApiError(Exception):
@@ -424,12 +433,12 @@ class SimulatedPanel:
 
         server_ref = request.match_info.get("server")
         target = self._find(server_ref) if server_ref is not None else None
-        fault = self._fault_for(target.identifier if target is not None else None)
-        if fault is not None and fault.kind != "504":
+        fault = self._fault_for(target.identifier if target is not None else None, daemon=False)
+        if fault is not None:
             self._faulted += 1
             if fault.kind != "slow":
                 return await self._serve_fault(request, fault)
-            await asyncio.sleep(fault.delay if fault.delay is not None else self.slow_seconds)
+            await self._hold(fault.delay if fault.delay is not None else self.slow_seconds)
 
         rate_headers: dict[str, str] = {}
         try:
@@ -451,6 +460,7 @@ class SimulatedPanel:
                 )
             if http_error is not None:
                 raise _route_error(request, http_error)
+            await _reject_malformed_json(request)
             if label.startswith("application"):
                 raise _ApiError(403, "AccessDeniedHttpException", _APPLICATION_KEY_DETAIL)
             response = await handler(request)
@@ -491,29 +501,38 @@ class SimulatedPanel:
 
     # ----------------------------------------------------------------- faults
 
-    def _fault_for(self, identifier: str | None) -> SimFault | None:
+    def _fault_for(self, identifier: str | None, *, daemon: bool) -> SimFault | None:
+        """Return the newest active fault for this request: the "504" one, or any other kind."""
         now = self.clock.monotonic()
         for fault in reversed(self._faults):
-            if fault.active(now) and fault.applies_to(identifier):
+            if (
+                (fault.kind == "504") == daemon
+                and fault.active(now)
+                and fault.applies_to(identifier)
+            ):
                 return fault
         return None
 
+    async def _hold(self, seconds: float) -> None:
+        """Wait `seconds` of real time, or less if the panel is stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._shutdown.wait(), seconds)
+
     def _daemon_fault(self, server: SimServer) -> bool:
-        fault = self._fault_for(server.identifier)
-        return fault is not None and fault.kind == "504"
+        return self._fault_for(server.identifier, daemon=True) is not None
 
     async def _serve_fault(self, request: web.Request, fault: SimFault) -> web.StreamResponse:
         hit = self._fault_hits[fault.id]
         self._fault_hits[fault.id] += 1
         log.debug("fault %s #%d answers %s %s", fault.kind, fault.id, request.method, request.path)
         if fault.kind == "down":
-            # The panel answers nothing: drop the connection before a byte is written.
+            # The panel answers nothing: reset the connection before a byte is written. aiohttp
+            # treats CancelledError from a handler as a vanished client and logs nothing.
             if request.transport is not None:
                 request.transport.abort()
             raise asyncio.CancelledError
         if fault.kind == "timeout":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._shutdown.wait(), self.timeout_hold_seconds)
+            await self._hold(self.timeout_hold_seconds)
             return web.Response(
                 status=504,
                 text=_html_page("504 Gateway Time-out", "Gateway Time-out", server="nginx"),
@@ -887,22 +906,38 @@ def _validation_error(field: str, rule: str, detail: str) -> _ApiError:
     return _ApiError(422, "ValidationException", detail, meta={"source_field": field, "rule": rule})
 
 
-async def _read_body(request: web.Request) -> _JSON:
-    """Read a JSON (or form) body as the panel does; an empty body is an empty object."""
-    if request.content_type == "application/x-www-form-urlencoded":
-        form = await request.post()
-        return {key: value for key, value in form.items() if isinstance(value, str)}
+def _is_json(request: web.Request) -> bool:
+    content_type = request.headers.get("Content-Type", "").lower()
+    return "/json" in content_type or "+json" in content_type
+
+
+async def _reject_malformed_json(request: web.Request) -> None:
+    """Refuse a JSON body that does not parse, as the panel's `IsValidJson` middleware does."""
+    if not _is_json(request) or not request.can_read_body:
+        return
     raw = await request.text()
-    if not raw.strip():
-        return {}
+    if not raw:
+        return
     try:
-        body = json.loads(raw)
+        json.loads(raw)
     except ValueError:
         raise _ApiError(
             400,
             "BadRequestHttpException",
-            "The JSON data passed in the request appears to be malformed.",
+            "The JSON data passed in the request appears to be malformed: Syntax error",
         ) from None
+
+
+async def _read_body(request: web.Request) -> _JSON:
+    """Read a JSON (or form) body as the panel does; anything else is an empty object."""
+    if request.content_type == "application/x-www-form-urlencoded":
+        form = await request.post()
+        return {key: value for key, value in form.items() if isinstance(value, str)}
+    raw = await request.text()
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return {}
     return body if isinstance(body, dict) else {}
 
 

@@ -417,9 +417,33 @@ async def test_malformed_json_body_is_400(
     server = next(s for s in sim_panel.servers.values() if s.conflict() is None)
     for route in ("power", "command"):
         path = f"/api/client/servers/{server.identifier}/{route}"
-        status, body, _ = await call(http, sim_panel, "POST", path, body='{"signal": "sta')
+        status, body, headers = await call(http, sim_panel, "POST", path, body='{"signal": "sta')
         assert status == 400
-        assert error_of(body)["code"] == "BadRequestHttpException"
+        assert error_of(body) == {
+            "code": "BadRequestHttpException",
+            "status": "400",
+            "detail": "The JSON data passed in the request appears to be malformed: Syntax error",
+        }
+        assert "X-RateLimit-Remaining" in headers
+    # Only a body sent as JSON is parsed as JSON; anything else is simply no input.
+    not_json = {**auth(sim_panel), "Content-Type": "text/plain"}
+    async with http.post(
+        f"{sim_panel.url}/api/client/servers/{server.identifier}/power",
+        data='{"signal": "sta',
+        headers=not_json,
+    ) as response:
+        assert response.status == 422
+    assert sim_panel.stats()["power"] == {}
+
+
+async def test_wrong_method_is_405_method_not_allowed(
+    sim_panel: SimulatedPanel, http: aiohttp.ClientSession
+) -> None:
+    server = next(iter(sim_panel.servers))
+    status, body, _ = await call(http, sim_panel, "GET", f"/api/client/servers/{server}/power")
+    assert status == 405
+    assert error_of(body)["code"] == "MethodNotAllowedHttpException"
+    assert "POST" in error_of(body)["detail"]
 
 
 async def test_commands_need_an_online_server(
@@ -685,6 +709,10 @@ async def test_504_fault_makes_daemon_routes_fail_like_a_dead_node(
     assert "X-RateLimit-Remaining" in headers
     status, _, _ = await call(http, panel, "GET", "/api/client/servers/f0000003")
     assert status == 200
+    # A newer fault of another kind does not hide the daemon outage.
+    await post_fault(http, panel, kind="slow", seconds=60, delay=0)
+    status, _, _ = await call(http, panel, "GET", "/api/client/servers/f0000003/resources")
+    assert status == 504
 
 
 async def test_garbage_fault_answers_200_with_bodies_that_are_not_panel_json(
@@ -748,6 +776,21 @@ async def test_slow_fault_delays_but_still_answers(
     status, body, _ = await call(http, panel, "GET", "/api/client")
     assert status == 200
     assert body["object"] == "list"
+
+
+async def test_latency_delays_every_client_api_answer(
+    make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
+) -> None:
+    panel = await make_sim_panel(servers=1, latency_ms=600)
+    with pytest.raises(asyncio.TimeoutError):
+        async with http.get(
+            panel.url + "/api/client",
+            headers=auth(panel),
+            timeout=aiohttp.ClientTimeout(total=0.1),
+        ):
+            pass
+    async with http.get(panel.url + "/_sim/servers", timeout=aiohttp.ClientTimeout(total=5)) as r:
+        assert r.status == 200  # the control API answers without the added latency
 
 
 async def test_fault_requests_are_validated(
