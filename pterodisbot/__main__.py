@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib
 import inspect
+import io
 import logging
 import sys
 from collections.abc import Sequence
@@ -24,6 +26,10 @@ EXIT_INTERRUPTED = 130
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the process exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal that cannot show "—" or "✓" must not turn a report into a traceback.
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -178,7 +184,11 @@ def _doctor(args: argparse.Namespace) -> int:
     if settings is None:
         return EXIT_CONFIG
     from pterodisbot.doctor import run_doctor
+    from pterodisbot.log_setup import configure_logging
 
+    # The report says it all; beside it only errors from the layers underneath, redacted.
+    quiet = dataclasses.replace(settings.logging, level=logging.ERROR, file=None, loggers={})
+    configure_logging(quiet, secrets=settings.secret_values())
     return asyncio.run(run_doctor(settings, out=sys.stdout))
 
 

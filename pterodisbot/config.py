@@ -45,7 +45,9 @@ _T = TypeVar("_T")
 # Environment names under our prefix that are not setting overrides.
 _RESERVED_ENV: Final = frozenset({CONFIG_PATH_ENV, "PTERODISBOT_ENV_FILE"})
 
-_KEY_PATTERN: Final = re.compile(r"\bptl[ac]_[A-Za-z0-9]+")
+# API keys by shape: Pterodactyl ptlc_/ptla_, Pelican plcn_/peli_ (client/application).
+_KEY_PATTERN: Final = re.compile(r"\b(?:ptl[ac]|plcn|peli)_[A-Za-z0-9]+")
+_APPLICATION_KEY_PREFIXES: Final = ("ptla_", "peli_")
 _SNOWFLAKE: Final = re.compile(r"[0-9]{1,20}")
 _IDENTIFIER: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,35}")
 _LOGGER_NAME: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
@@ -533,7 +535,7 @@ def _identifiers(raw: str) -> tuple[str, ...]:
     for item in items:
         if _IDENTIFIER.fullmatch(item) is None:
             raise _Invalid(expected)
-    return tuple(dict.fromkeys(items))
+    return tuple(dict.fromkeys(item.lower() for item in items))
 
 
 def _panel_url(raw: str) -> str:
@@ -769,7 +771,8 @@ def _apply_ini(ini: Mapping[str, Mapping[str, str]], ctx: _Context) -> dict[str,
             sections_of.setdefault(key, []).append(section)
     for section, items in ini.items():
         if section.startswith(_SERVER_SECTION_PREFIX):
-            identifier = section[len(_SERVER_SECTION_PREFIX) :]
+            # Panel identifiers are lower-case hex; the panel itself matches them case-blind.
+            identifier = section[len(_SERVER_SECTION_PREFIX) :].lower()
             if _IDENTIFIER.fullmatch(identifier) is None:
                 ctx.problem(
                     f"[{section}]",
@@ -778,7 +781,7 @@ def _apply_ini(ini: Mapping[str, Mapping[str, str]], ctx: _Context) -> dict[str,
                     "e.g. [permissions.1a2b3c4d]",
                 )
                 continue
-            servers[identifier] = {}
+            servers.setdefault(identifier, {})
             for key, value in items.items():
                 if _refuse_secret(section, key, ctx):
                     continue
@@ -930,7 +933,7 @@ def _build_pterodactyl(
     elif any(ch.isspace() for ch in api_key):
         hint = " without 'Bearer '" if api_key.lower().startswith("bearer ") else ""
         ctx.problem(where, "'***' (contains spaces)", f"the bare API key{hint}, one word")
-    elif api_key.startswith("ptla_") and key_type == "client":
+    elif api_key.startswith(_APPLICATION_KEY_PREFIXES) and key_type == "client":
         ctx.problem(
             where,
             "'***' (an application key, ptla_…)",

@@ -300,7 +300,7 @@ def test_permissions_follow_roles_overrides_admins_and_administrators() -> None:
         {
             **MINIMAL_SECTIONS,
             "permissions": {"start": "Operators, 112233445566778899", "address": "Members"},
-            "permissions.1a2b3c4d": {"start": "Minecraft Mods", "kill": "@everyone"},
+            "permissions.1A2B3C4D": {"start": "Minecraft Mods", "kill": "@everyone"},
         },
         env=SECRETS,
     )
