@@ -10,10 +10,16 @@ Rate limit: a fixed window per key, like Laravel's `RateLimiter`: the window ope
 first request, lasts 60 s of panel time and allows `rate_limit` requests; every authenticated
 client API request counts, answered or refused.
 
-Faults (`POST /_sim/faults`) stand for a broken proxy or panel in front of the API, so "5xx",
-"garbage", "down", "timeout" and "slow" strike before the key is checked (no rate-limit headers,
-not counted). "504" stands for every Wings node being unreachable: it answers like a down node,
-after authentication, on the routes that reach Wings (resources, power, command, websocket).
+Faults (`POST /_sim/faults`) stand for a broken proxy in front of the panel:
+- "5xx", "garbage" and "down" answer instead of the panel: the request never reaches it (no key
+  check, no rate-limit headers or count, no power signal applied).
+- "timeout": the panel handles the request (a power signal IS applied and counted) but the
+  answer is held back far longer than any client waits, then a proxy-style 504 page.
+- "slow": a real-time delay, then the panel's normal answer.
+- "504": every Wings node unreachable; after the key check, the routes that reach Wings
+  (resources, power, command, websocket) answer 504 DaemonConnectionException like a down node.
+`/_sim/stats` counts every client API request that arrived (`requests`, faulted ones included)
+and every power signal the panel acted on (`power`).
 
 Run it: `python -m pterodisbot.sandbox.panel --port 8081 --servers 20`.
 """
@@ -239,6 +245,8 @@ class SimulatedPanel:
     ) -> None:
         if rate_limit < 1:
             raise ValueError("rate_limit must be at least 1 request per minute")
+        if servers < 0:
+            raise ValueError("servers must be 0 or more")
         self._api_key = api_key
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.rate_limit = rate_limit
@@ -429,17 +437,27 @@ class SimulatedPanel:
         pattern = route.canonical if route is not None else "<unmatched>"
         self._requests[f"{request.method} {pattern}"] += 1
         if self.latency_ms > 0:
-            await asyncio.sleep(self.latency_ms / 1000)
+            await self._hold(self.latency_ms / 1000)
 
         server_ref = request.match_info.get("server")
         target = self._find(server_ref) if server_ref is not None else None
         fault = self._fault_for(target.identifier if target is not None else None, daemon=False)
-        if fault is not None:
-            self._faulted += 1
-            if fault.kind != "slow":
-                return await self._serve_fault(request, fault)
+        if fault is None:
+            return await self._answer(request, handler, pattern)
+        self._faulted += 1
+        if fault.kind == "slow":
             await self._hold(fault.delay if fault.delay is not None else self.slow_seconds)
+            return await self._answer(request, handler, pattern)
+        if fault.kind == "timeout":
+            # The panel does the work (a power signal is applied) but the answer never comes
+            # back in time: exactly the case where a client must not send the POST again.
+            await self._answer(request, handler, pattern)
+        return await self._serve_fault(request, fault)
 
+    async def _answer(
+        self, request: web.Request, handler: _Handler, pattern: str
+    ) -> web.StreamResponse:
+        """Answer a client API request as the panel does: route, key, rate limit, handler."""
         rate_headers: dict[str, str] = {}
         try:
             http_error = request.match_info.http_exception

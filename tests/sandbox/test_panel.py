@@ -761,6 +761,37 @@ async def test_timeout_fault_holds_requests_until_the_client_gives_up_or_the_pan
     assert "Gateway Time-out" in body
 
 
+async def test_power_post_under_timeout_fault_is_applied_but_under_5xx_is_not(
+    make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
+) -> None:
+    clock = FakeClock()
+    fleet = [
+        spec("Held", "70000001", state="offline"),
+        spec("Refused", "70000002", state="offline"),
+    ]
+    panel = await make_sim_panel(clock=clock, fleet=fleet, timeout_hold_seconds=600)
+    await post_fault(http, panel, kind="timeout", seconds=60, servers=["70000001"])
+    await post_fault(http, panel, kind="5xx", seconds=60, servers=["70000002"], status=502)
+    with pytest.raises(asyncio.TimeoutError):
+        async with http.post(
+            panel.url + "/api/client/servers/70000001/power",
+            json={"signal": "start"},
+            headers=auth(panel),
+            timeout=aiohttp.ClientTimeout(total=0.3),
+        ):
+            pass
+    status, _, _ = await call(
+        http, panel, "POST", "/api/client/servers/70000002/power", body={"signal": "start"}
+    )
+    assert status == 502
+    assert panel.servers["70000001"].state == "starting"
+    assert panel.servers["70000002"].state == "offline"
+    stats = panel.stats()
+    assert stats["power"] == {"70000001": {"start": 1}}
+    assert stats["requests"] == {"POST /api/client/servers/{server}/power": 2}
+    assert stats["faulted"] == 2
+
+
 async def test_slow_fault_delays_but_still_answers(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:
