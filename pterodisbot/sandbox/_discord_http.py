@@ -98,6 +98,10 @@ class Body:
         return {"json": self.raw}
 
 
+# Where the API middleware leaves the parsed body for the handler.
+BODY_KEY: web.RequestKey[Body] = web.RequestKey("body", Body)
+
+
 async def read_body(request: web.Request) -> Body:
     """Parse a JSON or multipart/form-data (payload_json + files[n]) request body."""
     ctype = request.content_type

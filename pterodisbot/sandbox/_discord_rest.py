@@ -10,6 +10,7 @@ from aiohttp import web
 
 from pterodisbot.sandbox._discord_commands import CommandRegistry
 from pterodisbot.sandbox._discord_http import (
+    BODY_KEY,
     CODE_CANNOT_EDIT_OTHERS,
     CODE_MISSING_ACCESS,
     CODE_MISSING_PERMISSIONS,
@@ -39,8 +40,7 @@ Dispatch = Callable[[str, Json], Awaitable[None]]
 
 def body_of(request: web.Request) -> Body:
     """Return the body the middleware parsed for this request."""
-    body = request.get("body")
-    return body if isinstance(body, Body) else Body()
+    return request.get(BODY_KEY) or Body()
 
 
 def _int(value: str) -> int:

@@ -30,7 +30,7 @@ from pterodisbot.sandbox import discord_rules as rules
 from pterodisbot.sandbox._discord_commands import CommandRegistry
 from pterodisbot.sandbox._discord_control import Control, RequestLog
 from pterodisbot.sandbox._discord_gateway import GatewayConfig, GatewayHub
-from pterodisbot.sandbox._discord_http import ApiError, json_response, read_body
+from pterodisbot.sandbox._discord_http import BODY_KEY, ApiError, json_response, read_body
 from pterodisbot.sandbox._discord_interactions import Interactions, Timing
 from pterodisbot.sandbox._discord_ratelimit import Bucket, RateLimiter, RateLimits
 from pterodisbot.sandbox._discord_rest import RestApi
@@ -244,7 +244,7 @@ class DiscordSandbox:
         try:
             if request.method in ("POST", "PUT", "PATCH"):
                 body = await read_body(request)
-                request["body"] = body
+                request[BODY_KEY] = body
                 entry.update(body.log_entry())
             if not _NO_AUTH.match(sub) and not self._authorized(request):
                 return json_response(

@@ -1,0 +1,95 @@
+"""The real PterodactylBot connects to the Discord sandbox, syncs its commands, answers /about."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+
+import pterodisbot
+from pterodisbot.bot import discord_api
+from pterodisbot.bot.cogs.about import format_uptime
+from pterodisbot.sandbox.discord_server import DiscordSandbox
+from tests.fixtures.discord import BotRunner, SandboxClient
+
+
+async def test_bot_connects_syncs_and_answers_about(
+    running_bot, discord_sandbox: DiscordSandbox, discord_control: SandboxClient
+):
+    guild = discord_sandbox.world.guilds[0]
+    assert running_bot.is_ready()
+    assert [g.id for g in running_bot.guilds] == [guild.id]
+    assert running_bot.user is not None and running_bot.user.id == discord_sandbox.world.bot.id
+
+    commands = (await discord_control._call("GET", "/commands"))["guilds"][str(guild.id)]
+    assert [c["name"] for c in commands] == ["about"]
+
+    result = await discord_control.command("about", user="member")
+
+    assert result.status == "answered"
+    assert result.response_type == 4
+    assert result.ephemeral
+    embed = result.embeds[0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Version"] == pterodisbot.__version__
+    assert fields["Uptime"].endswith("s")
+
+    log = await discord_control.requests()
+    calls = [(e["method"], e["route"].split(" ", 1)[1], e["status"]) for e in log]
+    assert calls == [
+        ("GET", "/users/@me", 200),
+        ("GET", "/oauth2/applications/@me", 200),
+        ("GET", "/gateway/bot", 200),
+        ("PUT", "/applications/{application_id}/guilds/{guild_id}/commands", 200),
+        ("POST", "/interactions/{interaction_id}/{interaction_token}/callback", 200),
+    ]
+    put = log[3]
+    assert [c["name"] for c in put["json"]] == ["about"]
+    # Interaction tokens are secrets: the log shows the route, not the token.
+    assert result.token not in log[4]["path"]
+
+
+async def test_global_sync_registers_global_commands(
+    bot_runner: BotRunner, discord_control: SandboxClient
+):
+    await bot_runner.start(sync_commands="global")
+
+    commands = await discord_control._call("GET", "/commands")
+    assert [c["name"] for c in commands["global"]] == ["about"]
+    assert commands["guilds"] == {}
+    result = await discord_control.command("about")
+    assert result.status == "answered"
+
+
+async def test_sync_off_registers_nothing(bot_runner: BotRunner, discord_control: SandboxClient):
+    await bot_runner.start(sync_commands="off")
+
+    commands = await discord_control._call("GET", "/commands")
+    assert commands == {"global": [], "guilds": {}}
+    routes = [e["route"] for e in await discord_control.requests()]
+    assert not any("commands" in r for r in routes)
+
+
+async def test_wrong_token_is_a_login_failure(discord_sandbox_factory, bot_runner_factory):
+    sandbox = await discord_sandbox_factory(token="MTIzNDU2Nzg5MA.abcdef.right-token-xxxxxxxxxxxxx")
+    runner = bot_runner_factory(sandbox)
+
+    with pytest.raises(discord.LoginFailure):
+        await runner.start(token="MTIzNDU2Nzg5MA.abcdef.wrong-token-xxxxxxxxxxxxx")
+
+
+async def test_api_base_is_restored_after_the_bot_stops(discord_sandbox: DiscordSandbox):
+    before = discord_api.current_target()
+    runner = BotRunner(discord_sandbox)
+    await runner.start()
+    assert discord.http.Route.BASE == f"{discord_sandbox.url}/api/v10"
+    await runner.close()
+
+    assert discord_api.current_target() == before
+    assert before.is_discord
+
+
+def test_uptime_reads_like_a_duration():
+    assert format_uptime(5) == "5s"
+    assert format_uptime(65) == "1m 05s"
+    assert format_uptime(3 * 3600 + 4 * 60 + 5) == "3h 04m 05s"
+    assert format_uptime(2 * 86400 + 3 * 3600) == "2d 03h 00m 00s"
