@@ -18,7 +18,8 @@ async def test_bot_connects_syncs_and_answers_about(
     guild = discord_sandbox.world.guilds[0]
     assert running_bot.is_ready()
     assert [g.id for g in running_bot.guilds] == [guild.id]
-    assert running_bot.user is not None and running_bot.user.id == discord_sandbox.world.bot.id
+    assert running_bot.user is not None
+    assert running_bot.user.id == discord_sandbox.world.bot.id
 
     commands = (await discord_control._call("GET", "/commands"))["guilds"][str(guild.id)]
     assert [c["name"] for c in commands] == ["about"]
@@ -81,7 +82,7 @@ async def test_api_base_is_restored_after_the_bot_stops(discord_sandbox: Discord
     before = discord_api.current_target()
     runner = BotRunner(discord_sandbox)
     await runner.start()
-    assert discord.http.Route.BASE == f"{discord_sandbox.url}/api/v10"
+    assert discord_api.current_target().rest_base == f"{discord_sandbox.url}/api/v10"
     await runner.close()
 
     assert discord_api.current_target() == before
