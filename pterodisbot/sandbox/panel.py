@@ -181,6 +181,7 @@ class SimFault:
 class _Window:
     opened_at: float
     hits: int
+    refused: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +191,7 @@ class _RateDecision:
     remaining: int
     retry_after: int
     reset_at: int
+    first_refusal: bool = False
 
     def headers(self) -> dict[str, str]:
         headers = {
@@ -219,7 +221,10 @@ class _RateLimiter:
         retry_after = max(1, math.ceil(window.opened_at + RATE_LIMIT_WINDOW_SECONDS - now))
         reset_at = math.ceil(self._clock.time() + retry_after)
         if window.hits >= self._limit:
-            return _RateDecision(False, self._limit, 0, retry_after, reset_at)
+            window.refused += 1
+            return _RateDecision(
+                False, self._limit, 0, retry_after, reset_at, first_refusal=window.refused == 1
+            )
         window.hits += 1
         return _RateDecision(True, self._limit, self._limit - window.hits, retry_after, reset_at)
 
@@ -305,6 +310,13 @@ class SimulatedPanel:
         if found is None:
             raise KeyError(identifier_or_uuid)
         return found
+
+    def pick(self, state: str = "running") -> SimServer:
+        """Return the first server in power `state` whose every API route works (no 409/504)."""
+        for server in self._servers.values():
+            if server.state == state and server.conflict() is None and not server.node_down:
+                return server
+        raise LookupError(f"no usable {state} server in this simulated panel")
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on host:port (0 = any free port) and return the base URL."""
@@ -472,7 +484,14 @@ class SimulatedPanel:
             rate_headers = decision.headers()
             if not decision.allowed:
                 self._rate_limited += 1
-                log.warning("rate limit reached for key %s on %s", label, pattern)
+                if decision.first_refusal:
+                    log.warning(
+                        "rate limit of %d/min reached for key %s on %s; refusing for %d s",
+                        self.rate_limit,
+                        label,
+                        pattern,
+                        decision.retry_after,
+                    )
                 raise _ApiError(
                     429, "ThrottleRequestsException", "Too Many Attempts.", headers=rate_headers
                 )

@@ -168,6 +168,20 @@ async def test_pagination_walks_every_page_with_links_only_to_existing_neighbour
     assert body["meta"]["pagination"]["per_page"] == 100
 
 
+async def test_pick_finds_a_usable_server_in_the_small_default_fleet(
+    sim_panel: SimulatedPanel, http: aiohttp.ClientSession
+) -> None:
+    for state in ("running", "offline"):
+        server = sim_panel.pick(state)
+        status, body, _ = await call(
+            http, sim_panel, "GET", f"/api/client/servers/{server.identifier}/resources"
+        )
+        assert status == 200
+        assert body["attributes"]["current_state"] == state
+    with pytest.raises(LookupError):
+        sim_panel.pick("stopping")
+
+
 async def test_server_view_finds_by_identifier_or_uuid_and_carries_permissions_meta(
     sim_panel: SimulatedPanel, http: aiohttp.ClientSession
 ) -> None:
