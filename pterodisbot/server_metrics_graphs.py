@@ -1,0 +1,595 @@
+"""Per-server metric history: a fixed-size ring buffer of samples, and a registry of them.
+
+Each history keeps its samples in preallocated numpy columns carved out of one block of memory
+(45 bytes per sample), so 1,000 servers x 8,640 samples (a day at 10 s) cost about 390 MB at
+worst and nothing grows while the bot runs. Histories are written on the event loop only; readers
+that work in another thread (the graph renderer) take a snapshot first (`window()`, `samples()`),
+which copies.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Final, Literal, Protocol, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "GAP_STATE_CODES",
+    "STATE_CODES",
+    "STATE_NAMES",
+    "MetricArrays",
+    "MetricSample",
+    "ResourceReading",
+    "ServerMetricsGraphs",
+    "ServerMetricsManager",
+]
+
+log = logging.getLogger(__name__)
+
+# Index = code stored in the history; "unknown" is 0 so a zeroed column reads as "no data".
+STATE_NAMES: Final[tuple[str, ...]] = ("unknown", "offline", "starting", "running", "stopping")
+STATE_CODES: Final[Mapping[str, int]] = {name: code for code, name in enumerate(STATE_NAMES)}
+# States during which the numbers mean nothing (no process, or no answer): graphs leave a gap.
+GAP_STATE_CODES: Final[frozenset[int]] = frozenset({STATE_CODES["unknown"], STATE_CODES["offline"]})
+
+_SUSPENDED_BIT: Final = 0x80
+_STATE_MASK: Final = 0x7F
+
+# Column layout of one history's block: widest first, so every view stays naturally aligned.
+_COLUMNS: Final[tuple[tuple[str, type[np.generic]], ...]] = (
+    ("t", np.float64),
+    ("memory_bytes", np.int64),
+    ("disk_bytes", np.int64),
+    ("uptime_ms", np.int64),
+    ("cpu_percent", np.float32),
+    ("rx_rate", np.float32),
+    ("tx_rate", np.float32),
+    ("state", np.uint8),
+)
+BYTES_PER_SAMPLE: Final[int] = sum(np.dtype(kind).itemsize for _, kind in _COLUMNS)
+
+FloatArray = npt.NDArray[np.float64]
+Float32Array = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+StateArray = npt.NDArray[np.uint8]
+_T = TypeVar("_T", bound=np.generic)
+
+
+class ResourceReading(Protocol):
+    """One resources answer of the panel (`panel.models.Resources` has exactly these fields)."""
+
+    @property
+    def state(self) -> str:
+        """Return the power state: offline, starting, running or stopping."""
+        ...
+
+    @property
+    def is_suspended(self) -> bool:
+        """Return whether the panel suspended the server."""
+        ...
+
+    @property
+    def memory_bytes(self) -> int:
+        """Return the memory in use, in bytes."""
+        ...
+
+    @property
+    def cpu_absolute(self) -> float:
+        """Return the CPU use in % of one core."""
+        ...
+
+    @property
+    def disk_bytes(self) -> int:
+        """Return the disk space in use, in bytes."""
+        ...
+
+    @property
+    def network_rx_bytes(self) -> int:
+        """Return the bytes received since the container started (a counter)."""
+        ...
+
+    @property
+    def network_tx_bytes(self) -> int:
+        """Return the bytes sent since the container started (a counter)."""
+        ...
+
+    @property
+    def uptime_ms(self) -> int:
+        """Return the milliseconds since the server process started."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSample:
+    """One point of a server's history; `state` is "unknown" when the panel could not be read."""
+
+    t: float
+    state: str
+    cpu_percent: float
+    memory_bytes: int
+    disk_bytes: int
+    rx_rate: float
+    tx_rate: float
+    uptime_ms: int
+    is_suspended: bool = False
+
+    @property
+    def is_gap(self) -> bool:
+        """Tell whether the numbers of this sample mean nothing (offline or unknown)."""
+        return STATE_CODES.get(self.state, 0) in GAP_STATE_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class MetricArrays:
+    """A chronological snapshot of samples as read-only numpy columns (copies, safe to share).
+
+    `state` holds codes (see `STATE_NAMES`); `suspended` is a bool column.
+    """
+
+    t: FloatArray
+    state: StateArray
+    suspended: npt.NDArray[np.bool_]
+    cpu_percent: Float32Array
+    memory_bytes: IntArray
+    disk_bytes: IntArray
+    rx_rate: Float32Array
+    tx_rate: Float32Array
+    uptime_ms: IntArray
+
+    def __len__(self) -> int:
+        """Return the number of samples."""
+        return len(self.t)
+
+    def __getitem__(self, index: int) -> MetricSample:
+        """Return sample `index` (negative counts from the newest)."""
+        code = int(self.state[index])
+        return MetricSample(
+            t=float(self.t[index]),
+            state=STATE_NAMES[code] if code < len(STATE_NAMES) else "unknown",
+            cpu_percent=float(self.cpu_percent[index]),
+            memory_bytes=int(self.memory_bytes[index]),
+            disk_bytes=int(self.disk_bytes[index]),
+            rx_rate=float(self.rx_rate[index]),
+            tx_rate=float(self.tx_rate[index]),
+            uptime_ms=int(self.uptime_ms[index]),
+            is_suspended=bool(self.suspended[index]),
+        )
+
+    def __iter__(self) -> Iterator[MetricSample]:
+        """Yield the samples oldest first."""
+        for index in range(len(self)):
+            yield self[index]
+
+    @property
+    def gap_mask(self) -> npt.NDArray[np.bool_]:
+        """Return True where a sample is offline or unknown (its numbers must not be drawn)."""
+        return np.isin(self.state, tuple(GAP_STATE_CODES))
+
+    @classmethod
+    def from_samples(cls, samples: Sequence[MetricSample]) -> MetricArrays:
+        """Build columns from sample objects (tests, restored storage, `render_graph`)."""
+        return cls._frozen(
+            t=np.array([s.t for s in samples], dtype=np.float64),
+            state=np.array([STATE_CODES.get(s.state, 0) for s in samples], dtype=np.uint8),
+            suspended=np.array([s.is_suspended for s in samples], dtype=np.bool_),
+            cpu_percent=np.array([s.cpu_percent for s in samples], dtype=np.float32),
+            memory_bytes=np.array([s.memory_bytes for s in samples], dtype=np.int64),
+            disk_bytes=np.array([s.disk_bytes for s in samples], dtype=np.int64),
+            rx_rate=np.array([s.rx_rate for s in samples], dtype=np.float32),
+            tx_rate=np.array([s.tx_rate for s in samples], dtype=np.float32),
+            uptime_ms=np.array([s.uptime_ms for s in samples], dtype=np.int64),
+        )
+
+    @classmethod
+    def _frozen(
+        cls,
+        *,
+        t: FloatArray,
+        state: StateArray,
+        suspended: npt.NDArray[np.bool_],
+        cpu_percent: Float32Array,
+        memory_bytes: IntArray,
+        disk_bytes: IntArray,
+        rx_rate: Float32Array,
+        tx_rate: Float32Array,
+        uptime_ms: IntArray,
+    ) -> MetricArrays:
+        arrays = cls(
+            t=t,
+            state=state,
+            suspended=suspended,
+            cpu_percent=cpu_percent,
+            memory_bytes=memory_bytes,
+            disk_bytes=disk_bytes,
+            rx_rate=rx_rate,
+            tx_rate=tx_rate,
+            uptime_ms=uptime_ms,
+        )
+        for column in (
+            t,
+            state,
+            suspended,
+            cpu_percent,
+            memory_bytes,
+            disk_bytes,
+            rx_rate,
+            tx_rate,
+            uptime_ms,
+        ):
+            column.flags.writeable = False
+        return arrays
+
+
+def _state_name(state: object) -> str:
+    # A `class X(str, Enum)` member prints as "X.RUNNING"; its value is what the panel sent.
+    value = state.value if isinstance(state, Enum) else state
+    return str(value).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class _Counters:
+    """The last fresh reading the network rates are computed against."""
+
+    t: float
+    rx: int
+    tx: int
+    uptime_ms: int
+
+
+class ServerMetricsGraphs:
+    """Fixed-size ring buffer of one server's samples; the oldest are overwritten when full.
+
+    `version` changes on every write, so a consumer (the graph renderer's cache) can tell that it
+    has already seen this exact data. `instance_token` is unique to this object: a history created
+    again for the same server never matches what was cached for the old one.
+    """
+
+    def __init__(self, identifier: str, *, capacity: int) -> None:
+        if capacity < 2:
+            raise ValueError(f"a metric history needs a capacity of at least 2, got {capacity}")
+        self.identifier = identifier
+        self.capacity = capacity
+        self.instance_token = object()
+        self.version = 0
+        # One allocation per history; the columns are views into it.
+        self._block = np.zeros(capacity * BYTES_PER_SAMPLE, dtype=np.uint8)
+        offset = 0
+        views: dict[str, npt.NDArray[np.generic]] = {}
+        for name, kind in _COLUMNS:
+            size = capacity * np.dtype(kind).itemsize
+            views[name] = self._block[offset : offset + size].view(kind)
+            offset += size
+        self._t: FloatArray = views["t"].view(np.float64)
+        self._memory: IntArray = views["memory_bytes"].view(np.int64)
+        self._disk: IntArray = views["disk_bytes"].view(np.int64)
+        self._uptime: IntArray = views["uptime_ms"].view(np.int64)
+        self._cpu: Float32Array = views["cpu_percent"].view(np.float32)
+        self._rx: Float32Array = views["rx_rate"].view(np.float32)
+        self._tx: Float32Array = views["tx_rate"].view(np.float32)
+        self._state: StateArray = views["state"].view(np.uint8)
+        self._next = 0  # index the next sample is written to
+        self._size = 0
+        self._counters: _Counters | None = None
+        self._last_rates = (0.0, 0.0)
+
+    def __len__(self) -> int:
+        """Return the number of samples held (at most `capacity`)."""
+        return self._size
+
+    def __repr__(self) -> str:
+        return (
+            f"ServerMetricsGraphs({self.identifier!r}, samples={self._size}/{self.capacity}, "
+            f"version={self.version})"
+        )
+
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes of sample storage this history holds (allocated up front)."""
+        return int(self._block.nbytes)
+
+    @property
+    def latest(self) -> MetricSample | None:
+        """Return the newest sample, None when empty."""
+        return self._sample_at(-1) if self._size >= 1 else None
+
+    @property
+    def previous(self) -> MetricSample | None:
+        """Return the sample before the newest, None when there are fewer than two."""
+        return self._sample_at(-2) if self._size >= 2 else None
+
+    def record(self, t: float, reading: ResourceReading) -> MetricSample:
+        """Append one panel reading taken at epoch time `t` and return the stored sample."""
+        t = self._monotonic_t(t)
+        state_name = _state_name(reading.state)
+        code = STATE_CODES.get(state_name)
+        if code is None:
+            log.warning("server %s: unexpected power state %r", self.identifier, state_name)
+            code = STATE_CODES["unknown"]
+        rx_total = int(reading.network_rx_bytes)
+        tx_total = int(reading.network_tx_bytes)
+        uptime = int(reading.uptime_ms)
+        rx_rate, tx_rate = self._rates(t, rx_total, tx_total, uptime)
+        cpu = float(reading.cpu_absolute)
+        if not math.isfinite(cpu):
+            cpu = 0.0
+        if reading.is_suspended:
+            code |= _SUSPENDED_BIT
+        self._write(
+            t=t,
+            code=code,
+            cpu=cpu,
+            memory=int(reading.memory_bytes),
+            disk=int(reading.disk_bytes),
+            rx_rate=rx_rate,
+            tx_rate=tx_rate,
+            uptime=uptime,
+        )
+        return self._sample_at(-1)
+
+    def record_unknown(self, t: float) -> MetricSample:
+        """Append a sample saying the panel could not be read at epoch time `t`."""
+        self._write(
+            t=self._monotonic_t(t),
+            code=STATE_CODES["unknown"],
+            cpu=0.0,
+            memory=0,
+            disk=0,
+            rx_rate=0.0,
+            tx_rate=0.0,
+            uptime=0,
+        )
+        return self._sample_at(-1)
+
+    def extend(self, arrays: MetricArrays) -> None:
+        """Append already-computed samples in bulk (a restored history), oldest first."""
+        count = len(arrays)
+        if count == 0:
+            return
+        if self._size and float(arrays.t[0]) < float(self._t[(self._next - 1) % self.capacity]):
+            raise ValueError("samples to extend with must not be older than the newest held")
+        if count > self.capacity:
+            arrays = _slice(arrays, count - self.capacity, count)
+            count = self.capacity
+        codes = arrays.state.astype(np.uint8) | np.where(
+            arrays.suspended, _SUSPENDED_BIT, 0
+        ).astype(np.uint8)
+        columns: tuple[tuple[npt.NDArray[np.generic], npt.NDArray[np.generic]], ...] = (
+            (self._t, arrays.t),
+            (self._state, codes),
+            (self._cpu, arrays.cpu_percent),
+            (self._memory, arrays.memory_bytes),
+            (self._disk, arrays.disk_bytes),
+            (self._rx, arrays.rx_rate),
+            (self._tx, arrays.tx_rate),
+            (self._uptime, arrays.uptime_ms),
+        )
+        first = min(count, self.capacity - self._next)
+        for target, source in columns:
+            target[self._next : self._next + first] = source[:first]
+            target[: count - first] = source[first:]
+        self._next = (self._next + count) % self.capacity
+        self._size = min(self.capacity, self._size + count)
+        # Restored rates cannot seed the counters: the next live reading starts fresh.
+        self._counters = None
+        self._last_rates = (0.0, 0.0)
+        self.version += 1
+
+    def samples(self, since: float | None = None) -> MetricArrays:
+        """Return a copy of the samples with `t >= since` (all when None), oldest first."""
+        start = 0 if since is None else self._bisect(since, right=False)
+        return self._copy(start, self._size)
+
+    def window(self, seconds: float, now: float) -> MetricArrays:
+        """Return a copy of the samples taken in the last `seconds` before `now` (inclusive)."""
+        return self._copy(self._bisect(now - seconds, right=False), self._bisect(now, right=True))
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _monotonic_t(self, t: float) -> float:
+        # Lookups bisect on time, so a wall clock stepping back must not reorder samples.
+        if self._size:
+            newest = float(self._t[(self._next - 1) % self.capacity])
+            if t < newest:
+                log.warning(
+                    "server %s: sample time %.3f is before the previous one (%.3f); clock stepped"
+                    " back, keeping order",
+                    self.identifier,
+                    t,
+                    newest,
+                )
+                return newest
+        return float(t)
+
+    def _rates(self, t: float, rx: int, tx: int, uptime: int) -> tuple[float, float]:
+        last = self._counters
+        # The panel caches resources for 20 s: an identical uptime is the same reading again.
+        # Keep the last rates and the old baseline so the next fresh reading spans both polls.
+        if (
+            last is not None
+            and uptime > 0
+            and (uptime, rx, tx) == (last.uptime_ms, last.rx, last.tx)
+        ):
+            return self._last_rates
+        self._counters = _Counters(t=t, rx=rx, tx=tx, uptime_ms=uptime)
+        if last is None:
+            rates = (0.0, 0.0)
+        else:
+            elapsed = t - last.t
+            restarted = rx < last.rx or tx < last.tx or uptime < last.uptime_ms
+            if elapsed <= 0 or restarted:
+                rates = (0.0, 0.0)
+            else:
+                rates = ((rx - last.rx) / elapsed, (tx - last.tx) / elapsed)
+        self._last_rates = rates
+        return rates
+
+    def _write(
+        self,
+        *,
+        t: float,
+        code: int,
+        cpu: float,
+        memory: int,
+        disk: int,
+        rx_rate: float,
+        tx_rate: float,
+        uptime: int,
+    ) -> None:
+        i = self._next
+        self._t[i] = t
+        self._state[i] = code
+        self._cpu[i] = cpu
+        self._memory[i] = memory
+        self._disk[i] = disk
+        self._rx[i] = rx_rate
+        self._tx[i] = tx_rate
+        self._uptime[i] = uptime
+        self._next = (i + 1) % self.capacity
+        if self._size < self.capacity:
+            self._size += 1
+        self.version += 1
+
+    def _sample_at(self, back: int) -> MetricSample:
+        """Return the sample `back` (-1 newest, -2 the one before) without copying columns."""
+        i = (self._next + back) % self.capacity
+        raw = int(self._state[i])
+        code = raw & _STATE_MASK
+        return MetricSample(
+            t=float(self._t[i]),
+            state=STATE_NAMES[code] if code < len(STATE_NAMES) else "unknown",
+            cpu_percent=float(self._cpu[i]),
+            memory_bytes=int(self._memory[i]),
+            disk_bytes=int(self._disk[i]),
+            rx_rate=float(self._rx[i]),
+            tx_rate=float(self._tx[i]),
+            uptime_ms=int(self._uptime[i]),
+            is_suspended=bool(raw & _SUSPENDED_BIT),
+        )
+
+    def _segments(self) -> tuple[slice, slice]:
+        """Return the physical ranges of the samples, oldest first (the second may be empty)."""
+        if self._size < self.capacity:
+            return slice(0, self._size), slice(0, 0)
+        return slice(self._next, self.capacity), slice(0, self._next)
+
+    def _bisect(self, t: float, *, right: bool) -> int:
+        """Return the logical index where `t` would be inserted; samples are in time order."""
+        side: Literal["left", "right"] = "right" if right else "left"
+        older, newer = self._segments()
+        first = self._t[older]
+        index = int(np.searchsorted(first, t, side=side))
+        if index < len(first):
+            return index
+        return index + int(np.searchsorted(self._t[newer], t, side=side))
+
+    def _copy(self, start: int, stop: int) -> MetricArrays:
+        """Copy logical samples [start, stop) out of the ring into chronological columns."""
+        stop = max(start, stop)
+        base = self._next if self._size == self.capacity else 0
+        first, last = base + start, base + stop
+        picks: slice | npt.NDArray[np.intp]
+        if last <= self.capacity:
+            picks = slice(first, last)
+        elif first >= self.capacity:
+            picks = slice(first - self.capacity, last - self.capacity)
+        else:
+            picks = np.r_[first : self.capacity, 0 : last - self.capacity]
+
+        def take(column: npt.NDArray[_T]) -> npt.NDArray[_T]:
+            # Basic slicing returns a view of the ring; fancy indexing already copies.
+            return column[picks].copy() if isinstance(picks, slice) else column[picks]
+
+        raw = take(self._state)
+        return MetricArrays._frozen(
+            t=take(self._t),
+            state=(raw & _STATE_MASK).astype(np.uint8),
+            suspended=(raw & _SUSPENDED_BIT).astype(np.bool_),
+            cpu_percent=take(self._cpu),
+            memory_bytes=take(self._memory),
+            disk_bytes=take(self._disk),
+            rx_rate=take(self._rx),
+            tx_rate=take(self._tx),
+            uptime_ms=take(self._uptime),
+        )
+
+
+def _slice(arrays: MetricArrays, start: int, stop: int) -> MetricArrays:
+    if start == 0 and stop == len(arrays):
+        return arrays
+    return MetricArrays._frozen(
+        t=arrays.t[start:stop],
+        state=arrays.state[start:stop],
+        suspended=arrays.suspended[start:stop],
+        cpu_percent=arrays.cpu_percent[start:stop],
+        memory_bytes=arrays.memory_bytes[start:stop],
+        disk_bytes=arrays.disk_bytes[start:stop],
+        rx_rate=arrays.rx_rate[start:stop],
+        tx_rate=arrays.tx_rate[start:stop],
+        uptime_ms=arrays.uptime_ms[start:stop],
+    )
+
+
+class ServerMetricsManager(Mapping[str, ServerMetricsGraphs]):
+    """The metric histories of every watched server, by identifier (a read-only mapping)."""
+
+    def __init__(self, *, capacity: int) -> None:
+        if capacity < 2:
+            raise ValueError(f"a metric history needs a capacity of at least 2, got {capacity}")
+        self.capacity = capacity
+        self._histories: dict[str, ServerMetricsGraphs] = {}
+
+    def __getitem__(self, identifier: str) -> ServerMetricsGraphs:
+        """Return the history of `identifier`; KeyError when it has none."""
+        return self._histories[identifier]
+
+    def __iter__(self) -> Iterator[str]:
+        """Yield the identifiers that have a history."""
+        return iter(self._histories)
+
+    def __len__(self) -> int:
+        """Return the number of histories."""
+        return len(self._histories)
+
+    def __contains__(self, identifier: object) -> bool:
+        """Tell whether `identifier` has a history."""
+        return identifier in self._histories
+
+    def __repr__(self) -> str:
+        return f"ServerMetricsManager(servers={len(self._histories)}, capacity={self.capacity})"
+
+    def history(self, identifier: str) -> ServerMetricsGraphs:
+        """Return the history of `identifier`, creating an empty one if needed."""
+        history = self._histories.get(identifier)
+        if history is None:
+            history = ServerMetricsGraphs(identifier, capacity=self.capacity)
+            self._histories[identifier] = history
+        return history
+
+    def record(self, identifier: str, t: float, reading: ResourceReading) -> MetricSample:
+        """Append a panel reading to the history of `identifier` and return the stored sample."""
+        return self.history(identifier).record(t, reading)
+
+    def record_unknown(self, identifier: str, t: float) -> MetricSample:
+        """Append an "unknown" sample (panel unreadable) to the history of `identifier`."""
+        return self.history(identifier).record_unknown(t)
+
+    def retain(self, identifiers: Iterable[str]) -> set[str]:
+        """Drop the histories of servers not in `identifiers`; return the dropped identifiers."""
+        keep = set(identifiers)
+        dropped = {identifier for identifier in self._histories if identifier not in keep}
+        for identifier in dropped:
+            del self._histories[identifier]
+        if dropped:
+            log.info("dropped metric history of %d removed server(s)", len(dropped))
+        return dropped
+
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes of sample storage held by all histories."""
+        return sum(history.nbytes for history in self._histories.values())
