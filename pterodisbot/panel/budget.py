@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
-from collections import deque
 
 from pterodisbot.clock import Clock, SystemClock
 
@@ -43,9 +43,9 @@ class RateBudget:
         self._capacity = requests_per_minute
         # The margin absorbs latency jitter and clock skew between us and the panel.
         self._window = period + margin
-        # When each spent token was spent, oldest first; includes tokens charged for other
-        # clients' use of the key (see observe()).
-        self._spent: deque[float] = deque()
+        # When each spent token was spent, sorted; includes tokens charged for other clients'
+        # use of the key (see observe()). At most a few hundred entries.
+        self._spent: list[float] = []
         self._blocked_until = float("-inf")
         self._lock = asyncio.Lock()
 
@@ -99,17 +99,20 @@ class RateBudget:
                     limit,
                 )
                 self._capacity = capacity
+        reset_in = retry_after if retry_after is not None and retry_after > 0 else None
+        if reset_in is not None:
+            self._blocked_until = max(self._blocked_until, now + reset_in)
         if remaining is not None:
             available = self._capacity - len(self._spent)
             unseen = available - max(0, remaining)
             if unseen > 0:
-                # Someone else spent these on the same key; charge them now so they return in a
-                # minute, which is never earlier than the panel forgets them.
-                self._spent.extend([now] * unseen)
-        if retry_after is not None and retry_after > 0:
-            self._blocked_until = max(self._blocked_until, now + retry_after)
+                # Someone else spent these on the same key. Charge them so they return when the
+                # panel says its window resets, or else in a full minute: never earlier than
+                # the panel forgets them.
+                charged_at = now if reset_in is None else min(now, now + reset_in - self._window)
+                for _ in range(unseen):
+                    bisect.insort(self._spent, charged_at)
 
     def _expire(self, now: float) -> None:
-        spent = self._spent
-        while spent and spent[0] + self._window <= now + _EPSILON:
-            spent.popleft()
+        returned = bisect.bisect_right(self._spent, now + _EPSILON - self._window)
+        del self._spent[:returned]

@@ -89,6 +89,17 @@ async def test_requests_by_another_client_on_the_same_key_are_charged() -> None:
     assert granted[20] >= 60.0
 
 
+async def test_charge_for_other_clients_ends_when_the_panels_window_resets() -> None:
+    clock = FakeClock(autojump=0.001)
+    budget = RateBudget(10, clock=clock)
+
+    # A 429: nothing left, and the panel's window resets in 20 s.
+    budget.observe(limit=10, remaining=0, retry_after=20.0)
+
+    granted = await spend(budget, clock, 10)
+    assert granted == [pytest.approx(20.0)] * 10
+
+
 async def test_retry_after_blocks_every_token_until_it_has_passed() -> None:
     clock = FakeClock(autojump=0.001)
     budget = RateBudget(100, clock=clock)

@@ -275,7 +275,8 @@ def test_resources_with_unknown_state_or_missing_uptime_name_the_field() -> None
 
 def test_list_page_accepts_links_as_object_or_empty_list() -> None:
     items = [server_item()]
-    for links in ({}, [], {"next": "https://panel.example.com/api/client?page=2"}):
+    variants: tuple[object, ...] = ({}, [], {"next": "https://panel.example.com/api/client?page=2"})
+    for links in variants:
         page = Page.from_api(list_body(items, links=links))
         assert page.total_pages == 1
         assert [Server.from_api(item, path=path).name for item, path in page.items] == ["Survival"]
