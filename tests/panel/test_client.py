@@ -477,6 +477,7 @@ async def test_power_post_is_never_sent_twice_after_the_connection_drops(
     panel: SimulatedPanel, make_api: MakeAPI
 ) -> None:
     api = make_api(panel)
+    await api.get_resources(RUNNING)  # the POST then goes over a reused keep-alive connection
     panel.add_fault("down", servers=[OFFLINE])
 
     error = await raises(api.send_power(OFFLINE, "kill"), PanelUnavailable)
@@ -725,7 +726,15 @@ async def test_api_key_never_appears_in_logs_or_errors(
             headers={"Location": said},
         )
 
-    echo_url = await start_app([web.get("/api/client/servers/{server}/resources", echo_key)])
+    async def redirect_with_key(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"https://login.example.com/?token={request.headers['Authorization']}")
+
+    echo_url = await start_app(
+        [
+            web.get("/api/client/servers/{server}/resources", echo_key),
+            web.get("/api/client", redirect_with_key),
+        ]
+    )
     api = make_api(panel, timeout=0.1, max_retries=1)
     wrong = make_api(panel, api_key=KEY + "x")  # a wrong key whose prefix is the real one
     echo = make_api(echo_url, max_retries=0)
@@ -746,6 +755,7 @@ async def test_api_key_never_appears_in_logs_or_errors(
     await collect(api.send_command(RUNNING, ""))
     await collect(api.send_command(OFFLINE, "stop"))
     await collect(echo.get_resources(RUNNING))
+    await collect(echo.list_servers())
     await collect(nowhere.send_power(RUNNING, "start"))
     faults: tuple[FaultKind, ...] = ("5xx", "timeout", "down", "garbage")
     for kind in faults:
