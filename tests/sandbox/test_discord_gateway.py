@@ -1,0 +1,269 @@
+"""The sandbox's gateway: raw websocket protocol, and discord.py surviving dropped sockets."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from pterodisbot.sandbox.discord_server import DiscordSandbox, World
+from tests.fixtures.discord import SandboxClient, poll_until
+
+GUILDS = 1 << 0
+GUILD_MEMBERS = 1 << 1
+GUILD_MESSAGES = 1 << 9
+
+
+class RawGateway:
+    """A bare gateway client speaking JSON frames (optionally zlib-stream compressed)."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, *, compressed: bool) -> None:
+        self.ws = ws
+        self._inflate = zlib.decompressobj() if compressed else None
+        self._buffer = bytearray()
+        self.binary_frames = 0
+
+    async def recv(self) -> dict[str, Any]:
+        while True:
+            msg = await self.ws.receive(timeout=5)
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                return dict(json.loads(msg.data))
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                assert self._inflate is not None
+                self.binary_frames += 1
+                self._buffer.extend(msg.data)
+                if bytes(self._buffer[-4:]) != b"\x00\x00\xff\xff":
+                    continue
+                text = self._inflate.decompress(bytes(self._buffer))
+                self._buffer.clear()
+                return dict(json.loads(text))
+            raise ConnectionError(f"socket closed: {msg.type} {self.ws.close_code}")
+
+    async def send(self, op: int, d: Any) -> None:
+        await self.ws.send_str(json.dumps({"op": op, "d": d}))
+
+    async def identify(self, token: str, intents: int = GUILDS) -> dict[str, Any]:
+        await self.send(2, {"token": token, "intents": intents, "properties": {}})
+        return await self.recv()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+async def connect(
+    sandbox: DiscordSandbox, session: aiohttp.ClientSession, *, compressed: bool = False
+) -> RawGateway:
+    query = "?v=10&encoding=json" + ("&compress=zlib-stream" if compressed else "")
+    ws = await session.ws_connect(sandbox.gateway.url + query)
+    return RawGateway(ws, compressed=compressed)
+
+
+async def test_hello_heartbeat_identify_ready_and_guild_create_over_zlib_stream(
+    discord_sandbox: DiscordSandbox, session: aiohttp.ClientSession
+):
+    gw = await connect(discord_sandbox, session, compressed=True)
+
+    hello = await gw.recv()
+    await gw.send(1, None)
+    ack = await gw.recv()
+    ready = await gw.identify(discord_sandbox.bot_token)
+    guild_create = await gw.recv()
+
+    assert hello["op"] == 10
+    assert hello["d"]["heartbeat_interval"] > 0
+    assert ack["op"] == 11
+    assert (ready["t"], ready["s"]) == ("READY", 1)
+    world = discord_sandbox.world
+    assert ready["d"]["user"]["id"] == str(world.bot.id)
+    assert ready["d"]["application"]["id"] == str(world.application_id)
+    assert ready["d"]["guilds"] == [{"id": str(world.guilds[0].id), "unavailable": True}]
+    assert ready["d"]["resume_gateway_url"] == discord_sandbox.gateway.url
+    assert (guild_create["t"], guild_create["s"]) == ("GUILD_CREATE", 2)
+    guild = guild_create["d"]
+    assert [c["name"] for c in guild["channels"]] == ["status", "alerts", "audit"]
+    assert {r["name"] for r in guild["roles"]} >= {"@everyone", "Admin", "Operator"}
+    # Without the members intent only the bot itself is in the member list, as on Discord.
+    assert [m["user"]["id"] for m in guild["members"]] == [str(world.bot.id)]
+    assert gw.binary_frames == 4
+
+
+async def test_identify_with_a_wrong_token_closes_with_4004(
+    discord_sandbox_factory, session: aiohttp.ClientSession
+):
+    sandbox = await discord_sandbox_factory(token="MTIzNDU2Nzg5MA.abcdef.right-token-xxxxxxxxxxxxx")
+    gw = await connect(sandbox, session)
+    await gw.recv()
+
+    with pytest.raises(ConnectionError):
+        await gw.identify("MTIzNDU2Nzg5MA.abcdef.wrong-token-xxxxxxxxxxxxx")
+
+    assert gw.ws.close_code == 4004
+
+
+async def test_privileged_intents_are_refused_unless_the_application_has_them(
+    discord_sandbox_factory, session: aiohttp.ClientSession
+):
+    plain = await discord_sandbox_factory()
+    enabled = await discord_sandbox_factory(
+        world=World(
+            users=World.default().users, guilds=World.default().guilds, privileged_intents=True
+        )
+    )
+    refused = await connect(plain, session)
+    await refused.recv()
+    with pytest.raises(ConnectionError):
+        await refused.identify(plain.bot_token, GUILDS | GUILD_MEMBERS)
+    allowed = await connect(enabled, session)
+    await allowed.recv()
+    ready = await allowed.identify(enabled.bot_token, GUILDS | GUILD_MEMBERS)
+    guild = (await allowed.recv())["d"]
+
+    assert refused.ws.close_code == 4014
+    assert ready["t"] == "READY"
+    assert len(guild["members"]) == 4
+
+
+async def test_resume_replays_missed_events_then_sends_resumed(
+    discord_sandbox: DiscordSandbox,
+    session: aiohttp.ClientSession,
+    discord_control: SandboxClient,
+):
+    gw = await connect(discord_sandbox, session)
+    await gw.recv()
+    ready = await gw.identify(discord_sandbox.bot_token)
+    await gw.recv()  # GUILD_CREATE, s=2
+    await gw.ws.close(code=4000)
+
+    await discord_control.delete_channel("audit")  # CHANNEL_DELETE while nobody listens
+    again = await connect(discord_sandbox, session)
+    hello = await again.recv()
+    await again.send(
+        6, {"token": discord_sandbox.bot_token, "session_id": ready["d"]["session_id"], "seq": 2}
+    )
+    missed = await again.recv()
+    resumed = await again.recv()
+
+    assert hello["op"] == 10
+    assert (missed["t"], missed["s"], missed["d"]["name"]) == ("CHANNEL_DELETE", 3, "audit")
+    assert (resumed["t"], resumed["s"]) == ("RESUMED", 4)
+
+
+async def test_resuming_an_unknown_session_is_an_invalid_session(
+    discord_sandbox: DiscordSandbox, session: aiohttp.ClientSession
+):
+    gw = await connect(discord_sandbox, session)
+    await gw.recv()
+
+    await gw.send(6, {"token": discord_sandbox.bot_token, "session_id": "nope", "seq": 1})
+    answer = await gw.recv()
+
+    assert (answer["op"], answer["d"]) == (9, False)
+
+
+async def test_events_go_only_to_sessions_whose_intents_want_them(
+    discord_sandbox: DiscordSandbox,
+    session: aiohttp.ClientSession,
+    discord_control: SandboxClient,
+):
+    guilds_only = await connect(discord_sandbox, session)
+    await guilds_only.recv()
+    await guilds_only.identify(discord_sandbox.bot_token, GUILDS)
+    await guilds_only.recv()
+    with_messages = await connect(discord_sandbox, session)
+    await with_messages.recv()
+    await with_messages.identify(discord_sandbox.bot_token, GUILDS | GUILD_MESSAGES)
+    await with_messages.recv()
+    status = discord_sandbox.world.channel("status").id
+    headers = {"Authorization": f"Bot {discord_sandbox.bot_token}"}
+
+    async with session.post(
+        f"{discord_sandbox.url}/api/v10/channels/{status}/messages",
+        json={"content": "hi"},
+        headers=headers,
+    ) as r:
+        assert r.status == 200
+    created = await with_messages.recv()
+    sessions = {s["intents"]: s["seq"] for s in (await discord_control.gateway())["sessions"]}
+
+    assert (created["t"], created["d"]["content"]) == ("MESSAGE_CREATE", "hi")
+    assert sessions == {GUILDS: 2, GUILDS | GUILD_MESSAGES: 3}
+
+
+async def wait_resumed(control: SandboxClient, resumes: int) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        info = await control.gateway()
+        sessions = info["sessions"]
+        done = len(sessions) == 1 and sessions[0]["resumes"] >= resumes and sessions[0]["connected"]
+        return info if done else None
+
+    return dict(await poll_until(probe, what=f"{resumes} gateway resume(s)"))
+
+
+async def test_dropped_socket_is_resumed_and_interactions_keep_flowing(
+    running_bot, discord_control: SandboxClient
+):
+    resumed = []
+
+    async def on_resumed() -> None:
+        resumed.append(True)
+
+    running_bot.add_listener(on_resumed, "on_resumed")
+
+    dropped = await discord_control.disconnect("drop")
+    info = await wait_resumed(discord_control, 1)
+    result = await discord_control.command("about")
+
+    assert dropped["disconnected"] == 1
+    assert info["identifies"] == 1
+    assert resumed == [True]
+    assert result.status == "answered"
+
+
+async def test_an_interaction_sent_while_the_socket_is_down_is_replayed(
+    running_bot, discord_control: SandboxClient
+):
+    await discord_control.disconnect("drop")
+    result = await discord_control.command("about")
+
+    assert result.status == "answered"
+    info = await discord_control.gateway()
+    assert info["identifies"] == 1
+
+
+async def test_reconnect_opcode_makes_the_bot_resume(running_bot, discord_control: SandboxClient):
+    await discord_control.disconnect("reconnect")
+    info = await wait_resumed(discord_control, 1)
+    result = await discord_control.command("about")
+
+    assert info["identifies"] == 1
+    assert result.status == "answered"
+
+
+async def test_invalid_session_makes_the_bot_identify_again(
+    bot_runner, discord_control: SandboxClient
+):
+    async def no_identify_pause(shard_id: int | None, *, initial: bool = False) -> None:
+        return None
+
+    def skip_pause(bot: Any) -> None:
+        # discord.py sleeps 5 s before every non-initial IDENTIFY (Discord's identify limit).
+        bot.before_identify_hook = no_identify_pause
+
+    await bot_runner.start(setup=skip_pause)
+    await discord_control.disconnect("invalid_session")
+
+    async def identified_twice() -> bool:
+        info = await discord_control.gateway()
+        return info["identifies"] == 2 and any(s["connected"] for s in info["sessions"])
+
+    await poll_until(identified_twice, what="a second IDENTIFY")
+    result = await discord_control.command("about")
+
+    assert result.status == "answered"
