@@ -103,7 +103,14 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
             }
         ),
         "discord": MappingProxyType(
-            {"guild_ids": "", "sync_commands": "guild", "api_base": "", "audit_channel_id": ""}
+            {
+                "guild_ids": "",
+                "sync_commands": "guild",
+                "api_base": "",
+                "audit_channel_id": "",
+                "locations_file": "embed/embed_locations.json",
+                "edit_interval": "1.1",
+            }
         ),
         "monitoring": MappingProxyType(
             {
@@ -114,7 +121,7 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "memory_threshold": "10",
                 "forced_refresh": "600",
                 "graph_window": "900",
-                "graph_max_age": "120",
+                "graph_max_age": "600",
                 "servers": "",
             }
         ),
@@ -245,6 +252,8 @@ class DiscordSettings:
     sync_commands: SyncMode
     api_base: str | None
     audit_channel_id: int | None
+    locations_file: Path
+    edit_interval: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -641,6 +650,17 @@ def _log_file(base_dir: Path) -> Callable[[str], Path | None]:
     return parse
 
 
+def _data_file(base_dir: Path) -> Callable[[str], Path]:
+    def parse(raw: str) -> Path:
+        text = raw.strip()
+        if not text:
+            raise _Invalid("a file path, e.g. embed/embed_locations.json")
+        path = Path(text).expanduser()
+        return path if path.is_absolute() else base_dir / path
+
+    return parse
+
+
 # ---------------------------------------------------------------- sources
 
 
@@ -956,7 +976,7 @@ def _build_pterodactyl(
 
 
 def _build_discord(
-    ctx: _Context, token: str, token_origin: str | None, need: bool
+    ctx: _Context, token: str, token_origin: str | None, need: bool, base_dir: Path
 ) -> DiscordSettings:
     where = f"discord.token ({token_origin or TOKEN_ENV})"
     if not token:
@@ -978,6 +998,8 @@ def _build_discord(
         ),
         api_base=ctx.read("discord", "api_base", _api_base),
         audit_channel_id=ctx.read("discord", "audit_channel_id", _optional_snowflake),
+        locations_file=ctx.read("discord", "locations_file", _data_file(base_dir)),
+        edit_interval=ctx.read("discord", "edit_interval", _duration(0.2, 60)),
     )
 
 
@@ -1076,7 +1098,7 @@ def _build(
     require_secrets: bool,
 ) -> Settings:
     pterodactyl = _build_pterodactyl(ctx, *api_key, require_secrets)
-    discord = _build_discord(ctx, *token, require_secrets)
+    discord = _build_discord(ctx, *token, require_secrets, base_dir)
     monitoring = _build_monitoring(ctx, pterodactyl.requests_per_minute)
     permissions = _build_permissions(ctx, servers, monitoring.servers)
     logging_settings = _build_logging(ctx, base_dir)

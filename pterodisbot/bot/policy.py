@@ -49,7 +49,7 @@ class Thresholds:
     cpu_points: float = 10.0
     memory_percent: float = 10.0
     forced_refresh: float = 600.0
-    graph_max_age: float = 120.0
+    graph_max_age: float = 600.0
 
     @classmethod
     def from_settings(cls, monitoring: MonitoringSettings) -> Thresholds:
@@ -166,7 +166,8 @@ def should_update(
         return UpdateReason.FORCED
 
     if (
-        last.graph_at is not None
+        thresholds.graph_max_age > 0
+        and last.graph_at is not None
         and shows_graph(snap.status)
         and now - last.graph_at > thresholds.graph_max_age
     ):

@@ -320,3 +320,9 @@ def test_thresholds_come_from_the_monitoring_settings() -> None:
     assert Thresholds.from_settings(monitoring) == Thresholds(
         cpu_points=15, memory_percent=5, forced_refresh=900, graph_max_age=180
     )
+
+
+def test_graph_max_age_zero_leaves_running_servers_to_the_forced_refresh() -> None:
+    thresholds = Thresholds(cpu_points=10, memory_percent=10, forced_refresh=600, graph_max_age=0)
+    edits = _simulate(ServerStatus.RUNNING, thresholds)
+    assert edits[1:] == [(t, UpdateReason.FORCED) for t in range(600, 3601, 600)]
