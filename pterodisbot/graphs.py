@@ -1,14 +1,20 @@
-"""Metric history -> PNG graph (CPU and memory) for a Discord embed, fast enough to run often.
+"""Metric history -> PNG graph (CPU over memory) for a Discord embed, cheap enough to run often.
 
-A `GraphRenderer` owns one matplotlib figure and reuses it: the static part (panels, grid, ticks)
-is drawn once per axis scale and kept as a pixel buffer; a render restores it and draws only the
-lines, fills, shaded offline stretches and the texts on top, then encodes the pixels straight to
-PNG. Scales are quantised so the static part rarely changes. Renders hold a lock (one figure, one
-thread at a time); `render_async` takes the data snapshot on the event loop and draws in a worker
-thread. A cache keyed by (server, history version, window, limits, title) means the same data is
-never drawn twice.
+`GraphRenderer` owns one matplotlib figure (object-oriented API, Agg canvas; never pyplot or
+global rcParams) and reuses it. Per render:
 
-Only the object-oriented matplotlib API is used (no pyplot, no global rcParams changes).
+- The static layer (panels, grid, tick labels, headers) is drawn once per axis scale and kept as
+  a pixel buffer; y axes snap to round tops so a handful of layers serve every server.
+- The data goes in as two artists in pixel coordinates, one `PolyCollection` (fills and shaded
+  offline/unknown stretches) and one `LineCollection` (lines, dashed limits), drawn on the restored
+  layer: two draw calls instead of a dozen.
+- Texts that vary (title, limits, legend) are rasterised once and blended in with numpy.
+- The pixels go to PNG without Pillow's filter search (filter "none", zlib level 1).
+
+On this 2-core machine that is ~6 ms per graph against ~120-180 ms for pyplot (`make bench`).
+Renders hold a lock: one figure, one thread at a time. `render_async` snapshots the history on
+the event loop and draws in a worker thread; a cache keyed by (server, history version, window,
+limits, title) means the same data is never drawn twice.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import to_rgb, to_rgba
 from matplotlib.figure import Figure
+from matplotlib.font_manager import findfont, get_font
 from matplotlib.text import Text
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter, NullLocator
 from matplotlib.transforms import IdentityTransform
@@ -51,7 +58,9 @@ __all__ = [
     "CPU_COLOUR",
     "HEIGHT",
     "MEMORY_COLOUR",
+    "OFFLINE_COLOUR",
     "PANEL",
+    "UNKNOWN_COLOUR",
     "WIDTH",
     "GraphRenderer",
     "render_graph",
@@ -86,6 +95,7 @@ _CPU_TOP_PX: Final = 44
 _MEM_HEADER_Y_PX: Final = 164
 _MEM_TOP_PX: Final = 173
 _PANEL_HEIGHT_PX: Final = 103
+_PLOT_WIDTH_PX: Final = WIDTH - _LEFT_PX - _RIGHT_PX
 _LEGEND_X_PX: Final = 110
 _LEGEND_GAP_PX: Final = 64
 
@@ -157,8 +167,10 @@ class _Series:
     peak: float
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _CacheEntry:
+    """One cached image and the exact history data it shows."""
+
     token: object
     version: int
     png: bytes
@@ -185,9 +197,11 @@ def render_graph(
 
 
 class GraphRenderer:
-    """Draw CPU/memory graphs as PNG bytes on reused figures; safe to call from any one thread.
+    """Draw CPU/memory graphs as PNG bytes on reused figures, from any thread.
 
-    `renders` counts images actually drawn, `cache_hits` answers served from the cache.
+    Renders are serialised by a lock (the figures are shared state): for more throughput, use
+    several renderers. `renders` counts images actually drawn, `cache_hits` answers served from
+    the cache (including callers that joined a render already under way).
     """
 
     def __init__(self, *, cache_size: int = 256, compress_level: int = 1) -> None:
@@ -317,7 +331,8 @@ class GraphRenderer:
             self._inflight[flight] = pending
             pending.add_done_callback(functools.partial(self._landed, flight))
         else:
-            self.cache_hits += 1
+            with self._cache_lock:
+                self.cache_hits += 1
         # Shielded: one caller giving up must not cancel the render others are waiting for.
         return await asyncio.shield(pending)
 
@@ -351,8 +366,9 @@ class GraphRenderer:
     def _landed(self, flight: tuple[_CacheKey, object, int], future: asyncio.Future[bytes]) -> None:
         if self._inflight.get(flight) is future:
             del self._inflight[flight]
+        # Callers get the exception; reading it here also covers the case where all gave up.
         if not future.cancelled() and future.exception() is not None:
-            log.error(
+            log.debug(
                 "graph render failed for server %s", flight[0][0], exc_info=future.exception()
             )
 
@@ -433,7 +449,8 @@ class _Stamps:
     def __init__(self, size: int = 256) -> None:
         self.figure = Figure(figsize=(WIDTH / _DPI, HEIGHT / _DPI), dpi=_DPI, facecolor="none")
         self.canvas = cast(_AggCanvas, FigureCanvasAgg(self.figure))
-        self.text = self.figure.text(0, 0, "", color="white")
+        # Server names are plain text: "$5 and $10" must not be parsed as mathtext.
+        self.text = self.figure.text(0, 0, "", color="white", parse_math=False)
         self._size = size
         self._kept: OrderedDict[tuple[str, _Role], _Stamp | None] = OrderedDict()
 
@@ -451,12 +468,12 @@ class _Stamps:
 
     def _render(self, text: str, role: _Role) -> _Stamp | None:
         label = self.text
-        label.set_text(text)
         label.set_position((role.x_px / WIDTH, 1 - role.y_px / HEIGHT))
         label.set_horizontalalignment(role.align)
         label.set_verticalalignment("center")
         label.set_fontsize(role.size)
         label.set_fontweight(role.weight)
+        label.set_text(_drawable(text, label))
         self.canvas.draw()
         alpha = np.asarray(self.canvas.buffer_rgba())[:, :, 3]
         rows = np.flatnonzero(alpha.any(axis=1))
@@ -468,6 +485,17 @@ class _Stamps:
         coverage = alpha[top:bottom, left:right, np.newaxis].astype(np.float32) / 255.0
         colour = np.array(to_rgb(role.colour), dtype=np.float32) * 255.0
         return _Stamp(top=top, left=left, coverage=coverage, colour=colour)
+
+
+def _drawable(text: str, label: Text) -> str:
+    """Drop the characters `label`'s font has no glyph for (emoji in server names, say).
+
+    Matplotlib would draw an empty box and warn on every new name; the embed shows the name
+    in full anyway.
+    """
+    font = get_font(findfont(label.get_fontproperties()))
+    kept = "".join(c for c in text if c.isspace() or font.get_char_index(ord(c)) != 0)
+    return " ".join(kept.split())
 
 
 def _blend(pixels: npt.NDArray[np.uint8], stamp: _Stamp | None) -> None:
@@ -564,8 +592,9 @@ class _GraphFigure:
         state = arrays.state[keep]
         gap = (state == _OFFLINE) | (state == _UNKNOWN)
         breaks = _missed_polls(x)
-        cpu = _series(x, arrays.cpu_percent[keep].astype(np.float64), gap, breaks)
-        memory = _series(x, arrays.memory_bytes[keep].astype(np.float64), gap, breaks)
+        column = window / _PLOT_WIDTH_PX
+        cpu = _series(x, arrays.cpu_percent[keep].astype(np.float64), gap, breaks, column)
+        memory = _series(x, arrays.memory_bytes[keep].astype(np.float64), gap, breaks, column)
         frame = _Frame(
             window=window,
             cpu=_cpu_scale(cpu.peak, cpu_limit),
@@ -733,11 +762,12 @@ class _CollectingFigure:
             fontweight="bold",
             ha="left",
             va="center",
+            parse_math=False,
         )
 
     def draw(self, title: str | None, window: float) -> npt.NDArray[np.uint8]:
         """Draw the placeholder; return its RGB pixels."""
-        self.title.set_text(_shorten(title or "", _TITLE_MAX_CHARS))
+        self.title.set_text(_drawable(_shorten(title or "", _TITLE_MAX_CHARS), self.title))
         self.hint.set_text(f"CPU and memory of the last {_duration(window)} appear after two polls")
         self.canvas.draw()
         return np.asarray(self.canvas.buffer_rgba())
@@ -758,9 +788,16 @@ def _missed_polls(x: FloatArray) -> npt.NDArray[np.intp]:
 
 
 def _series(
-    x: FloatArray, values: FloatArray, gap: npt.NDArray[np.bool_], breaks: npt.NDArray[np.intp]
+    x: FloatArray,
+    values: FloatArray,
+    gap: npt.NDArray[np.bool_],
+    breaks: npt.NDArray[np.intp],
+    column: float,
 ) -> _Series:
-    """Split the drawable samples into runs: gap samples and missed polls end a run."""
+    """Split the drawable samples into runs: gap samples and missed polls end a run.
+
+    `column` is the width of one pixel in x units: runs much denser than that are thinned.
+    """
     peak = float(values[~gap].max()) if not bool(gap.all()) else 0.0
     starts_after_break = np.zeros(len(x), dtype=np.bool_)
     starts_after_break[breaks + 1] = True
@@ -771,8 +808,27 @@ def _series(
         for first, last in itertools.pairwise(bounds):
             # A lone sample has no neighbour to draw a line to.
             if last - first >= 2:
-                runs.append(np.column_stack((x[first:last], values[first:last])))
+                runs.append(_thin(x[first:last], values[first:last], column))
     return _Series(runs=runs, peak=peak)
+
+
+def _thin(x: FloatArray, y: FloatArray, column: float) -> FloatArray:
+    """Return the run as points, keeping only each pixel column's lowest and highest value.
+
+    A day of 10 s samples puts ~16 points in every pixel column; the column's min and max
+    draw the same pixels for a fraction of the rasterising work.
+    """
+    bucket = np.floor((x - x[0]) / column).astype(np.int64)
+    starts = np.flatnonzero(np.diff(bucket, prepend=-1))
+    if len(x) <= 2 * len(starts):
+        return np.column_stack((x, y))
+    ends = np.append(starts[1:], len(x)) - 1
+    points = np.empty((2 * len(starts), 2))
+    points[0::2, 0] = x[starts]
+    points[0::2, 1] = np.minimum.reduceat(y, starts)
+    points[1::2, 0] = x[ends]
+    points[1::2, 1] = np.maximum.reduceat(y, starts)
+    return points
 
 
 def _runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
@@ -874,6 +930,8 @@ def _bytes(value: float) -> str:
 
 
 def _shorten(text: str, limit: int) -> str:
+    """Return `text` on one line, cut to `limit` characters with an ellipsis."""
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -257,22 +257,33 @@ class ServerMetricsGraphs:
         self.capacity = capacity
         self.instance_token = object()
         self.version = 0
-        # One allocation per history; the columns are views into it.
+        # One allocation per history; the columns are views into it, twice: numpy arrays for
+        # bulk reads, and memoryviews for writing one sample, which they do several times faster
+        # than numpy's per-item indexing (the monitor's hot path: every server, every poll).
         self._block = np.zeros(capacity * BYTES_PER_SAMPLE, dtype=np.uint8)
+        parts: dict[str, slice] = {}
         offset = 0
-        views: dict[str, npt.NDArray[np.generic]] = {}
         for name, kind in _COLUMNS:
             size = capacity * np.dtype(kind).itemsize
-            views[name] = self._block[offset : offset + size].view(kind)
+            parts[name] = slice(offset, offset + size)
             offset += size
-        self._t: FloatArray = views["t"].view(np.float64)
-        self._memory: IntArray = views["memory_bytes"].view(np.int64)
-        self._disk: IntArray = views["disk_bytes"].view(np.int64)
-        self._uptime: IntArray = views["uptime_ms"].view(np.int64)
-        self._cpu: Float32Array = views["cpu_percent"].view(np.float32)
-        self._rx: Float32Array = views["rx_rate"].view(np.float32)
-        self._tx: Float32Array = views["tx_rate"].view(np.float32)
-        self._state: StateArray = views["state"].view(np.uint8)
+        block, cells = self._block, self._block.data
+        self._t: FloatArray = block[parts["t"]].view(np.float64)
+        self._memory: IntArray = block[parts["memory_bytes"]].view(np.int64)
+        self._disk: IntArray = block[parts["disk_bytes"]].view(np.int64)
+        self._uptime: IntArray = block[parts["uptime_ms"]].view(np.int64)
+        self._cpu: Float32Array = block[parts["cpu_percent"]].view(np.float32)
+        self._rx: Float32Array = block[parts["rx_rate"]].view(np.float32)
+        self._tx: Float32Array = block[parts["tx_rate"]].view(np.float32)
+        self._state: StateArray = block[parts["state"]]
+        self._cells_t = cells[parts["t"]].cast("d")
+        self._cells_memory = cells[parts["memory_bytes"]].cast("q")
+        self._cells_disk = cells[parts["disk_bytes"]].cast("q")
+        self._cells_uptime = cells[parts["uptime_ms"]].cast("q")
+        self._cells_cpu = cells[parts["cpu_percent"]].cast("f")
+        self._cells_rx = cells[parts["rx_rate"]].cast("f")
+        self._cells_tx = cells[parts["tx_rate"]].cast("f")
+        self._cells_state = cells[parts["state"]]
         self._next = 0  # index the next sample is written to
         self._size = 0
         self._counters: _Counters | None = None
@@ -351,7 +362,7 @@ class ServerMetricsGraphs:
         count = len(arrays)
         if count == 0:
             return
-        if self._size and float(arrays.t[0]) < float(self._t[(self._next - 1) % self.capacity]):
+        if self._size and float(arrays.t[0]) < self._cells_t[(self._next - 1) % self.capacity]:
             raise ValueError("samples to extend with must not be older than the newest held")
         if count > self.capacity:
             arrays = _slice(arrays, count - self.capacity, count)
@@ -394,7 +405,7 @@ class ServerMetricsGraphs:
     def _monotonic_t(self, t: float) -> float:
         # Lookups bisect on time, so a wall clock stepping back must not reorder samples.
         if self._size:
-            newest = float(self._t[(self._next - 1) % self.capacity])
+            newest: float = self._cells_t[(self._next - 1) % self.capacity]
             if t < newest:
                 log.warning(
                     "server %s: sample time %.3f is before the previous one (%.3f); clock stepped"
@@ -442,14 +453,14 @@ class ServerMetricsGraphs:
         uptime: int,
     ) -> None:
         i = self._next
-        self._t[i] = t
-        self._state[i] = code
-        self._cpu[i] = cpu
-        self._memory[i] = memory
-        self._disk[i] = disk
-        self._rx[i] = rx_rate
-        self._tx[i] = tx_rate
-        self._uptime[i] = uptime
+        self._cells_t[i] = t
+        self._cells_state[i] = code
+        self._cells_cpu[i] = cpu
+        self._cells_memory[i] = memory
+        self._cells_disk[i] = disk
+        self._cells_rx[i] = rx_rate
+        self._cells_tx[i] = tx_rate
+        self._cells_uptime[i] = uptime
         self._next = (i + 1) % self.capacity
         if self._size < self.capacity:
             self._size += 1
@@ -458,17 +469,17 @@ class ServerMetricsGraphs:
     def _sample_at(self, back: int) -> MetricSample:
         """Return the sample `back` (-1 newest, -2 the one before) without copying columns."""
         i = (self._next + back) % self.capacity
-        raw = int(self._state[i])
+        raw: int = self._cells_state[i]
         code = raw & _STATE_MASK
         return MetricSample(
-            t=float(self._t[i]),
+            t=self._cells_t[i],
             state=STATE_NAMES[code] if code < len(STATE_NAMES) else "unknown",
-            cpu_percent=float(self._cpu[i]),
-            memory_bytes=int(self._memory[i]),
-            disk_bytes=int(self._disk[i]),
-            rx_rate=float(self._rx[i]),
-            tx_rate=float(self._tx[i]),
-            uptime_ms=int(self._uptime[i]),
+            cpu_percent=self._cells_cpu[i],
+            memory_bytes=self._cells_memory[i],
+            disk_bytes=self._cells_disk[i],
+            rx_rate=self._cells_rx[i],
+            tx_rate=self._cells_tx[i],
+            uptime_ms=self._cells_uptime[i],
             is_suspended=bool(raw & _SUSPENDED_BIT),
         )
 

@@ -360,3 +360,15 @@ def test_renders_from_several_threads_match_single_threaded_ones() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         for _ in range(3):
             assert list(pool.map(draw, histories)) == expected
+
+
+@pytest.mark.parametrize(
+    "title", ["Costs $5 and $10 a month", "two\nlines", "Dragon 🐉 server", "x" * 300]
+)
+def test_any_server_name_is_written_as_plain_text(renderer: GraphRenderer, title: str) -> None:
+    history = history_of(lambda i: "running")
+    untitled = decode(render(renderer, history))
+    titled = decode(render(renderer, history, title=title))
+    top_rows = slice(0, 28)
+    assert (titled[top_rows] != untitled[top_rows]).any()
+    assert (titled[40:] == untitled[40:]).all()  # the title stays in its row
