@@ -163,6 +163,11 @@ class GatewayHub:
         base = self._base_url()
         return "ws" + base.removeprefix("http") + "/gateway"
 
+    def url_for(self, request: web.Request) -> str:
+        """Return the gateway URL as seen by the client that made `request` (its Host)."""
+        scheme = "wss" if request.secure else "ws"
+        return f"{scheme}://{request.host}/gateway"
+
     def _notify(self) -> None:
         self.changed.set()
         self.changed = asyncio.Event()
@@ -208,7 +213,9 @@ class GatewayHub:
                 except (ValueError, KeyError, TypeError):
                     await ws.close(code=CLOSE_DECODE_ERROR, message=b"Decode error")
                     break
-                session = await self._on_frame(conn, session, op, frame.get("d"))
+                session = await self._on_frame(
+                    conn, session, op, frame.get("d"), self.url_for(request)
+                )
         finally:
             self._sockets.discard(ws)
             if session is not None and session.connection is conn:
@@ -221,7 +228,7 @@ class GatewayHub:
         return ws
 
     async def _on_frame(
-        self, conn: _Connection, session: Session | None, op: int, data: Any
+        self, conn: _Connection, session: Session | None, op: int, data: Any, resume_url: str
     ) -> Session | None:
         ws = conn.ws
         if op == OP_HEARTBEAT:
@@ -231,7 +238,7 @@ class GatewayHub:
             if session is not None:
                 await ws.close(code=CLOSE_ALREADY_AUTHENTICATED, message=b"Already authenticated")
                 return session
-            return await self._identify(conn, data)
+            return await self._identify(conn, data, resume_url)
         if op == OP_RESUME:
             if session is not None:
                 await ws.close(code=CLOSE_ALREADY_AUTHENTICATED, message=b"Already authenticated")
@@ -248,7 +255,7 @@ class GatewayHub:
         await ws.close(code=CLOSE_UNKNOWN_OPCODE, message=b"Unknown opcode")
         return session
 
-    async def _identify(self, conn: _Connection, data: Any) -> Session | None:
+    async def _identify(self, conn: _Connection, data: Any, resume_url: str) -> Session | None:
         ws = conn.ws
         token = data.get("token") if isinstance(data, dict) else None
         if not isinstance(token, str) or not self._token_ok(token):
@@ -273,7 +280,7 @@ class GatewayHub:
             "guilds": [{"id": str(g), "unavailable": True} for g in state.guilds],
             "session_id": session.session_id,
             "session_type": "normal",
-            "resume_gateway_url": self.url,
+            "resume_gateway_url": resume_url,
             "application": {"id": str(state.world.application_id), "flags": 0},
             "private_channels": [],
             "relationships": [],

@@ -75,7 +75,10 @@ class RateLimiter:
     def bucket_for(self, method: str, route: str) -> tuple[str, Bucket]:
         """Return (bucket name, limit) for a route template such as `/channels/{channel_id}`."""
         lim = self._limits
-        if route.startswith(("/interactions/", "/webhooks/")):
+        if route.startswith("/interactions/"):
+            # The initial callback can only happen once per interaction; it has its own bucket.
+            return "interaction_callback", lim.default
+        if route.startswith("/webhooks/"):
             return "webhook", lim.webhook
         if route.endswith("/channels/{channel_id}/messages") and method == "POST":
             return "message_create", lim.message_create

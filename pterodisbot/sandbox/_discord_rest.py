@@ -61,7 +61,7 @@ class RestApi:
         *,
         dispatch: Dispatch,
         base_url: Callable[[], str],
-        gateway_url: Callable[[], str],
+        gateway_url: Callable[[web.Request], str],
     ) -> None:
         self._state = state
         self._commands = commands
@@ -127,13 +127,13 @@ class RestApi:
 
     async def gateway(self, request: web.Request) -> web.Response:
         """Answer `GET /gateway`."""
-        return json_response({"url": self._gateway_url()})
+        return json_response({"url": self._gateway_url(request)})
 
     async def gateway_bot(self, request: web.Request) -> web.Response:
         """Answer `GET /gateway/bot`: the gateway URL, one shard, a generous start limit."""
         return json_response(
             {
-                "url": self._gateway_url(),
+                "url": self._gateway_url(request),
                 "shards": 1,
                 "session_start_limit": {
                     "total": 1000,

@@ -116,7 +116,7 @@ class DiscordSandbox:
             self.interactions,
             dispatch=self.gateway.dispatch,
             base_url=lambda: self._url,
-            gateway_url=lambda: self.gateway.url,
+            gateway_url=self.gateway.url_for,
         )
         self._control = Control(
             self.state,
@@ -183,7 +183,9 @@ class DiscordSandbox:
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         bound = sockets[0].getsockname()[1] if sockets else port
-        self._url = f"http://{host}:{bound}"
+        # A wildcard bind still needs an address clients can use in URLs.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+        self._url = f"http://{shown}:{bound}"
         log.info("Discord sandbox listening on %s", self._url)
         return self._url
 

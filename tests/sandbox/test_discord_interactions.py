@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import AsyncIterator
 
 import aiohttp
 import discord
@@ -13,9 +14,15 @@ from discord import app_commands
 
 from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.clock import FakeClock
-from pterodisbot.sandbox.discord_server import DiscordSandbox, World
+from pterodisbot.sandbox.discord_server import Bucket, DiscordSandbox, RateLimits, World
 from tests.fixtures.discord import BotRunner, ControlError, SandboxClient
 from tests.sandbox.test_discord_rest import png
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
 
 
 def add(bot: PterodactylBot, *commands: app_commands.Command) -> None:  # type: ignore[type-arg]
@@ -451,3 +458,81 @@ async def test_bot_uploads_a_graph_and_replaces_it_on_edit(
     assert json.dumps(log[-1]["payload_json"]["embeds"][0]["image"]) == json.dumps(
         {"url": "attachment://graph.png"}
     )
+
+
+class Refresh(discord.ui.View):
+    def __init__(self) -> None:
+        super().__init__(timeout=60)
+
+    @discord.ui.button(label="Refresh", custom_id="refresh")
+    async def refresh(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:  # type: ignore[type-arg]
+        await interaction.response.defer()
+        await interaction.edit_original_response(content="refreshed", view=None)
+
+
+@app_commands.command(name="panel", description="A message with a refresh button")
+async def panel(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message("stale", view=Refresh())
+
+
+async def test_deferred_update_then_edit_original_changes_the_clicked_message(
+    bot_runner: BotRunner, discord_control: SandboxClient
+):
+    await bot_runner.start(setup=lambda bot: add(bot, panel))
+    posted = await discord_control.command("panel")
+
+    clicked = await discord_control.click(posted.message_id, "refresh", wait=5)
+
+    assert clicked.response_type == 6
+    assert [f["kind"] for f in clicked.followups] == ["edit_original"]
+    stored = await discord_control.message("status", posted.message_id)
+    assert stored["content"] == "refreshed"
+    assert stored["components"] == []
+
+
+async def test_original_response_followups_and_their_edits_and_deletes(
+    discord_sandbox_factory, bot_runner_factory, session: aiohttp.ClientSession
+):
+    # Five webhook calls would empty the default bucket and discord.py would then pause 2 s.
+    sandbox = await discord_sandbox_factory(rate_limits=RateLimits(webhook=Bucket(10, 2.0)))
+    bot_runner = bot_runner_factory(sandbox)
+    discord_control = SandboxClient(sandbox.url, session)
+    seen: dict[str, str] = {}
+
+    @app_commands.command(name="story", description="Uses every webhook route")
+    async def story(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("first draft")
+        original = await interaction.original_response()
+        seen["original"] = original.content
+        await interaction.edit_original_response(content="second draft")
+        note = await interaction.followup.send("a note", wait=True)
+        await note.edit(content="an edited note")
+        await interaction.delete_original_response()
+        seen["note"] = str(note.id)
+
+    await bot_runner.start(setup=lambda bot: add(bot, story))
+
+    result = await discord_control.command(
+        "story",
+        wait=5,
+    )
+    for _ in range(200):
+        if "note" in seen:
+            break
+        await asyncio.sleep(0.01)
+    record = await discord_control._call("GET", f"/interactions/{result.id}")
+
+    kinds = [f["kind"] for f in record["followups"]]
+    assert kinds == ["edit_original", "followup", "edit_followup", "delete_original"]
+    assert seen["original"] == "first draft"
+    remaining = await discord_control.messages("status")
+    assert [m["content"] for m in remaining] == ["an edited note"]
+    assert remaining[0]["id"] == seen["note"]
+    routes = [e["route"] for e in await discord_control.requests()][-5:]
+    assert routes == [
+        "GET /webhooks/{application_id}/{webhook_token}/messages/{message_id}",
+        "PATCH /webhooks/{application_id}/{webhook_token}/messages/{message_id}",
+        "POST /webhooks/{application_id}/{webhook_token}",
+        "PATCH /webhooks/{application_id}/{webhook_token}/messages/{message_id}",
+        "DELETE /webhooks/{application_id}/{webhook_token}/messages/{message_id}",
+    ]
