@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from pterodisbot.sandbox._discord_state import Json, State, user_json
+from pterodisbot.sandbox._discord_state import Guild, Json, State, user_json
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class Session:
         return need is None or bool(self.intents & need)
 
     async def dispatch(self, event: str, data: Json) -> int:
-        """Number, buffer and (if connected) send one event; return its seq."""
+        """Give an event the next seq, buffer it and send it if connected; return the seq."""
         async with self.lock:
             self.seq += 1
             payload = {"op": OP_DISPATCH, "t": event, "s": self.seq, "d": data}
@@ -383,6 +383,16 @@ class GatewayHub:
                 await conn.ws.close(code=code, message=b"Sandbox dropped the connection")
         self._notify()
         return hit
+
+    async def guild_create(self, guild: Guild) -> None:
+        """Tell every session the bot joined a guild (members as each session's intents allow)."""
+        for session in list(self.sessions.values()):
+            if not session.invalidated and session.wants("GUILD_CREATE"):
+                all_members = bool(session.intents & INTENT_GUILD_MEMBERS)
+                data = guild.to_json(self._state.bot.id, all_members=all_members)
+                # A fresh join has no `unavailable` key; discord.py then fires on_guild_join.
+                data.pop("unavailable", None)
+                await session.dispatch("GUILD_CREATE", data)
 
     def connected_sessions(self) -> list[Session]:
         """Return sessions that have a socket right now."""

@@ -230,7 +230,7 @@ class World:
             UserSeed(name=str(u["name"]), id=int(u.get("id", 0)), global_name=u.get("global_name"))
             for u in data.get("users", ())
         )
-        guilds = tuple(_guild_from_json(g) for g in data.get("guilds", ()))
+        guilds = tuple(guild_from_json(g) for g in data.get("guilds", ()))
         world = cls(
             bot=UserSeed(
                 name=str(bot.get("name", "Pterodisbot")), id=int(bot.get("id", 0)), bot=True
@@ -352,7 +352,8 @@ class World:
         yield self.bot, (bot_role,)
 
 
-def _guild_from_json(g: Mapping[str, Any]) -> GuildSeed:
+def guild_from_json(g: Mapping[str, Any]) -> GuildSeed:
+    """Build a guild seed from its JSON form (see `World.to_json()`)."""
     roles = tuple(
         RoleSeed(
             name=str(r["name"]),

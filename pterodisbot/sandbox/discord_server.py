@@ -22,6 +22,7 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -42,6 +43,7 @@ from pterodisbot.sandbox._discord_world import (
     RoleSeed,
     UserSeed,
     World,
+    guild_from_json,
 )
 
 log = logging.getLogger(__name__)
@@ -161,6 +163,7 @@ class DiscordSandbox:
         )
         app.add_routes(self._rest.routes(API_PREFIX))
         app.add_routes(self._control.routes())
+        app.add_routes([web.post("/_sandbox/guilds", self._add_guild_route)])
         app.add_routes(
             [
                 web.get("/gateway", self.gateway.handle),
@@ -202,6 +205,20 @@ class DiscordSandbox:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    async def add_guild(self, seed: GuildSeed) -> GuildSeed:
+        """Add a guild while running: the bot joins it and gets GUILD_CREATE. Return it with ids."""
+        world = replace(self._world, guilds=(*self._world.guilds, seed)).with_ids()
+        added = world.guilds[-1]
+        taken = {g.id for g in self._world.guilds} | set(self.state.channels)
+        if added.id in taken or any(c.id in taken for c in added.channels):
+            raise ValueError(f"guild {seed.name!r} reuses an id that is already taken")
+        self._world = world
+        self.state.world = world
+        guild = self.state.add_guild(added)
+        await self.gateway.guild_create(guild)
+        log.info("bot joined guild %s (%s)", added.name, added.id)
+        return added
 
     # ----- REST plumbing: auth, rate limits, request log -----
 
@@ -283,6 +300,16 @@ class DiscordSandbox:
             entry["code"] = exc.code
             entry["error"] = exc.body()
             return json_response(exc.body(), status=exc.status, headers=headers)
+
+    async def _add_guild_route(self, request: web.Request) -> web.Response:
+        try:
+            seed = guild_from_json(await request.json())
+            added = await self.add_guild(seed)
+        except (ValueError, KeyError, TypeError) as exc:
+            return json_response({"error": f"cannot add guild: {exc}"}, status=400)
+        return json_response(
+            next(g for g in self._world.to_json()["guilds"] if g["id"] == str(added.id))
+        )
 
     def _authorized(self, request: web.Request) -> bool:
         auth = request.headers.get("Authorization", "")

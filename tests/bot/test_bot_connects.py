@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import discord
 import pytest
 
@@ -94,3 +96,19 @@ def test_uptime_reads_like_a_duration():
     assert format_uptime(65) == "1m 05s"
     assert format_uptime(3 * 3600 + 4 * 60 + 5) == "3h 04m 05s"
     assert format_uptime(2 * 86400 + 3 * 3600) == "2d 03h 00m 00s"
+
+
+async def test_the_bot_token_never_reaches_the_logs(
+    bot_runner: BotRunner, discord_control: SandboxClient, discord_sandbox: DiscordSandbox, caplog
+):
+    caplog.set_level(logging.DEBUG)
+
+    await bot_runner.start()
+    await discord_control.command("about")
+    await discord_control.disconnect("drop")
+    await discord_control.command("about")
+
+    assert caplog.records
+    assert discord_sandbox.bot_token not in caplog.text
+    assert discord_sandbox.bot_token.split(".")[2] not in caplog.text
+    assert discord_sandbox.bot_token not in repr(discord_sandbox)

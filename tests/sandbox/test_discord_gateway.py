@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import zlib
 from collections.abc import AsyncIterator
@@ -267,3 +268,28 @@ async def test_invalid_session_makes_the_bot_identify_again(
     result = await discord_control.command("about")
 
     assert result.status == "answered"
+
+
+async def test_a_guild_added_while_running_reaches_the_bot_and_its_members(
+    bot_runner, discord_control: SandboxClient
+):
+    bot = await bot_runner.start(sync_commands="global")
+    joined = asyncio.ensure_future(bot.wait_for("guild_join", timeout=5))
+
+    added = await discord_control._call(
+        "POST",
+        "/guilds",
+        json={
+            "name": "Late Guild",
+            "owner": "outsider",
+            "channels": [{"name": "general"}],
+            "members": [{"user": "member"}],
+        },
+    )
+    guild = await joined
+    result = await discord_control.command("about", user="member", guild="Late Guild")
+
+    assert guild.id == int(added["id"])
+    assert [c.name for c in guild.text_channels] == ["general"]
+    assert result.status == "answered"
+    assert result.raw["message"]["guild_id"] == added["id"]
