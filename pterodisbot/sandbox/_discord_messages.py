@@ -76,7 +76,7 @@ def _new_attachments(
             if upload is not None and aid not in used:
                 used.add(aid)
                 made.append(_make_attachment(state, channel, upload, entry))
-            elif editing or aid in state.attachments:
+            elif editing:
                 keep.append(aid)
             else:
                 raise invalid_form(

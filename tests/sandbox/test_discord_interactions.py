@@ -451,11 +451,15 @@ async def test_bot_uploads_a_graph_and_replaces_it_on_edit(
     assert len(edited.attachments) == 1
     assert edited.attachments[0].id != message.attachments[0].id
     assert (edited.attachments[0].width, edited.attachments[0].height) == (5, 5)
+    kept = await edited.edit(content="same graph", attachments=edited.attachments)
+    assert [a.id for a in kept.attachments] == [edited.attachments[0].id]
+    log = await discord_control.requests()
+    assert log[-1]["json"]["attachments"][0]["id"] == edited.attachments[0].id
     stored = await discord_control.message("status", message.id)
     assert stored["embeds"][0]["image"]["url"] == stored["attachments"][0]["url"]
-    log = await discord_control.requests()
-    assert log[-1]["files"] == ["graph.png"]
-    assert json.dumps(log[-1]["payload_json"]["embeds"][0]["image"]) == json.dumps(
+    upload = log[-2]
+    assert upload["files"] == ["graph.png"]
+    assert json.dumps(upload["payload_json"]["embeds"][0]["image"]) == json.dumps(
         {"url": "attachment://graph.png"}
     )
 
