@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.panel", "tests.fixtures.discord"]
+pytest_plugins = ["tests.fixtures.panel", "tests.fixtures.discord", "tests.fixtures.product"]

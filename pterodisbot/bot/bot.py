@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord.ext import commands
 
 from pterodisbot.bot import discord_api
 from pterodisbot.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from pterodisbot.bot.services import BotServices
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ class PterodactylBot(commands.Bot):
         extensions: Sequence[str] = DEFAULT_EXTENSIONS,
         intents: discord.Intents | None = None,
         clock: Clock | None = None,
+        services: BotServices | None = None,
         **options: Any,
     ) -> None:
         if sync_commands not in SYNC_MODES:
@@ -59,6 +63,8 @@ class PterodactylBot(commands.Bot):
         self.started_at: float = self.clock.monotonic()
         self.commands_synced = asyncio.Event()
         self.synced_commands: dict[int | None, list[discord.app_commands.AppCommand]] = {}
+        # Set before `start()` by `pterodisbot.app`; the status and power cogs need it.
+        self.services: BotServices | None = services
 
     def __repr__(self) -> str:
         return f"<PterodactylBot guilds={self.guild_ids} sync={self.sync_mode}>"
@@ -66,10 +72,26 @@ class PterodactylBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Find the gateway of a non-Discord API base, load extensions, sync commands."""
         await discord_api.adopt_gateway_from_api(self.http)
+        if self.services is not None:
+            await self.services.locations.load()
+            log.info("%d status embed(s) to keep current", len(self.services.locations))
+            self.services.board.attach()
         for name in self.initial_extensions:
             await self.load_extension(name)
             log.info("loaded extension %s", name)
         await self.sync_application_commands()
+        if self.services is not None:
+            self.services.monitor.start()
+
+    async def close(self) -> None:
+        """Stop polling, flush embed locations, close the panel session, then the gateway."""
+        services = self.services
+        if services is not None:
+            await services.monitor.stop()
+            await services.pump.close()
+            await services.board.close()
+            await services.api.close()
+        await super().close()
 
     async def sync_application_commands(self) -> None:
         """Register the command tree with Discord according to `sync_mode`."""

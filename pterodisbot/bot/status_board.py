@@ -1,0 +1,280 @@
+"""Keep every posted status embed true: decide, render, and pace edits; forget lost messages."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import discord
+
+from pterodisbot.bot.edit_pump import EditPump
+from pterodisbot.bot.embeds import build_status_embed
+from pterodisbot.bot.locations import EmbedLocation, EmbedLocations
+from pterodisbot.bot.policy import LastRender, Thresholds, UpdateReason, should_update, shows_graph
+from pterodisbot.clock import Clock
+from pterodisbot.graphs import GraphRenderer
+from pterodisbot.monitor import Monitor, ServerSnapshot
+from pterodisbot.server_metrics_graphs import ServerMetricsManager
+
+log = logging.getLogger(__name__)
+
+GRAPH_FILENAME = "graph.png"
+_MIB = 1024 * 1024
+# Discord error codes that mean "this embed is gone for good": unknown channel, unknown message,
+# missing access, missing permissions.
+_GONE_CODES = frozenset({10003, 10008, 50001, 50013})
+
+ViewFactory = Callable[[ServerSnapshot], discord.ui.View | None]
+
+
+@dataclass(slots=True)
+class BoardStats:
+    """Counters for metrics, benchmarks and tests."""
+
+    posted: int = 0
+    edits: int = 0
+    skipped: int = 0
+    failed: int = 0
+    removed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedStatus:
+    """What one status message carries: the embed, the graph file (if any), and when."""
+
+    embed: discord.Embed
+    graph: bytes | None
+    rendered_at: float
+
+    def files(self) -> list[discord.File]:
+        """Return the attachments to send with the embed (fresh objects for every request)."""
+        if self.graph is None:
+            return []
+        return [discord.File(io.BytesIO(self.graph), filename=GRAPH_FILENAME)]
+
+
+class StatusBoard:
+    """The link between the monitor's snapshots and the status messages in Discord."""
+
+    def __init__(
+        self,
+        *,
+        client: discord.Client,
+        monitor: Monitor,
+        metrics: ServerMetricsManager,
+        renderer: GraphRenderer,
+        locations: EmbedLocations,
+        pump: EditPump,
+        thresholds: Thresholds,
+        graph_window: float,
+        show_address: bool,
+        clock: Clock,
+        view_factory: ViewFactory | None = None,
+    ) -> None:
+        self._client = client
+        self._monitor = monitor
+        self._metrics = metrics
+        self._renderer = renderer
+        self._locations = locations
+        self._pump = pump
+        self.thresholds = thresholds
+        self.graph_window = graph_window
+        self.show_address = show_address
+        self._clock = clock
+        self.view_factory = view_factory
+        self._last: dict[int, LastRender] = {}
+        self.stats = BoardStats()
+
+    @property
+    def locations(self) -> EmbedLocations:
+        """Return the store of posted status embeds."""
+        return self._locations
+
+    def attach(self) -> None:
+        """Start following the monitor's snapshots."""
+        self._monitor.add_listener(self._on_snapshot)
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    async def render(self, snap: ServerSnapshot) -> RenderedStatus:
+        """Build the embed and, for live servers, the graph (drawn in a worker thread)."""
+        now = self._clock.time()
+        graph: bytes | None = None
+        history = self._metrics.get(snap.server.identifier)
+        if shows_graph(snap.status) and history is not None and len(history) > 0:
+            limits = snap.server.limits
+            try:
+                graph = await self._renderer.render_async(
+                    history,
+                    cpu_limit_percent=float(limits.cpu) if limits.cpu > 0 else None,
+                    memory_limit_bytes=limits.memory * _MIB if limits.memory > 0 else None,
+                    window_seconds=self.graph_window,
+                    now=now,
+                )
+            except Exception:
+                # A graph is a nice-to-have: the embed still goes out without it.
+                log.exception("server %s: graph rendering failed", snap.server.identifier)
+        embed = build_status_embed(
+            snap,
+            graph_filename=GRAPH_FILENAME if graph is not None else None,
+            now=now,
+            show_address=self.show_address,
+        )
+        return RenderedStatus(embed=embed, graph=graph, rendered_at=now)
+
+    def _view(self, snap: ServerSnapshot) -> discord.ui.View | None:
+        return self.view_factory(snap) if self.view_factory is not None else None
+
+    # -- posting --------------------------------------------------------------------------------
+
+    async def post(
+        self,
+        channel: discord.abc.Messageable,
+        *,
+        guild_id: int,
+        channel_id: int,
+        snap: ServerSnapshot,
+    ) -> discord.Message:
+        """Post a status embed for `snap`'s server; an older one in the same channel is replaced."""
+        rendered = await self.render(snap)
+        view = self._view(snap)
+        if view is not None:
+            message = await channel.send(embed=rendered.embed, files=rendered.files(), view=view)
+        else:
+            message = await channel.send(embed=rendered.embed, files=rendered.files())
+        self.stats.posted += 1
+        identifier = snap.server.identifier
+        replaced = self._locations.add(EmbedLocation(message.id, guild_id, channel_id, identifier))
+        self._last[message.id] = LastRender.of(
+            snap,
+            rendered_at=rendered.rendered_at,
+            graph_at=rendered.rendered_at if rendered.graph is not None else None,
+        )
+        log.info(
+            "server %s: status embed posted (guild %s, channel %s, message %s)",
+            identifier,
+            guild_id,
+            channel_id,
+            message.id,
+        )
+        if replaced is not None:
+            await self._delete_message(replaced)
+        await self.save()
+        return message
+
+    async def _delete_message(self, location: EmbedLocation) -> None:
+        self._pump.discard(location.message_id)
+        self._last.pop(location.message_id, None)
+        partial = self._client.get_partial_messageable(location.channel_id)
+        try:
+            await partial.get_partial_message(location.message_id).delete()
+        except discord.HTTPException as exc:
+            # Already gone or not ours to delete any more: the location is dropped all the same.
+            log.info("message %s could not be deleted: %s", location.message_id, exc)
+
+    # -- keeping embeds current ---------------------------------------------------------------
+
+    def _on_snapshot(self, snap: ServerSnapshot, previous: ServerSnapshot | None) -> None:
+        now = self._clock.time()
+        for location in self._locations.for_server(snap.server.identifier):
+            reason = should_update(
+                self._last.get(location.message_id), snap, now=now, thresholds=self.thresholds
+            )
+            if reason is None:
+                self.stats.skipped += 1
+                continue
+            self._queue(location, reason)
+
+    def _queue(self, location: EmbedLocation, reason: UpdateReason) -> None:
+        job = functools.partial(self._edit, location.message_id, reason)
+        self._pump.submit(location.channel_id, location.message_id, job)
+
+    def refresh(self, guild_id: int | None = None) -> int:
+        """Queue a redraw of every embed (of one guild); return how many were queued."""
+        locations = (
+            self._locations.all() if guild_id is None else self._locations.for_guild(guild_id)
+        )
+        queued = 0
+        for location in locations:
+            if location.server_id in self._monitor.snapshots:
+                self._queue(location, UpdateReason.FORCED)
+                queued += 1
+        return queued
+
+    async def _edit(self, message_id: int, reason: UpdateReason) -> None:
+        location = self._locations.get(message_id)
+        snap = self._monitor.snapshots.get(location.server_id) if location else None
+        if location is None or snap is None:
+            return
+        rendered = await self.render(snap)
+        view = self._view(snap)
+        message = self._client.get_partial_messageable(
+            location.channel_id, guild_id=location.guild_id or None
+        ).get_partial_message(message_id)
+        try:
+            if view is not None:
+                await message.edit(embed=rendered.embed, attachments=rendered.files(), view=view)
+            else:
+                await message.edit(embed=rendered.embed, attachments=rendered.files())
+        except discord.HTTPException as exc:
+            if exc.code in _GONE_CODES or exc.status == 404:
+                await self.forget(location, f"{exc.status} {exc.text or exc.code}")
+                return
+            self.stats.failed += 1
+            log.warning(
+                "server %s: edit of message %s failed (%s); will retry on the next change",
+                location.server_id,
+                message_id,
+                exc,
+            )
+            return
+        self.stats.edits += 1
+        self._last[message_id] = LastRender.of(
+            snap,
+            rendered_at=rendered.rendered_at,
+            graph_at=rendered.rendered_at if rendered.graph is not None else None,
+        )
+        log.debug("server %s: message %s edited (%s)", location.server_id, message_id, reason)
+
+    async def forget(self, location: EmbedLocation, why: str) -> None:
+        """Drop a status embed that Discord says is gone or out of reach, and persist that."""
+        if location.message_id not in self._locations:
+            return
+        self._locations.remove(location.message_id)
+        self._pump.discard(location.message_id)
+        self._last.pop(location.message_id, None)
+        self.stats.removed += 1
+        log.warning(
+            "server %s: status embed %s in channel %s removed: %s",
+            location.server_id,
+            location.message_id,
+            location.channel_id,
+            why,
+        )
+        await self.save()
+
+    async def purge(self, guild_id: int) -> int:
+        """Delete every status embed of a guild and forget them; return how many."""
+        locations = self._locations.for_guild(guild_id)
+        for location in locations:
+            self._locations.remove(location.message_id)
+            await self._delete_message(location)
+        if locations:
+            await self.save()
+        return len(locations)
+
+    async def save(self) -> None:
+        """Persist the locations; a failing disk is logged, not raised (the next save retries)."""
+        try:
+            await self._locations.save()
+        except OSError as exc:
+            log.error("could not save %s: %s", self._locations.path, exc)
+
+    async def close(self) -> None:
+        """Flush the locations before shutdown."""
+        with contextlib.suppress(Exception):
+            await self.save()

@@ -1,0 +1,278 @@
+"""Poll the panel for every visible server and turn answers into snapshots and histories."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from pterodisbot.clock import Clock, SystemClock
+from pterodisbot.panel.errors import (
+    PanelAuthError,
+    PanelConflict,
+    PanelError,
+    PanelNotFound,
+    PanelRateLimited,
+    PanelUnavailable,
+)
+
+if TYPE_CHECKING:
+    from pterodisbot.panel.client import PterodactylAPI
+    from pterodisbot.panel.models import Resources, Server
+    from pterodisbot.server_metrics_graphs import MetricSample, ServerMetricsManager
+
+log = logging.getLogger(__name__)
+
+# Panel `status` values that mean the server cannot run right now.
+_INSTALL_LIKE = frozenset({"installing", "install_failed", "reinstall_failed", "restoring_backup"})
+
+
+class ServerStatus(StrEnum):
+    """What a status embed shows as the server's state."""
+
+    RUNNING = "running"
+    STARTING = "starting"
+    STOPPING = "stopping"
+    OFFLINE = "offline"
+    INSTALLING = "installing"
+    SUSPENDED = "suspended"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSnapshot:
+    """One server as last seen by the monitor."""
+
+    server: Server
+    status: ServerStatus
+    resources: Resources | None
+    sample: MetricSample | None
+    t: float
+    error: str | None = None
+
+
+Listener = Callable[[ServerSnapshot, "ServerSnapshot | None"], None]
+RemovalListener = Callable[[str], None]
+
+
+def status_of(server: Server, resources: Resources | None) -> ServerStatus:
+    """Decide the displayed status from the server's flags and its last resources answer."""
+    if server.is_suspended or (resources is not None and resources.is_suspended):
+        return ServerStatus.SUSPENDED
+    if server.is_installing or (server.status or "") in _INSTALL_LIKE:
+        return ServerStatus.INSTALLING
+    if resources is None:
+        return ServerStatus.UNKNOWN
+    return ServerStatus(str(resources.state))
+
+
+class Monitor:
+    """Poll every visible server's resources once per interval, spread over the interval.
+
+    Owns one task (`start()`/`stop()`). Listeners are called on the event loop with each new
+    snapshot and the previous one; they must be quick (queue work, don't do it).
+    """
+
+    def __init__(
+        self,
+        api: PterodactylAPI,
+        metrics: ServerMetricsManager,
+        *,
+        poll_interval: float = 10.0,
+        server_list_refresh: float = 300.0,
+        server_filter: Collection[str] = (),
+        clock: Clock | None = None,
+    ) -> None:
+        self._api = api
+        self._metrics = metrics
+        self.poll_interval = poll_interval
+        self.server_list_refresh = server_list_refresh
+        self._filter = frozenset(server_filter)
+        self._clock = clock or SystemClock()
+        self._servers: dict[str, Server] = {}
+        self._snapshots: dict[str, ServerSnapshot] = {}
+        self._listeners: list[Listener] = []
+        self._removal_listeners: list[RemovalListener] = []
+        self._task: asyncio.Task[None] | None = None
+        self._list_refreshed_at: float | None = None
+        self._list_dirty = True
+        self.last_cycle_completed: float | None = None
+        self.last_cycle_duration: float | None = None
+        self.panel_reachable: bool | None = None
+
+    @property
+    def servers(self) -> Mapping[str, Server]:
+        """Return the servers currently watched, by identifier."""
+        return self._servers
+
+    @property
+    def snapshots(self) -> Mapping[str, ServerSnapshot]:
+        """Return the newest snapshot of every watched server."""
+        return self._snapshots
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(snapshot, previous)` for every new snapshot."""
+        self._listeners.append(listener)
+
+    def add_removal_listener(self, listener: RemovalListener) -> None:
+        """Call `listener(identifier)` when a server disappears from the panel."""
+        self._removal_listeners.append(listener)
+
+    def start(self) -> None:
+        """Start the poll loop (idempotent)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="pterodisbot-monitor")
+
+    async def stop(self) -> None:
+        """Stop the poll loop and wait for it to end."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def request_server_list_refresh(self) -> None:
+        """Ask for the server list to be re-read before the next cycle."""
+        self._list_dirty = True
+
+    async def refresh_servers(self) -> bool:
+        """Re-read the server list; return False when the panel could not be read."""
+        try:
+            servers = await self._api.list_servers()
+        except PanelError as exc:
+            self.panel_reachable = False
+            log.warning("server list unavailable: %s", exc)
+            return False
+        self.panel_reachable = True
+        visible = {
+            s.identifier: s for s in servers if not self._filter or s.identifier in self._filter
+        }
+        removed = set(self._servers) - set(visible)
+        added = set(visible) - set(self._servers)
+        self._servers = visible
+        self._list_refreshed_at = self._clock.monotonic()
+        self._list_dirty = False
+        self._metrics.retain(visible.keys())
+        for identifier in removed:
+            self._snapshots.pop(identifier, None)
+            log.info("server %s is no longer visible to the API key", identifier)
+            for removal in self._removal_listeners:
+                removal(identifier)
+        if added:
+            log.info("watching %d new server(s): %s", len(added), ", ".join(sorted(added)))
+        return True
+
+    async def poll_server(self, identifier: str) -> ServerSnapshot | None:
+        """Poll one server now (after a power action, say) and publish its snapshot."""
+        server = self._servers.get(identifier)
+        if server is None:
+            return None
+        return await self._poll_one(server)
+
+    async def poll_once(self) -> None:
+        """Run one full cycle: refresh the list if due, then poll every server, spread out."""
+        start = self._clock.monotonic()
+        if self._list_dirty or (
+            self._list_refreshed_at is None
+            or start - self._list_refreshed_at >= self.server_list_refresh
+        ):
+            await self.refresh_servers()
+        servers = list(self._servers.values())
+        spacing = self.poll_interval / len(servers) if servers else 0.0
+        tasks: list[asyncio.Task[ServerSnapshot | None]] = []
+        try:
+            for index, server in enumerate(servers):
+                delay = start + index * spacing - self._clock.monotonic()
+                if delay > 0:
+                    await self._clock.sleep(delay)
+                tasks.append(asyncio.create_task(self._poll_one(server)))
+            if tasks:
+                await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+        self.last_cycle_completed = self._clock.time()
+        self.last_cycle_duration = self._clock.monotonic() - start
+
+    async def _run(self) -> None:
+        while True:
+            start = self._clock.monotonic()
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # One broken cycle must not end monitoring: log it and try again next interval.
+                log.exception("poll cycle failed")
+            remaining = start + self.poll_interval - self._clock.monotonic()
+            if remaining > 0:
+                await self._clock.sleep(remaining)
+
+    async def _poll_one(self, server: Server) -> ServerSnapshot | None:
+        now = self._clock.time()
+        resources: Resources | None = None
+        error: str | None = None
+        try:
+            resources = await self._api.get_resources(server.identifier)
+            self.panel_reachable = True
+        except PanelRateLimited as exc:
+            # Keep showing what we had: being throttled says nothing about the server.
+            log.warning(
+                "server %s: panel rate limit, retry in %.0f s", server.identifier, exc.retry_after
+            )
+            return self._snapshots.get(server.identifier)
+        except PanelNotFound:
+            log.info(
+                "server %s: gone from the panel; re-reading the server list", server.identifier
+            )
+            self._list_dirty = True
+            return self._snapshots.get(server.identifier)
+        except PanelConflict as exc:
+            error = exc.detail or "the panel reports a state conflict"
+        except PanelUnavailable as exc:
+            error = str(exc)
+        except PanelAuthError as exc:
+            error = str(exc)
+        except PanelError as exc:
+            error = str(exc)
+        if resources is None:
+            sample = self._metrics.record_unknown(server.identifier, now)
+            status = status_of(server, None)
+            if (
+                status is ServerStatus.UNKNOWN
+                and isinstance(error, str)
+                and "install" in error.lower()
+            ):
+                status = ServerStatus.INSTALLING
+            if (
+                status is ServerStatus.UNKNOWN
+                and isinstance(error, str)
+                and "suspend" in error.lower()
+            ):
+                status = ServerStatus.SUSPENDED
+        else:
+            sample = self._metrics.record(server.identifier, now, resources)
+            status = status_of(server, resources)
+        snapshot = ServerSnapshot(
+            server=server, status=status, resources=resources, sample=sample, t=now, error=error
+        )
+        previous = self._snapshots.get(server.identifier)
+        self._snapshots[server.identifier] = snapshot
+        if previous is not None and previous.status is not snapshot.status:
+            log.info(
+                "server %s (%s): %s -> %s",
+                server.identifier,
+                server.name,
+                previous.status,
+                snapshot.status,
+            )
+        for listener in self._listeners:
+            try:
+                listener(snapshot, previous)
+            except Exception:
+                log.exception("snapshot listener failed for server %s", server.identifier)
+        return snapshot
