@@ -587,6 +587,10 @@ class Interactions:
             raise ApiError(404, CODE_UNKNOWN_INTERACTION, "Unknown interaction")
         return record
 
+    def find_by_token(self, token: str) -> InteractionRecord | None:
+        """Return the interaction a token belongs to, if any (no checks)."""
+        return self._by_token.get(token)
+
     def record_for_token(self, application_id: int, token: str) -> InteractionRecord:
         """Return the interaction a webhook token belongs to; 404/401 as Discord answers."""
         record = self._by_token.get(token)

@@ -243,7 +243,7 @@ class DiscordSandbox:
         if "interaction_id" in request.match_info:
             entry["interaction_id"] = request.match_info["interaction_id"]
         elif token is not None:
-            record = self.interactions._by_token.get(token)
+            record = self.interactions.find_by_token(token)
             if record is not None:
                 entry["interaction_id"] = str(record.id)
         response = await self._serve_api(request, handler, sub, entry, token)
@@ -269,8 +269,11 @@ class DiscordSandbox:
                 return json_response(
                     rules.discord_error_body(0, "401: Unauthorized"), status=401, headers=headers
                 )
-            if request.match_info.http_exception is not None:
-                raise ApiError(404, 0, "404: Not Found")
+            missing = request.match_info.http_exception
+            if missing is not None:
+                return json_response(
+                    rules.http_error_body(missing.status), status=missing.status, headers=headers
+                )
             major = (
                 request.match_info.get("channel_id")
                 or request.match_info.get("guild_id")

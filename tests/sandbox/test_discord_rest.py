@@ -366,3 +366,11 @@ def test_world_from_json_fills_ids_and_checks_references():
                 "guilds": [{"name": "G", "owner": "a", "members": [{"user": "a", "roles": ["X"]}]}],
             }
         )
+
+
+async def test_unknown_routes_and_methods_answer_like_discord(api: Api, status_id: int):
+    missing = await api.call("GET", "/no/such/route")
+    wrong_method = await api.call("PUT", f"/channels/{status_id}/messages", json={})
+
+    assert (missing[0], missing[1]) == (404, {"code": 0, "message": "404: Not Found"})
+    assert (wrong_method[0], wrong_method[1]["message"]) == (405, "405: Method Not Allowed")
