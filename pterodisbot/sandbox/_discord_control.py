@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,17 +36,19 @@ PERMISSION_SWITCHES = {
 
 
 class RequestLog:
-    """Every REST request in order, plus counts by route for `/_sandbox/stats`."""
+    """Every REST request in order (the last `keep`), plus counts by route for `/_sandbox/stats`."""
 
-    def __init__(self) -> None:
-        self.entries: list[Json] = []
+    def __init__(self, keep: int = 50_000) -> None:
+        self.entries: deque[Json] = deque(maxlen=keep)
+        self.last_seq = 0
         self.by_route: dict[str, int] = {}
         self.limited_by_route: dict[str, int] = {}
         self.global_429 = 0
 
     def add(self, entry: Json) -> None:
         """Append one request (the `seq` is assigned here, from 1)."""
-        entry["seq"] = len(self.entries) + 1
+        self.last_seq += 1
+        entry["seq"] = self.last_seq
         self.entries.append(entry)
         route = entry["route"]
         self.by_route[route] = self.by_route.get(route, 0) + 1
@@ -56,7 +59,7 @@ class RequestLog:
 
     def since(self, seq: int) -> list[Json]:
         """Return the entries after `seq`."""
-        return self.entries[max(0, seq) :]
+        return [e for e in self.entries if e["seq"] > seq]
 
 
 class Control:
@@ -136,14 +139,14 @@ class Control:
         except ValueError:
             raise ControlError(400, "since must be an integer") from None
         entries = self._requests.since(since)
-        return json_response({"requests": entries, "last_seq": len(self._requests.entries)})
+        return json_response({"requests": entries, "last_seq": self._requests.last_seq})
 
     async def stats(self, request: web.Request) -> web.Response:
         """Count requests and 429s by route."""
         log_ = self._requests
         return json_response(
             {
-                "total_requests": len(log_.entries),
+                "total_requests": log_.last_seq,
                 "total_429": sum(log_.limited_by_route.values()),
                 "global_429": log_.global_429,
                 "requests_by_route": log_.by_route,

@@ -67,7 +67,7 @@ REPLAY_BUFFER = 2000
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    """Gateway timings; short heartbeats keep tests of zombie connections quick."""
+    """Gateway timings: the heartbeat interval sent in HELLO (ACKed, not enforced)."""
 
     heartbeat_interval_ms: int = 41_250
 

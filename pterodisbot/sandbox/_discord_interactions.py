@@ -248,6 +248,12 @@ class Interactions:
             raise ControlError(404, str(exc)) from None
 
     def _register(self, record: InteractionRecord) -> InteractionRecord:
+        # Tokens die after 15 minutes; forget older interactions so a long demo stays small.
+        horizon = self._clock.monotonic() - self.timing.token_lifetime - 60.0
+        for old in [r for r in self.records.values() if r.created < horizon]:
+            del self.records[old.id]
+            self._by_token.pop(old.token, None)
+        self._open_modals = [(m, r) for m, r in self._open_modals if r.id in self.records]
         self.records[record.id] = record
         self._by_token[record.token] = record
         return record

@@ -191,6 +191,7 @@ def edit_message(state: State, message: Message, body: Body) -> None:
         new.flags = (new.flags & ~MESSAGE_FLAG_SUPPRESS_EMBEDS) | suppress
     if is_empty(new):
         raise ApiError(400, CODE_EMPTY_MESSAGE, "Cannot send an empty message")
+    state.replace_attachments(message.attachments, new.attachments)
     message.content = new.content
     message.embeds = new.embeds
     message.components = new.components
@@ -198,8 +199,6 @@ def edit_message(state: State, message: Message, body: Body) -> None:
     message.flags = new.flags
     message.edited_timestamp = state.clock.time()
     message.edits += 1
-    for att in made:
-        state.attachments[att.id] = att
 
 
 def _int(value: Any) -> int:

@@ -536,11 +536,23 @@ class State:
             self.attachments[att.id] = att
 
     def remove_message(self, message: Message) -> None:
-        """Forget a message (its attachments stay served, as Discord's CDN keeps them a while)."""
+        """Forget a message and stop serving its attachments."""
         channel = self.channels.get(message.channel_id)
         if channel is not None:
             channel.messages.pop(message.id, None)
         self.messages.pop(message.id, None)
+        for att in message.attachments:
+            self.attachments.pop(att.id, None)
+
+    def replace_attachments(self, old: list[Attachment], new: list[Attachment]) -> None:
+        """Serve `new` and drop what an edit left out (a status graph re-uploaded every minute
+        must not pile up in memory)."""
+        keep = {a.id for a in new}
+        for att in old:
+            if att.id not in keep:
+                self.attachments.pop(att.id, None)
+        for att in new:
+            self.attachments[att.id] = att
 
     def remove_channel(self, channel: Channel) -> None:
         """Delete a channel and its messages."""

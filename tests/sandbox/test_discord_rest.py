@@ -374,3 +374,23 @@ async def test_unknown_routes_and_methods_answer_like_discord(api: Api, status_i
 
     assert (missing[0], missing[1]) == (404, {"code": 0, "message": "404: Not Found"})
     assert (wrong_method[0], wrong_method[1]["message"]) == (405, "405: Method Not Allowed")
+
+
+async def test_an_edit_that_replaces_a_file_stops_serving_the_old_one(api: Api, status_id: int):
+    _, message, _ = await api.call(
+        "POST", f"/channels/{status_id}/messages", data=api.form({}, [("graph.png", png())])
+    )
+    old_url = message["attachments"][0]["url"]
+
+    _, edited, _ = await api.call(
+        "PATCH",
+        f"/channels/{status_id}/messages/{message['id']}",
+        data=api.form({"attachments": [{"id": 0}]}, [("graph.png", png(4, 4))]),
+    )
+    async with (
+        api.session.get(old_url) as old,
+        api.session.get(edited["attachments"][0]["url"]) as new,
+    ):
+        statuses = (old.status, new.status)
+
+    assert statuses == (404, 200)
