@@ -8,16 +8,18 @@ import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from pterodisbot.clock import Clock, SystemClock
 from pterodisbot.panel.errors import (
+    AuthFailure,
     PanelAuthError,
     PanelConflict,
     PanelError,
     PanelNotFound,
     PanelRateLimited,
     PanelUnavailable,
+    UnavailableReason,
 )
 
 if TYPE_CHECKING:
@@ -26,6 +28,20 @@ if TYPE_CHECKING:
     from pterodisbot.server_metrics_graphs import MetricSample, ServerMetricsManager
 
 log = logging.getLogger(__name__)
+
+# Short reasons shown in an embed when a server's state cannot be read (the log has the details).
+_UNAVAILABLE_TEXT: Final[Mapping[UnavailableReason, str]] = {
+    UnavailableReason.NODE_DOWN: "node down: the panel cannot reach Wings",
+    UnavailableReason.SERVER_ERROR: "panel error (5xx)",
+    UnavailableReason.TIMEOUT: "panel not answering (timeout)",
+    UnavailableReason.CONNECTION: "panel unreachable",
+    UnavailableReason.TLS: "panel TLS certificate problem",
+}
+_AUTH_TEXT: Final[Mapping[AuthFailure, str]] = {
+    AuthFailure.BAD_KEY: "the panel refused the API key",
+    AuthFailure.FORBIDDEN: "the API key may not read this server",
+    AuthFailure.APPLICATION_KEY: "an application key cannot use the client API",
+}
 
 # Panel `status` values that mean the server cannot run right now.
 _INSTALL_LIKE = frozenset({"installing", "install_failed", "reinstall_failed", "restoring_backup"})
@@ -135,6 +151,11 @@ class Monitor:
                 await self._task
             self._task = None
 
+    def set_server_filter(self, identifiers: Collection[str]) -> None:
+        """Watch only these servers (empty: all the key sees) from the next cycle on."""
+        self._filter = frozenset(identifiers)
+        self._list_dirty = True
+
     def request_server_list_refresh(self) -> None:
         """Ask for the server list to be re-read before the next cycle."""
         self._list_dirty = True
@@ -234,11 +255,16 @@ class Monitor:
         except PanelConflict as exc:
             error = exc.detail or "the panel reports a state conflict"
         except PanelUnavailable as exc:
-            error = str(exc)
+            # A node that is down says nothing about the panel itself.
+            if not exc.node_down:
+                self.panel_reachable = False
+            error = _UNAVAILABLE_TEXT.get(exc.reason, "panel unavailable")
         except PanelAuthError as exc:
-            error = str(exc)
+            error = _AUTH_TEXT.get(exc.reason, "the panel refused the API key")
         except PanelError as exc:
-            error = str(exc)
+            error = f"unreadable panel answer ({type(exc).__name__})"
+        if error is not None:
+            log.debug("server %s: %s", server.identifier, error)
         if resources is None:
             sample = self._metrics.record_unknown(server.identifier, now)
             status = status_of(server, None)

@@ -1,0 +1,102 @@
+"""The monitor polls every server through the real client over HTTP to the simulated panel."""
+
+from __future__ import annotations
+
+import itertools
+
+from pterodisbot.clock import FakeClock
+from pterodisbot.monitor import Monitor, ServerSnapshot, ServerStatus
+from pterodisbot.panel.client import PterodactylAPI
+from pterodisbot.sandbox.panel import SimServerSpec
+from pterodisbot.server_metrics_graphs import ServerMetricsManager
+from tests.fixtures.panel import MakeSimPanel
+
+FLEET = [
+    SimServerSpec(name="Alpha", identifier="aaaa0001", state="running"),
+    SimServerSpec(name="Bravo", identifier="bbbb0002", state="offline"),
+    SimServerSpec(name="Charlie", identifier="cccc0003", status="installing"),
+    SimServerSpec(name="Delta", identifier="dddd0004", status="suspended"),
+    SimServerSpec(name="Echo", identifier="eeee0005", node="node-9", node_down=True),
+]
+
+
+async def _monitor(
+    make_sim_panel: MakeSimPanel, clock: FakeClock, **panel_kwargs: object
+) -> tuple[Monitor, PterodactylAPI, list[ServerSnapshot]]:
+    panel = await make_sim_panel(fleet=FLEET, clock=clock, **panel_kwargs)
+    api = PterodactylAPI(panel.url, panel.api_key, clock=clock, max_retries=0)
+    monitor = Monitor(api, ServerMetricsManager(capacity=100), poll_interval=10, clock=clock)
+    seen: list[ServerSnapshot] = []
+    monitor.add_listener(lambda snap, _previous: seen.append(snap))
+    return monitor, api, seen
+
+
+async def test_each_server_gets_its_status_and_one_failure_does_not_stop_the_others(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    clock = FakeClock(autojump=0.001)
+    monitor, api, seen = await _monitor(make_sim_panel, clock)
+    async with api:
+        await monitor.poll_once()
+    statuses = {snap.server.identifier: snap.status for snap in seen}
+    assert statuses == {
+        "aaaa0001": ServerStatus.RUNNING,
+        "bbbb0002": ServerStatus.OFFLINE,
+        "cccc0003": ServerStatus.INSTALLING,
+        "dddd0004": ServerStatus.SUSPENDED,
+        "eeee0005": ServerStatus.UNKNOWN,  # node down: not "offline"
+    }
+    down = next(s for s in seen if s.server.identifier == "eeee0005")
+    assert down.error is not None
+    assert "node" in down.error.lower()
+
+
+async def test_polls_are_spread_over_the_interval_not_sent_in_a_burst(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    clock = FakeClock(autojump=0.001)
+    monitor, api, seen = await _monitor(make_sim_panel, clock)
+    async with api:
+        await monitor.poll_once()
+    times = sorted(snap.t for snap in seen)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 10 / len(FLEET) - 1e-6
+    assert times[-1] - times[0] < 10
+
+
+async def test_a_panel_outage_marks_servers_unknown_and_they_recover(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    clock = FakeClock(autojump=0.001)
+    panel = await make_sim_panel(fleet=FLEET[:2], clock=clock, resources_cache_seconds=0)
+    api = PterodactylAPI(panel.url, panel.api_key, clock=clock, max_retries=0)
+    monitor = Monitor(api, ServerMetricsManager(capacity=100), poll_interval=10, clock=clock)
+    async with api:
+        await monitor.poll_once()
+        assert monitor.snapshots["aaaa0001"].status is ServerStatus.RUNNING
+        panel.add_fault("5xx", seconds=30)
+        await monitor.poll_once()
+        assert {s.status for s in monitor.snapshots.values()} == {ServerStatus.UNKNOWN}
+        assert monitor.panel_reachable is False
+        panel.clear_faults()
+        await monitor.poll_once()
+    assert monitor.snapshots["aaaa0001"].status is ServerStatus.RUNNING
+    assert monitor.snapshots["bbbb0002"].status is ServerStatus.OFFLINE
+    assert monitor.panel_reachable is True
+
+
+async def test_a_removed_server_loses_its_history_and_its_snapshot(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    clock = FakeClock(autojump=0.001)
+    monitor, api, _ = await _monitor(make_sim_panel, clock)
+    removed: list[str] = []
+    monitor.add_removal_listener(removed.append)
+    async with api:
+        await monitor.poll_once()
+        assert "aaaa0001" in monitor.snapshots
+        monitor.set_server_filter(["bbbb0002"])  # the operator narrowed `servers`
+        await monitor.poll_once()
+    assert removed == ["aaaa0001"]
+    assert "aaaa0001" not in monitor.snapshots
+    assert list(monitor.servers) == ["bbbb0002"]
