@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from pterodisbot.clock import Clock
 from pterodisbot.sandbox._discord_state import Guild, Json, State, user_json
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,13 @@ REPLAY_BUFFER = 2000
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    """Gateway timings: the heartbeat interval sent in HELLO (ACKed, not enforced)."""
+    """Gateway timings: the heartbeat interval sent in HELLO (ACKed, not enforced), and how long
+    a session without a socket stays resumable."""
 
     heartbeat_interval_ms: int = 41_250
+    # discord.py 2.7.1 closes with 4000 even on `Client.close()`, so its sessions linger as on
+    # Discord until they expire.
+    resume_window: float = 120.0
 
 
 class _Connection:
@@ -104,6 +109,7 @@ class Session:
         self.connection: _Connection | None = None
         self.lock = asyncio.Lock()
         self.resumes = 0
+        self.detached_at: float | None = None
         self.invalidated = False
 
     def wants(self, event: str) -> bool:
@@ -146,12 +152,14 @@ class GatewayHub:
         *,
         token_ok: Callable[[str], bool],
         base_url: Callable[[], str],
+        clock: Clock,
         config: GatewayConfig | None = None,
     ) -> None:
         self._state = state
         self._token_ok = token_ok
         self._base_url = base_url
         self._config = config or GatewayConfig()
+        self._clock = clock
         self.sessions: dict[str, Session] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self.identifies = 0
@@ -172,8 +180,19 @@ class GatewayHub:
         self.changed.set()
         self.changed = asyncio.Event()
 
+    def _detach(self, session: Session) -> None:
+        session.connection = None
+        session.detached_at = self._clock.monotonic()
+
+    def _expire(self) -> None:
+        cutoff = self._clock.monotonic() - self._config.resume_window
+        for sid, session in list(self.sessions.items()):
+            if session.detached_at is not None and session.detached_at < cutoff:
+                del self.sessions[sid]
+
     async def dispatch(self, event: str, data: Json) -> None:
         """Send an event to every live session whose intents want it."""
+        self._expire()
         for session in list(self.sessions.values()):
             if not session.invalidated and session.wants(event):
                 await session.dispatch(event, data)
@@ -218,8 +237,9 @@ class GatewayHub:
                 )
         finally:
             self._sockets.discard(ws)
+            log.debug("gateway socket closed with %s", ws.close_code)
             if session is not None and session.connection is conn:
-                session.connection = None
+                self._detach(session)
                 # A client that closes with 1000/1001 ends its session, as on Discord.
                 if ws.close_code in (1000, 1001):
                     session.invalidated = True
@@ -268,6 +288,7 @@ class GatewayHub:
         if intents & PRIVILEGED_INTENTS and not self._state.world.privileged_intents:
             await ws.close(code=CLOSE_DISALLOWED_INTENTS, message=b"Disallowed intent(s)")
             return None
+        self._expire()
         session = Session(secrets.token_hex(16), token, intents)
         self.sessions[session.session_id] = session
         self.identifies += 1
@@ -325,6 +346,7 @@ class GatewayHub:
         async with session.lock:
             old = session.connection
             session.connection = conn
+            session.detached_at = None
             for s, payload in list(session.buffer):
                 if s > seq:
                     await conn.send(payload)
@@ -379,7 +401,7 @@ class GatewayHub:
                 await conn.send({"op": OP_INVALID_SESSION, "d": False, "s": None, "t": None})
             else:
                 async with session.lock:
-                    session.connection = None
+                    self._detach(session)
                 await conn.ws.close(code=code, message=b"Sandbox dropped the connection")
         self._notify()
         return hit

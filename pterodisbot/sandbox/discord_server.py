@@ -102,7 +102,11 @@ class DiscordSandbox:
         self.requests = RequestLog()
         self.commands = CommandRegistry(self._world.application_id, self.state.ids)
         self.gateway = GatewayHub(
-            self.state, token_ok=self.token_ok, base_url=lambda: self._url, config=gateway
+            self.state,
+            token_ok=self.token_ok,
+            base_url=lambda: self._url,
+            clock=self._clock,
+            config=gateway,
         )
         self.interactions = Interactions(
             self.state,

@@ -112,3 +112,19 @@ async def test_the_bot_token_never_reaches_the_logs(
     assert discord_sandbox.bot_token not in caplog.text
     assert discord_sandbox.bot_token.split(".")[2] not in caplog.text
     assert discord_sandbox.bot_token not in repr(discord_sandbox)
+
+
+async def test_a_restarted_bot_finds_the_same_world_and_answers(
+    bot_runner: BotRunner, discord_control: SandboxClient
+):
+    first = await bot_runner.start()
+    await bot_runner.stop(first)
+
+    await bot_runner.start()
+    result = await discord_control.command("about")
+    gateway = await discord_control.gateway()
+
+    assert result.status == "answered"
+    assert gateway["identifies"] == 2
+    # discord.py closes with 4000, so its old session lingers (resumable) as it would on Discord.
+    assert sorted(s["connected"] for s in gateway["sessions"]) == [False, True]

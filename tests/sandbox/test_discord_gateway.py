@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from pterodisbot.clock import FakeClock
 from pterodisbot.sandbox.discord_server import DiscordSandbox, World
 from tests.fixtures.discord import SandboxClient, poll_until
 
@@ -293,3 +294,34 @@ async def test_a_guild_added_while_running_reaches_the_bot_and_its_members(
     assert [c.name for c in guild.text_channels] == ["general"]
     assert result.status == "answered"
     assert result.raw["message"]["guild_id"] == added["id"]
+
+
+async def test_a_session_left_without_a_socket_expires(
+    discord_sandbox_factory, session: aiohttp.ClientSession
+):
+    clock = FakeClock()
+    sandbox = await discord_sandbox_factory(clock=clock)
+    gw = await connect(sandbox, session)
+    await gw.recv()
+    ready = await gw.identify(sandbox.bot_token)
+    await gw.recv()
+    await gw.ws.close(code=4000)
+    control = SandboxClient(sandbox.url, session)
+
+    async def detached() -> bool:
+        return not any(s["connected"] for s in (await control.gateway())["sessions"])
+
+    await poll_until(detached, what="the server to see the close")
+
+    clock.advance(121)
+    again = await connect(sandbox, session)
+    await again.recv()
+    await again.identify(sandbox.bot_token)  # a new session; the old one is swept
+    late = await connect(sandbox, session)
+    await late.recv()
+    await late.send(
+        6, {"token": sandbox.bot_token, "session_id": ready["d"]["session_id"], "seq": 2}
+    )
+    answer = await late.recv()
+
+    assert (answer["op"], answer["d"]) == (9, False)

@@ -540,3 +540,24 @@ async def test_original_response_followups_and_their_edits_and_deletes(
         "PATCH /webhooks/{application_id}/{webhook_token}/messages/{message_id}",
         "DELETE /webhooks/{application_id}/{webhook_token}/messages/{message_id}",
     ]
+
+
+async def test_fetches_and_deletes_through_discord_py(
+    running_bot, discord_control: SandboxClient, discord_sandbox: DiscordSandbox
+):
+    world = discord_sandbox.world
+    channel = await running_bot.fetch_channel(world.channel("status").id)
+    guild = await running_bot.fetch_guild(world.guilds[0].id)
+    member = await guild.fetch_member(world.user("operator").id)
+    user = await running_bot.fetch_user(world.user("member").id)
+    assert isinstance(channel, discord.TextChannel)
+    sent = await channel.send("short-lived")
+    fetched = await channel.fetch_message(sent.id)
+    history = [m.content async for m in channel.history(limit=5)]
+
+    await fetched.delete()
+
+    assert (channel.name, guild.name, user.name) == ("status", "Pterodisbot Sandbox", "member")
+    assert [r.name for r in member.roles if not r.is_default()] == ["Operator"]
+    assert history == ["short-lived"]
+    assert await discord_control.messages("status") == []
