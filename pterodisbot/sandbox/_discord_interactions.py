@@ -75,6 +75,8 @@ OPTION_ROLE = 8
 OPTION_MENTIONABLE = 9
 OPTION_NUMBER = 10
 SELECT_TYPES = frozenset({3, 5, 6, 7, 8})
+# User, role, mentionable and channel selects resolve values like the matching option types.
+_SELECT_OPTION_TYPES = {5: 6, 6: 8, 7: 9, 8: 7}
 
 
 class ControlError(Exception):
@@ -484,10 +486,7 @@ class Interactions:
         channel = state.channels[message.channel_id]
         data: Json = {"custom_id": custom_id, "component_type": component["type"]}
         if component["type"] in SELECT_TYPES:
-            values = spec.get("values")
-            if not isinstance(values, list) or not values:
-                raise ControlError(400, "a select interaction needs a non-empty values list")
-            data["values"] = [str(v) for v in values]
+            self._select_values(component, spec.get("values"), user, channel, data)
         elif spec.get("values"):
             raise ControlError(400, "only selects take values")
         payload, _ = self._common(MESSAGE_COMPONENT, user, channel, data)
@@ -503,6 +502,40 @@ class Interactions:
                 source_message_id=message.id,
             )
         )
+
+    def _select_values(
+        self, select: Json, values: Any, user: UserSeed, channel: Channel, data: Json
+    ) -> None:
+        """Fill `values` (and `resolved` for entity selects) as the Discord client would."""
+        if not isinstance(values, list):
+            raise ControlError(400, "a select interaction needs a values list")
+        low = int(select.get("min_values", 1))
+        high = int(select.get("max_values", 1))
+        if not low <= len(values) <= high:
+            raise ControlError(400, f"this select takes {low} to {high} values, not {len(values)}")
+        stype = select["type"]
+        if stype == 3:
+            offered = [str(o.get("value")) for o in select.get("options", [])]
+            unknown = [v for v in values if str(v) not in offered]
+            if unknown:
+                raise ControlError(400, f"{unknown} are not options of this select ({offered})")
+            data["values"] = [str(v) for v in values]
+            return
+        option_type = _SELECT_OPTION_TYPES[stype]
+        guild = self._state.guilds.get(channel.guild_id) if channel.guild_id else None
+        resolved: Json = {}
+        data["values"] = [
+            self._typed(
+                {"type": option_type, "name": select.get("custom_id", "select")},
+                v,
+                guild=guild,
+                channel=channel,
+                invoker=user,
+                resolved=resolved,
+            )
+            for v in values
+        ]
+        data["resolved"] = resolved
 
     def build_modal_submit(self, spec: Mapping[str, Any]) -> InteractionRecord:
         """Submit a modal the bot opened earlier, with values by text input custom_id."""

@@ -561,3 +561,33 @@ async def test_fetches_and_deletes_through_discord_py(
     assert [r.name for r in member.roles if not r.is_default()] == ["Operator"]
     assert history == ["short-lived"]
     assert await discord_control.messages("status") == []
+
+
+class Assign(discord.ui.View):
+    def __init__(self) -> None:
+        super().__init__(timeout=60)
+
+    @discord.ui.select(cls=discord.ui.UserSelect, custom_id="assign")
+    async def assign(self, interaction: discord.Interaction, select: discord.ui.UserSelect) -> None:  # type: ignore[type-arg]
+        picked = select.values[0]
+        await interaction.response.send_message(f"assigned {picked.name}:{type(picked).__name__}")
+
+
+@app_commands.command(name="assign", description="A user select")
+async def assign(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message("who?", view=Assign())
+
+
+async def test_user_select_values_arrive_resolved_and_string_selects_only_take_their_options(
+    bot_runner: BotRunner, discord_control: SandboxClient
+):
+    await bot_runner.start(setup=lambda bot: add(bot, assign, counter))
+    who = await discord_control.command("assign")
+    pick = await discord_control.command("counter")
+
+    assigned = await discord_control.click(who.message_id, "assign", values=["operator"])
+    with pytest.raises(ControlError) as not_offered:
+        await discord_control.click(pick.message_id, "pick", values=["Gamma"])
+
+    assert assigned.content == "assigned operator:Member"
+    assert not_offered.value.status == 400
