@@ -10,7 +10,37 @@ One aiohttp port serves:
 - `/_sandbox/...`: the control API for tests and the demo (act as a user, read what the bot did,
   drop the socket, revoke permissions...).
 
-Run alone: `python -m pterodisbot.sandbox.discord_server --port 8090`.
+Run alone: `python -m pterodisbot.sandbox.discord_server --port 8090` (any well-formed bot token
+is accepted); point the bot at it with `pterodisbot.bot.discord_api.use_api_base(url)`.
+
+Control API (JSON; users, guilds and channels may be given by name or id):
+- `GET  /_sandbox/world`: ids of the guilds, channels, roles and users (+ `gateway_url`).
+- `GET  /_sandbox/requests?since=N`: `{"requests": [...], "last_seq"}`; each entry has `seq`,
+  `method`, `path` (interaction tokens shown as `<token>`), `route` (`POST /channels/{channel_id}
+  /messages`), `query`, `status`, `code`/`error` on failures, and `json`, or `payload_json` +
+  `files` (file names) for multipart.
+- `GET  /_sandbox/stats`: totals, `requests_by_route`, `429_by_route`, `global_429`, syncs...
+- `GET  /_sandbox/commands`: registered commands, `global` and `guilds` by id.
+- `POST /_sandbox/interactions`: act as a user. `{"type": "command", "name": "status add",
+  "options": {"server": "abc"}, "user_id": "operator", "guild_id"?, "channel_id"?, "dm"?}`,
+  `{"type": "component", "message_id", "custom_id", "values"?}`, `{"type": "autocomplete",
+  "name", "options", "focused"}`, `{"type": "modal", "custom_id", "values": {input id: text}}`.
+  Answers once the bot responded (or 3 s passed): `{"id", "token", "status": answered | timeout |
+  rejected, "response": {"type", "data", "files"}, "message", "followups": [{"kind", "message"}],
+  "rejected": [{"status", "body"}]}`; `"wait": N` also waits up to N s for `min_followups`
+  (default 1) follow-ups or @original edits. A request a real user could not make (unknown
+  command or option, no access to the channel, command hidden by `default_member_permissions`,
+  disabled or missing component) is answered `4xx {"error": ...}` and nothing is dispatched.
+- `GET  /_sandbox/interactions/{id}`: the same record later (late follow-ups).
+- `GET  /_sandbox/channels/{id}/messages[?ephemeral=1]` (oldest first), `.../messages/{mid}`.
+- `DELETE /_sandbox/channels/{id}/messages/{mid}`, `DELETE /_sandbox/channels/{id}`: as a
+  moderator; the bot gets MESSAGE_DELETE (with the guild_messages intent) / CHANNEL_DELETE.
+- `POST /_sandbox/channels/{id}/permissions {"view"|"send"|"attach"|"embed"|"edit": bool}`: the
+  bot's overwrite in that channel (CHANNEL_UPDATE is sent); `edit` is the sandbox's own switch.
+- `POST /_sandbox/gateway/disconnect {"mode": "drop" | "reconnect" | "invalid_session"}`,
+  `GET /_sandbox/gateway`: sessions, identifies, resumes.
+- `POST /_sandbox/guilds {"name", "owner", "channels": [{"name"}], "members": [{"user",
+  "roles"}], "roles"?}`: the bot joins a new guild (GUILD_CREATE).
 """
 
 from __future__ import annotations
