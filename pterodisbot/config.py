@@ -148,6 +148,7 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "loggers": "discord=WARNING, aiohttp.access=WARNING",
             }
         ),
+        "http": MappingProxyType({"enabled": "false", "host": "127.0.0.1", "port": "9550"}),
     }
 )
 _SERVER_SECTION_PREFIX: Final = "permissions."
@@ -344,6 +345,15 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """`[http]`: the health, metrics and snapshot endpoint (off unless enabled)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9550
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the bot was configured with, validated and frozen."""
 
@@ -352,6 +362,7 @@ class Settings:
     monitoring: MonitoringSettings
     permissions: PermissionsSettings
     logging: LoggingSettings
+    http: HttpSettings = HttpSettings()
     config_path: Path | None = None
     warnings: tuple[str, ...] = ()
 
@@ -1087,6 +1098,22 @@ def _build_logging(ctx: _Context, base_dir: Path) -> LoggingSettings:
     )
 
 
+def _http_host(raw: str) -> str:
+    text = raw.strip()
+    # An address or a host name: the endpoint binds it, so no scheme, port or path.
+    if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[?[0-9A-Fa-f:.]+\]?", text) or text.count(":") == 1:
+        raise _Invalid("an address to listen on, e.g. 127.0.0.1 (0.0.0.0 in a container)")
+    return text.strip("[]")
+
+
+def _build_http(ctx: _Context) -> HttpSettings:
+    return HttpSettings(
+        enabled=ctx.read("http", "enabled", _boolean),
+        host=ctx.read("http", "host", _http_host),
+        port=ctx.read("http", "port", _integer(1, 65535, "a TCP port")),
+    )
+
+
 def _build(
     ctx: _Context,
     servers: Mapping[str, Mapping[str, str]],
@@ -1102,6 +1129,7 @@ def _build(
     monitoring = _build_monitoring(ctx, pterodactyl.requests_per_minute)
     permissions = _build_permissions(ctx, servers, monitoring.servers)
     logging_settings = _build_logging(ctx, base_dir)
+    http = _build_http(ctx)
     if ctx.problems:
         raise ConfigValidationError(ctx.problems)
     return Settings(
@@ -1110,6 +1138,7 @@ def _build(
         monitoring=monitoring,
         permissions=permissions,
         logging=logging_settings,
+        http=http,
         config_path=config_path,
         warnings=tuple(ctx.warnings),
     )
