@@ -199,6 +199,7 @@ def edit_message(state: State, message: Message, body: Body) -> None:
     message.flags = new.flags
     message.edited_timestamp = state.clock.time()
     message.edits += 1
+    state.message_changed("update", message)
 
 
 def _int(value: Any) -> int:

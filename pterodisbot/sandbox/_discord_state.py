@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 import mimetypes
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -471,8 +471,15 @@ class State:
         self.messages: dict[int, Message] = {}
         self.attachments: dict[int, Attachment] = {}
         self.dm_channels: dict[int, int] = {}
+        # Called with ("create" | "update" | "delete", message), ephemeral ones too (demo page).
+        self.message_listeners: list[Callable[[str, Message], None]] = []
         for guild in world.guilds:
             self.add_guild(guild)
+
+    def message_changed(self, kind: str, message: Message) -> None:
+        """Tell the message listeners that a message was created, updated or deleted."""
+        for listener in self.message_listeners:
+            listener(kind, message)
 
     def add_guild(self, seed: GuildSeed) -> Guild:
         """Create a guild from a seed (ids already filled) and put the bot in it."""
@@ -534,6 +541,7 @@ class State:
         self.messages[message.id] = message
         for att in message.attachments:
             self.attachments[att.id] = att
+        self.message_changed("create", message)
 
     def remove_message(self, message: Message) -> None:
         """Forget a message and stop serving its attachments."""
@@ -543,6 +551,7 @@ class State:
         self.messages.pop(message.id, None)
         for att in message.attachments:
             self.attachments.pop(att.id, None)
+        self.message_changed("delete", message)
 
     def replace_attachments(self, old: list[Attachment], new: list[Attachment]) -> None:
         """Serve `new` and drop what an edit left out (a status graph re-uploaded every minute

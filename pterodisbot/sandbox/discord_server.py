@@ -51,7 +51,7 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 from aiohttp import web
@@ -60,6 +60,7 @@ from pterodisbot.clock import Clock, SystemClock
 from pterodisbot.sandbox import discord_rules as rules
 from pterodisbot.sandbox._discord_commands import CommandRegistry
 from pterodisbot.sandbox._discord_control import Control, RequestLog
+from pterodisbot.sandbox._discord_demo_page import DemoPage
 from pterodisbot.sandbox._discord_gateway import GatewayConfig, GatewayHub
 from pterodisbot.sandbox._discord_http import BODY_KEY, ApiError, json_response, read_body
 from pterodisbot.sandbox._discord_interactions import Interactions, Timing
@@ -121,6 +122,7 @@ class DiscordSandbox:
         clock: Clock | None = None,
         timing: Timing | None = None,
         gateway: GatewayConfig | None = None,
+        routes: Sequence[web.RouteDef] = (),
     ) -> None:
         self._world = (world or World.default()).with_ids()
         self._clock = clock or SystemClock()
@@ -164,6 +166,11 @@ class DiscordSandbox:
         )
         # The token tests hand to discord.py when none is configured.
         self.bot_token = token or make_bot_token(self._world.bot.id)
+        # The browser page at `/` (`make demo`), fed live by every message change.
+        self.page = DemoPage(base_url=lambda: self._url)
+        self.state.message_listeners.append(self.page.message_changed)
+        # More routes on the same port, e.g. the demo's `/_demo/info` and `/_sim/` proxy.
+        self._extra_routes = list(routes)
 
     def __repr__(self) -> str:
         return f"<DiscordSandbox url={self._url or None!r}>"
@@ -198,6 +205,8 @@ class DiscordSandbox:
         app.add_routes(self._rest.routes(API_PREFIX))
         app.add_routes(self._control.routes())
         app.add_routes([web.post("/_sandbox/guilds", self._add_guild_route)])
+        app.add_routes(self.page.routes())
+        app.add_routes(self._extra_routes)
         app.add_routes(
             [
                 web.get("/gateway", self.gateway.handle),
@@ -228,6 +237,7 @@ class DiscordSandbox:
 
     async def stop(self) -> None:
         """Close sockets and stop listening."""
+        await self.page.close()
         await self.gateway.close()
         if self._runner is not None:
             await self._runner.cleanup()
