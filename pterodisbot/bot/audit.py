@@ -1,0 +1,210 @@
+"""The audit trail of server controls: the log, a bounded JSONL file, and the audit channel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import discord
+
+from pterodisbot.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+AUDIT_FILENAME = "audit.jsonl"
+
+Outcome = Literal["refused", "confirm", "cancelled", "ok", "failed", "shown"]
+
+_COLOURS: dict[str, int] = {
+    "ok": 0x57F287,
+    "shown": 0x5865F2,
+    "confirm": 0x99AAB5,
+    "cancelled": 0x99AAB5,
+    "failed": 0xFEE75C,
+    "refused": 0xED4245,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One attempt to use a server control, allowed or not."""
+
+    t: float
+    guild_id: int | None
+    user_id: int
+    user_name: str
+    server_id: str | None
+    server_name: str | None
+    action: str
+    allowed: bool
+    outcome: Outcome
+    # What happened, in words (the refusal reason, the panel's answer...).
+    detail: str
+    # Milliseconds from the click to the panel's answer; None when the panel was not called.
+    latency_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the entry as one JSON object (a line of the audit file)."""
+        data = asdict(self)
+        data["time"] = datetime.fromtimestamp(self.t, tz=UTC).isoformat(timespec="milliseconds")
+        if self.latency_ms is not None:
+            data["latency_ms"] = round(self.latency_ms, 1)
+        return data
+
+    def log_line(self) -> str:
+        """Return the one-line log form of the entry."""
+        latency = f" {self.latency_ms:.0f} ms" if self.latency_ms is not None else ""
+        return (
+            f"audit: {self.action} server={self.server_id or '-'} user={self.user_name} "
+            f"({self.user_id}) guild={self.guild_id or 'DM'} "
+            f"{'allowed' if self.allowed else 'refused'} {self.outcome}{latency}: {self.detail}"
+        )
+
+
+def build_audit_embed(entry: AuditEntry) -> discord.Embed:
+    """Return the compact embed posted to the audit channel for one entry (pure)."""
+    server = entry.server_name or entry.server_id or "unknown server"
+    embed = discord.Embed(
+        title=f"{entry.action.capitalize()} · {server}"[:256],
+        description=entry.detail[:1024] or None,
+        colour=_COLOURS.get(entry.outcome, 0x99AAB5),
+        timestamp=datetime.fromtimestamp(entry.t, tz=UTC),
+    )
+    embed.add_field(name="By", value=f"<@{entry.user_id}> ({entry.user_name})"[:1024])
+    embed.add_field(name="Result", value=entry.outcome)
+    if entry.latency_ms is not None:
+        embed.add_field(name="Panel", value=f"{entry.latency_ms:.0f} ms")
+    if entry.server_id:
+        embed.set_footer(text=f"Server {entry.server_id}")
+    return embed
+
+
+class AuditFile:
+    """An append-only JSONL file kept under `max_bytes` by dropping its oldest lines.
+
+    Every write runs in a worker thread (an fsync must not stall the event loop); a lock keeps
+    the lines in order.
+    """
+
+    def __init__(self, path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if max_bytes < 1024:
+            raise ValueError(f"max_bytes must be at least 1024, not {max_bytes}")
+        self.path = path
+        self.max_bytes = max_bytes
+        self._lock = asyncio.Lock()
+        self.trims = 0
+
+    async def append(self, entry: AuditEntry) -> None:
+        """Append one entry; trim the file first when the line would push it past the bound."""
+        line = json.dumps(entry.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n"
+        async with self._lock:
+            await asyncio.to_thread(self._append, line.encode())
+
+    def _append(self, data: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size + len(data) > self.max_bytes:
+            self._trim(keep=self.max_bytes // 2 - len(data))
+        with self.path.open("ab") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def _trim(self, *, keep: int) -> None:
+        """Keep only the newest whole lines that fit in `keep` bytes (atomic replace)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        tail = data[-keep:] if keep > 0 else b""
+        if len(tail) < len(data):
+            # Cut at a line boundary: a half line is not JSON.
+            newline = tail.find(b"\n")
+            tail = tail[newline + 1 :] if newline >= 0 else b""
+        spare = self.path.with_name(self.path.name + ".tmp")
+        with spare.open("wb") as handle:
+            handle.write(tail)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(spare, self.path)
+        self.trims += 1
+        log.info("audit file %s trimmed to its newest %d bytes", self.path, len(tail))
+
+    async def flush(self) -> None:
+        """Wait until a write in progress has finished."""
+        async with self._lock:
+            return
+
+    def read(self) -> list[dict[str, Any]]:
+        """Return every entry in the file, oldest first (for tests and tools)."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+class AuditLog:
+    """Record each control attempt: one log line, one line in the file, one audit channel post."""
+
+    def __init__(
+        self,
+        file: AuditFile | None,
+        *,
+        client: discord.Client | None = None,
+        channel_id: int | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.file = file
+        self._client = client
+        self.channel_id = channel_id
+        self.clock: Clock = clock or SystemClock()
+        self.recorded = 0
+        self.posted = 0
+        self.failures = 0
+
+    async def record(self, entry: AuditEntry) -> None:
+        """Log, store and post `entry`; a failing disk or channel is logged, never raised."""
+        self.recorded += 1
+        log.info("%s", entry.log_line())
+        if self.file is not None:
+            try:
+                await self.file.append(entry)
+            except OSError as exc:
+                self.failures += 1
+                log.error("could not write the audit file %s: %s", self.file.path, exc)
+        await self._post(entry)
+
+    async def _post(self, entry: AuditEntry) -> None:
+        if self._client is None or self.channel_id is None:
+            return
+        channel = self._client.get_partial_messageable(self.channel_id)
+        try:
+            await channel.send(
+                embed=build_audit_embed(entry), allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException as exc:
+            self.failures += 1
+            log.warning(
+                "could not post to the audit channel %s (%s): check that the bot may send "
+                "messages and embeds there",
+                self.channel_id,
+                exc,
+            )
+        else:
+            self.posted += 1
+
+    async def close(self) -> None:
+        """Wait for a write in progress to finish."""
+        if self.file is not None:
+            await self.file.flush()
