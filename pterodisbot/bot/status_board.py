@@ -205,6 +205,16 @@ class StatusBoard:
                 queued += 1
         return queued
 
+    async def refresh_server(self, identifier: str) -> int:
+        """Poll one server now and queue a redraw of its embeds; return how many were queued."""
+        snap = await self._monitor.poll_server(identifier)
+        if snap is None:
+            return 0
+        locations = self._locations.for_server(identifier)
+        for location in locations:
+            self._queue(location, UpdateReason.FORCED)
+        return len(locations)
+
     async def _edit(self, message_id: int, reason: UpdateReason) -> None:
         location = self._locations.get(message_id)
         snap = self._monitor.snapshots.get(location.server_id) if location else None
