@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pterodisbot.bot.audit import AuditLog
 from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.bot.locations import EmbedLocations
 from pterodisbot.bot.status_board import StatusBoard
@@ -28,3 +29,5 @@ class BotServices:
     pump: EditPump
     board: StatusBoard
     clock: Clock
+    # The audit trail of server controls; None leaves clicks unaudited (some unit tests).
+    audit: AuditLog | None = None
