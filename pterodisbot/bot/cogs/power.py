@@ -1,0 +1,435 @@
+"""Clicks on status embed buttons: who may, the confirm step, the panel call, the answer, the audit.
+
+Every click is checked from scratch (guild, server, the member's live roles): a button carries no
+authority of its own. The click is acknowledged at once, before the panel is called, so Discord's
+3 s window never runs out however slow the panel is; the outcome follows as a follow-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from pterodisbot.bot.audit import AuditEntry, Outcome
+from pterodisbot.bot.embeds import format_address
+from pterodisbot.bot.views import (
+    HANDLER_COG,
+    POWER_ACTIONS,
+    ButtonAction,
+    ButtonRef,
+    ServerButton,
+    Step,
+    build_confirm_view,
+)
+from pterodisbot.config import Action
+from pterodisbot.monitor import ServerStatus
+from pterodisbot.panel.client import PterodactylAPI
+from pterodisbot.panel.errors import (
+    AuthFailure,
+    PanelAuthError,
+    PanelConflict,
+    PanelError,
+    PanelInvalidRequest,
+    PanelNotFound,
+    PanelRateLimited,
+    PanelUnavailable,
+    UnavailableReason,
+)
+from pterodisbot.panel.models import PowerSignal
+
+if TYPE_CHECKING:
+    from pterodisbot.bot.bot import PterodactylBot
+    from pterodisbot.bot.services import BotServices
+    from pterodisbot.panel.models import Server
+
+log = logging.getLogger(__name__)
+
+# Actions that end players' sessions: these ask "are you sure?" when confirm_dangerous is on.
+DANGEROUS: frozenset[ButtonAction] = frozenset(
+    {ButtonAction.STOP, ButtonAction.RESTART, ButtonAction.KILL}
+)
+# Seconds the whole panel call may take beyond the client's own timeout (waiting for the rate
+# budget, mostly) before the user is told it has not answered.
+_EXTRA_WAIT = 5.0
+
+_VERBS: dict[ButtonAction, tuple[str, str]] = {
+    ButtonAction.START: ("start", "Starting"),
+    ButtonAction.STOP: ("stop", "Stopping"),
+    ButtonAction.RESTART: ("restart", "Restarting"),
+    ButtonAction.KILL: ("kill", "Killing"),
+    ButtonAction.ADDRESS: ("see the address of", "Showing the address of"),
+}
+
+NOT_HERE = "Server controls work only inside the Discord servers this bot serves."
+INVALID_BUTTON = (
+    "This button is not one I recognise (it may come from an older version of the bot). "
+    "Nothing was sent to the panel. Post a fresh status embed with /server_status."
+)
+
+
+def bold(name: str) -> str:
+    """Return a server name in bold, its markdown escaped."""
+    return f"**{discord.utils.escape_markdown(name)}**"
+
+
+def verb(action: ButtonAction) -> str:
+    """Return the action as a verb ("restart")."""
+    return _VERBS[action][0]
+
+
+def progress_text(action: ButtonAction, server_name: str) -> str:
+    """Return the first answer to a power click ("Restarting **Survival-1**…")."""
+    return f"{_VERBS[action][1]} {bold(server_name)}…"
+
+
+def success_text(action: ButtonAction, server_name: str) -> str:
+    """Return the follow-up after the panel accepted a power signal."""
+    name = bold(server_name)
+    if action is ButtonAction.KILL:
+        return f"Killed {name}: the panel stopped its process at once."
+    if action is ButtonAction.START:
+        return f"The panel accepted: {name} is starting. The status embed follows it."
+    if action is ButtonAction.STOP:
+        return f"The panel accepted: {name} is stopping. The status embed follows it."
+    return f"The panel accepted: {name} is restarting. The status embed follows it."
+
+
+def redundant_text(action: ButtonAction, status: ServerStatus, server_name: str) -> str | None:
+    """Return why an action is pointless in `status` (nothing is sent), or None if it is not."""
+    name = bold(server_name)
+    if action is ButtonAction.START and status in (ServerStatus.RUNNING, ServerStatus.STARTING):
+        return f"{name} is already {status.value}. Nothing was sent."
+    if action is ButtonAction.STOP and status in (ServerStatus.OFFLINE, ServerStatus.STOPPING):
+        return f"{name} is already {status.value}. Nothing was sent."
+    if action is ButtonAction.RESTART and status is ServerStatus.STOPPING:
+        return f"{name} is stopping right now. Start it once it is offline, or Kill it if it hangs."
+    if action is ButtonAction.KILL and status is ServerStatus.OFFLINE:
+        return f"{name} is already offline. Nothing was sent."
+    return None
+
+
+def failure_text(
+    error: PanelError, action: ButtonAction, server_name: str, *, timeout: float
+) -> str:
+    """Turn a panel error into one sentence an admin understands, saying what did happen."""
+    name, what = bold(server_name), verb(action)
+    detail = (error.detail or "").lower()
+    if isinstance(error, PanelConflict):
+        if "install" in detail:
+            return f"{name} is still installing. The panel will not {what} it until that finishes."
+        if "suspend" in detail:
+            return f"{name} is suspended on the panel; a panel admin must unsuspend it first."
+        if "transfer" in detail:
+            return f"{name} is being moved to another node. Try again once the transfer is done."
+        if "backup" in detail:
+            return f"{name} is restoring a backup. Try again once the restore is done."
+        if "maintenance" in detail:
+            return f"The node of {name} is under maintenance. Try again when it is back."
+        return f"The panel says {name} cannot {what} right now. Nothing happened."
+    if isinstance(error, PanelAuthError):
+        if error.reason is AuthFailure.FORBIDDEN:
+            return (
+                f"The panel refused: the API key lacks control permission on {name}. Give the "
+                "key's user the Control permissions for this server in the panel."
+            )
+        return (
+            "The panel refused the bot's API key (wrong, revoked or an application key). "
+            "Nothing was sent; the bot's operator must fix the key."
+        )
+    if isinstance(error, PanelRateLimited):
+        wait = max(1, math.ceil(error.retry_after))
+        return f"The panel is busy; try again in {wait} s. Nothing was sent."
+    if isinstance(error, PanelUnavailable):
+        if error.reason is UnavailableReason.NODE_DOWN:
+            return (
+                f"The panel cannot reach the node that runs {name}, so nothing happened. "
+                "Try again when the node is back."
+            )
+        if error.reason is UnavailableReason.TIMEOUT:
+            return (
+                f"The panel did not answer within {timeout:g} s. The {what} may still happen: "
+                "watch the status embed before trying again."
+            )
+        if error.reason is UnavailableReason.SERVER_ERROR:
+            status = f" ({error.status})" if error.status else ""
+            return (
+                f"The panel failed{status} and did not confirm the {what} of {name}. "
+                "Watch the status embed, then try again in a minute."
+            )
+        if error.reason is UnavailableReason.TLS:
+            return "The bot cannot connect securely to the panel. Nothing was sent."
+        return (
+            f"The connection to the panel failed; the {what} of {name} may not have reached it. "
+            "Watch the status embed, then try again."
+        )
+    if isinstance(error, PanelNotFound):
+        return f"The panel no longer has {name}: it was deleted, or the key lost access to it."
+    if isinstance(error, PanelInvalidRequest):
+        return f"The panel rejected the {what} request as invalid. Nothing happened."
+    status = f" ({error.status})" if error.status else ""
+    return f"The panel answered with an error{status}; the {what} of {name} may not have happened."
+
+
+def address_text(server: Server) -> str:
+    """Return the server's addresses, primary first, each in a copyable code span."""
+    if not server.allocations:
+        return f"{bold(server.name)} has no address the bot can see."
+    lines = [f"Connect to {bold(server.name)} with:"]
+    for index, allocation in enumerate(server.allocations):
+        note = " (primary)" if index == 0 else ""
+        if allocation.notes:
+            note += f" — {discord.utils.escape_markdown(allocation.notes[:80])}"
+        lines.append(f"`{format_address(allocation)}`{note}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A power action waiting for the panel's answer."""
+
+    action: ButtonAction
+    user_id: int
+    user_name: str
+
+
+class Power(commands.Cog, name=HANDLER_COG):
+    """Answer status embed buttons: start, stop, restart, kill, show address."""
+
+    def __init__(self, bot: PterodactylBot, services: BotServices, power_api: PterodactylAPI):
+        self.bot = bot
+        self.services = services
+        self.power_api = power_api
+        self._pending: dict[str, Pending] = {}
+
+    async def cog_unload(self) -> None:
+        """Close the power client's HTTP session."""
+        await self.power_api.close()
+
+    def pending(self, server_id: str) -> Pending | None:
+        """Return the action waiting for the panel on a server, if any."""
+        return self._pending.get(server_id)
+
+    # -- one click ------------------------------------------------------------------------------
+
+    async def handle_button(
+        self, interaction: discord.Interaction, ref: ButtonRef | None, problem: str | None
+    ) -> None:
+        """Answer one click on a status embed or confirm message button."""
+        started = self.services.clock.monotonic()
+        click = _Click(self, interaction, ref, started)
+        if ref is None:
+            log.warning("refused a click with an invalid custom_id: %s", problem)
+            await click.refuse(INVALID_BUTTON, f"invalid button ({problem})")
+            return
+        allowed_guilds = self.services.settings.discord.guild_ids
+        if interaction.guild_id is None or (
+            allowed_guilds and interaction.guild_id not in allowed_guilds
+        ):
+            await click.refuse(NOT_HERE, "outside the bot's guilds")
+            return
+        member = interaction.user
+        if not isinstance(member, discord.Member):
+            await click.refuse(NOT_HERE, "not a guild member")
+            return
+        server = self.services.monitor.servers.get(ref.server_id)
+        if server is None:
+            await click.refuse(
+                "I don't control that server (any more). Nothing was sent to the panel.",
+                "server not exposed by the configuration",
+            )
+            return
+        click.server = server
+        if ref.step is Step.CANCEL:
+            await interaction.response.edit_message(
+                content=f"Cancelled: nothing was sent for {bold(server.name)}.", view=None
+            )
+            await click.audit(True, "cancelled", "cancelled at the confirm step")
+            return
+        permission = Action(ref.action.value)
+        if not self.services.settings.permissions.allows(
+            permission,
+            server_identifier=server.identifier,
+            role_ids=[role.id for role in member.roles],
+            role_names=[role.name for role in member.roles],
+            is_administrator=member.guild_permissions.administrator,
+        ):
+            await click.refuse(
+                f"You don't have a role that may {verb(ref.action)} {bold(server.name)}. "
+                "Ask the server's admins if you think you should.",
+                "no allowed role",
+            )
+            return
+        if ref.action is ButtonAction.ADDRESS:
+            await interaction.response.send_message(address_text(server), ephemeral=True)
+            await click.audit(True, "shown", "address shown")
+            return
+        await self._power(click, ref, server)
+
+    async def _power(self, click: _Click, ref: ButtonRef, server: Server) -> None:
+        interaction, action = click.interaction, ref.action
+        snap = self.services.monitor.snapshots.get(server.identifier)
+        if snap is not None and (text := redundant_text(action, snap.status, server.name)):
+            await click.refuse(text, f"server already {snap.status.value}", allowed=True)
+            return
+        busy = self._pending.get(server.identifier)
+        if busy is not None:
+            await click.refuse(
+                f"A {verb(busy.action)} of {bold(server.name)} requested by {busy.user_name} is "
+                "still waiting for the panel. Wait for it to finish.",
+                f"{verb(busy.action)} already pending",
+                allowed=True,
+            )
+            return
+        if (
+            ref.step is Step.PRESS
+            and action in DANGEROUS
+            and self.services.settings.permissions.confirm_dangerous
+        ):
+            await interaction.response.send_message(
+                f"{verb(action).capitalize()} {bold(server.name)}? Players on it will be "
+                "disconnected.",
+                view=build_confirm_view(action, server.identifier),
+                ephemeral=True,
+            )
+            await click.audit(True, "confirm", "asked to confirm")
+            return
+        if self.services.api.budget.remaining == 0:
+            await click.refuse(
+                "The panel is busy: the bot has used its panel requests for this minute. "
+                "Try again in a few seconds. Nothing was sent.",
+                "rate budget spent",
+                allowed=True,
+            )
+            return
+        # Claimed before the first await: a second click can only see it taken.
+        self._pending[server.identifier] = Pending(action, click.user.id, click.user.name)
+        try:
+            text = progress_text(action, server.name)
+            if ref.step is Step.CONFIRM:
+                await interaction.response.edit_message(content=text, view=None)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+            outcome, detail, latency = await self._send(server, action)
+            await self._follow_up(interaction, detail)
+        finally:
+            self._pending.pop(server.identifier, None)
+        # Redraw at once whatever the answer: the embed shows what the panel now says.
+        await self._refresh(server.identifier)
+        await click.audit(True, outcome, detail, latency_ms=latency)
+
+    async def _send(self, server: Server, action: ButtonAction) -> tuple[Outcome, str, float]:
+        """Send the signal; return the outcome, the sentence for the user, and the latency."""
+        clock = self.services.clock
+        timeout = self.services.settings.pterodactyl.timeout
+        started = clock.monotonic()
+        try:
+            async with asyncio.timeout(timeout + _EXTRA_WAIT):
+                await self.power_api.send_power(server.identifier, PowerSignal(action.value))
+        except PanelError as exc:
+            text = failure_text(exc, action, server.name, timeout=timeout)
+            return "failed", text, (clock.monotonic() - started) * 1000
+        except TimeoutError:
+            text = (
+                f"The panel has not answered within {timeout + _EXTRA_WAIT:g} s. The "
+                f"{verb(action)} may still happen: watch the status embed before trying again."
+            )
+            return "failed", text, (clock.monotonic() - started) * 1000
+        log.info("server %s (%s): %s sent", server.identifier, server.name, action.value)
+        return "ok", success_text(action, server.name), (clock.monotonic() - started) * 1000
+
+    async def _follow_up(self, interaction: discord.Interaction, text: str) -> None:
+        try:
+            await interaction.followup.send(text, ephemeral=True)
+        except discord.HTTPException as exc:
+            # The token lasts 15 minutes; past that the audit entry still tells the story.
+            log.warning("could not send the follow-up of interaction %s: %s", interaction.id, exc)
+
+    async def _refresh(self, identifier: str) -> None:
+        try:
+            await self.services.board.refresh_server(identifier)
+        except Exception:
+            # The next regular poll redraws the embed anyway.
+            log.exception("server %s: refresh after a power action failed", identifier)
+
+
+class _Click:
+    """One click being answered: who, where, which server, and its audit entry."""
+
+    def __init__(
+        self,
+        cog: Power,
+        interaction: discord.Interaction,
+        ref: ButtonRef | None,
+        started: float,
+    ) -> None:
+        self.cog = cog
+        self.interaction = interaction
+        self.ref = ref
+        self.started = started
+        self.user = interaction.user
+        self.server: Server | None = None
+
+    async def refuse(self, text: str, why: str, *, allowed: bool = False) -> None:
+        """Answer privately that nothing was done, then audit it."""
+        response = self.interaction.response
+        if response.is_done():
+            await self.interaction.followup.send(text, ephemeral=True)
+        else:
+            await response.send_message(text, ephemeral=True)
+        await self.audit(allowed, "refused", why)
+
+    async def audit(
+        self, allowed: bool, outcome: Outcome, detail: str, *, latency_ms: float | None = None
+    ) -> None:
+        """Record this click in the audit trail."""
+        audit = self.cog.services.audit
+        if audit is None:
+            return
+        ref = self.ref
+        action = ref.action.value if ref is not None else "unknown"
+        if ref is not None and ref.step is not Step.PRESS:
+            action = f"{action}:{ref.step.value}"
+        await audit.record(
+            AuditEntry(
+                t=self.cog.services.clock.time(),
+                guild_id=self.interaction.guild_id,
+                user_id=self.user.id,
+                user_name=str(self.user),
+                server_id=ref.server_id if ref is not None else None,
+                server_name=self.server.name if self.server is not None else None,
+                action=action,
+                allowed=allowed,
+                outcome=outcome,
+                detail=detail,
+                latency_ms=latency_ms,
+            )
+        )
+
+
+async def setup(bot: PterodactylBot) -> None:
+    """Register the persistent buttons and load the Power cog (needs `bot.services`)."""
+    services = bot.services
+    if services is None:
+        raise RuntimeError("the power cog needs the bot's services (see pterodisbot.app)")
+    panel = services.settings.pterodactyl
+    # Its own client, without retries: a power signal answered 429 or 5xx is reported to the
+    # person who clicked instead of being silently retried later. It shares the rate budget.
+    power_api = PterodactylAPI(
+        services.api.base_url,
+        panel.api_key.reveal(),
+        requests_per_minute=panel.requests_per_minute,
+        timeout=panel.timeout,
+        max_retries=0,
+        clock=services.clock,
+    )
+    power_api.budget = services.api.budget
+    power_api.stats = services.api.stats
+    bot.add_dynamic_items(ServerButton)
+    await bot.add_cog(Power(bot, services, power_api))
+    log.info("power buttons ready (%s)", ", ".join(sorted(a.value for a in POWER_ACTIONS)))
