@@ -2,34 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import Sequence
 
-import discord
-
-from pterodisbot import __version__
-from pterodisbot.bot import discord_api
+from pterodisbot import lifecycle
+from pterodisbot.bot.audit import AUDIT_FILENAME, AuditFile, AuditLog
 from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.bot.locations import EmbedLocations
 from pterodisbot.bot.policy import Thresholds
 from pterodisbot.bot.services import BotServices
 from pterodisbot.bot.status_board import StatusBoard
+from pterodisbot.bot.views import StatusViews
 from pterodisbot.clock import Clock, SystemClock
 from pterodisbot.config import Settings
 from pterodisbot.graphs import GraphRenderer
 from pterodisbot.monitor import Monitor
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
+from pterodisbot.web.discord_traffic import DiscordTraffic
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS: tuple[str, ...] = (
     "pterodisbot.bot.cogs.about",
     "pterodisbot.bot.cogs.status",
+    "pterodisbot.bot.cogs.admin",
+    "pterodisbot.bot.cogs.power",
 )
 
 
@@ -68,7 +67,13 @@ def build_bot(
         sync_commands=settings.discord.sync_commands,
         extensions=extensions,
         clock=clock,
+        # Counts Discord's answers (429s included) for /metrics; discord.py hides those.
+        http_trace=DiscordTraffic(),
     )
+    # Buttons on every status embed; the factory also notices starts/stops that hang (Kill).
+    views = StatusViews()
+    monitor.add_listener(views.observe)
+    monitor.add_removal_listener(views.forget)
     board = StatusBoard(
         client=bot,
         monitor=monitor,
@@ -79,6 +84,14 @@ def build_bot(
         thresholds=Thresholds.from_settings(monitoring),
         graph_window=monitoring.graph_window,
         show_address=not settings.permissions.hide_address,
+        clock=clock,
+        view_factory=views,
+    )
+    # Power actions' audit trail: beside the embed locations file, bounded in size.
+    audit = AuditLog(
+        AuditFile(settings.discord.locations_file.with_name(AUDIT_FILENAME)),
+        client=bot,
+        channel_id=settings.discord.audit_channel_id,
         clock=clock,
     )
     bot.services = BotServices(
@@ -91,41 +104,11 @@ def build_bot(
         pump=pump,
         board=board,
         clock=clock,
+        audit=audit,
     )
     return bot
 
 
 async def run(settings: Settings) -> int:
-    """Run the bot until SIGINT/SIGTERM; return the process exit code."""
-    discord_api.use_api_base(settings.discord.api_base)
-    bot = build_bot(settings)
-    log.info(
-        "Pterodisbot %s starting: panel %s, poll every %g s, guilds %s",
-        __version__,
-        settings.pterodactyl.host,
-        settings.monitoring.poll_interval,
-        ", ".join(map(str, settings.discord.guild_ids)) or "all",
-    )
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
-    runner = asyncio.create_task(bot.start(settings.discord.token.reveal()))
-    stopper = asyncio.create_task(stop.wait())
-    try:
-        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if runner in done:
-            runner.result()
-    except discord.LoginFailure:
-        log.error("Discord refused the bot token: check DISCORD_TOKEN")
-        return 2
-    finally:
-        stopper.cancel()
-        await bot.close()
-        if not runner.done():
-            runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await runner
-    log.info("Pterodisbot stopped")
-    return 0
+    """Run the bot until SIGINT/SIGTERM; return the process exit code (see `lifecycle`)."""
+    return await lifecycle.run(settings, build_bot)
