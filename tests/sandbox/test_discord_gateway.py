@@ -325,3 +325,17 @@ async def test_a_session_left_without_a_socket_expires(
     answer = await late.recv()
 
     assert (answer["op"], answer["d"]) == (9, False)
+
+
+async def test_a_compression_the_sandbox_lacks_falls_back_to_plain_json_frames(
+    discord_sandbox: DiscordSandbox, session: aiohttp.ClientSession
+):
+    # discord.py asks for zstd-stream when `zstandard` is installed; it reads text frames too.
+    ws = await session.ws_connect(
+        discord_sandbox.gateway.url + "?v=10&encoding=json&compress=zstd-stream"
+    )
+    msg = await ws.receive(timeout=5)
+
+    assert msg.type == aiohttp.WSMsgType.TEXT
+    assert json.loads(msg.data)["op"] == 10
+    await ws.close()

@@ -591,3 +591,26 @@ async def test_user_select_values_arrive_resolved_and_string_selects_only_take_t
 
     assert assigned.content == "assigned operator:Member"
     assert not_offered.value.status == 400
+
+
+async def test_polling_helpers_see_new_messages_and_edits(
+    running_bot, discord_control: SandboxClient, discord_sandbox: DiscordSandbox
+):
+    channel = running_bot.get_channel(discord_sandbox.world.channel("alerts").id)
+    assert isinstance(channel, discord.TextChannel)
+
+    async def post_then_edit() -> None:
+        message = await channel.send("server down")
+        await message.edit(content="server back up")
+
+    task = asyncio.create_task(post_then_edit())
+    posted = await discord_control.wait_for_message(
+        "alerts", lambda m: m["content"].startswith("server")
+    )
+    edited = await discord_control.wait_for_edit(
+        "alerts", posted["id"], lambda m: m["content"] == "server back up"
+    )
+    await task
+
+    assert edited["id"] == posted["id"]
+    assert edited["edited_timestamp"] is not None
