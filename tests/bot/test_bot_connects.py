@@ -128,3 +128,27 @@ async def test_a_restarted_bot_finds_the_same_world_and_answers(
     assert gateway["identifies"] == 2
     # discord.py closes with 4000, so its old session lingers (resumable) as it would on Discord.
     assert sorted(s["connected"] for s in gateway["sessions"]) == [False, True]
+
+
+def test_api_base_context_sets_rest_and_gateway_and_restores_them():
+    before = discord_api.current_target()
+
+    with discord_api.api_base("http://proxy.local:8080/", gateway_url="ws://gw.local/") as inside:
+        route = discord.http.Route("GET", "/users/@me")
+
+    assert inside.rest_base == "http://proxy.local:8080/api/v10"
+    assert inside.gateway == "ws://gw.local/"
+    assert route.url == "http://proxy.local:8080/api/v10/users/@me"
+    assert discord_api.current_target() == before
+
+
+def test_a_rest_proxy_keeps_discords_gateway():
+    previous = discord_api.use_api_base("http://proxy.local:8080")
+    try:
+        target = discord_api.current_target()
+    finally:
+        discord_api.restore_target(previous)
+
+    assert target.rest_base == "http://proxy.local:8080/api/v10"
+    assert target.gateway == discord_api.DISCORD_GATEWAY
+    assert not target.is_discord
