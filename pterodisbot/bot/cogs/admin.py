@@ -1,0 +1,79 @@
+"""`/reload_config`: re-read config.ini without restarting the bot (admins only)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from pterodisbot.config import Action
+from pterodisbot.reload import reload_config
+
+if TYPE_CHECKING:
+    from pterodisbot.bot.bot import PterodactylBot
+    from pterodisbot.bot.services import BotServices
+
+log = logging.getLogger(__name__)
+
+# Discord refuses message content over 2000 characters.
+_MAX_CONTENT = 2000
+
+
+def _is_admin(services: BotServices, interaction: discord.Interaction) -> bool:
+    member = interaction.user
+    if not isinstance(member, discord.Member):
+        return False
+    return services.settings.permissions.allows(
+        Action.ADMIN,
+        server_identifier=None,
+        role_ids=[role.id for role in member.roles],
+        role_names=[role.name for role in member.roles],
+        is_administrator=member.guild_permissions.administrator,
+    )
+
+
+def reload_answer(lines: list[str]) -> str:
+    """Return the outcome lines as one Discord message: a title and a code block, cut to fit."""
+    head, *rest = lines
+    body = "\n".join(line.strip() for part in rest for line in part.splitlines())
+    if not body:
+        return head
+    room = _MAX_CONTENT - len(head) - len("\n```\n\n```") - 1
+    if len(body) > room:
+        body = body[: room - 2] + "\n…"
+    return f"{head}\n```\n{body}\n```"
+
+
+class Admin(commands.Cog):
+    """The bot's admin commands."""
+
+    def __init__(self, bot: PterodactylBot, services: BotServices) -> None:
+        self.bot = bot
+        self.services = services
+
+    @app_commands.command(name="reload_config", description="Re-read config.ini now")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    async def reload_config_command(self, interaction: discord.Interaction) -> None:
+        """Re-read config.ini and say what changed, what needs a restart, or why it was refused."""
+        if not _is_admin(self.services, interaction):
+            await interaction.response.send_message(
+                "Only the bot's admins may reload the configuration.", ephemeral=True
+            )
+            return
+        log.info(
+            "reload_config asked by user %s in guild %s", interaction.user.id, interaction.guild_id
+        )
+        outcome = reload_config(self.services)
+        await interaction.response.send_message(reload_answer(outcome.lines()), ephemeral=True)
+
+
+async def setup(bot: PterodactylBot) -> None:
+    """Load the Admin cog (needs `bot.services`)."""
+    services = bot.services
+    if services is None:
+        raise RuntimeError("the admin cog needs the bot's services (see pterodisbot.app)")
+    await bot.add_cog(Admin(bot, services))

@@ -1,0 +1,189 @@
+"""Re-read config.ini into the running bot: apply what can change live, name what cannot.
+
+Applied at once: poll interval and server list refresh, watched servers, change thresholds,
+forced refresh, graph window and age, edit pacing, every permission, the audit channel.
+Everything else (panel URL and key, token, guilds, command sync, history size, files, logging,
+the HTTP endpoint) is logged as "needs a restart" and left as it runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pterodisbot.bot.policy import Thresholds
+from pterodisbot.config import ConfigValidationError, Secret, Settings, load_settings
+
+if TYPE_CHECKING:
+    from pterodisbot.bot.services import BotServices
+
+log = logging.getLogger(__name__)
+
+SECTIONS = ("pterodactyl", "discord", "monitoring", "permissions", "logging", "http")
+# Keys a running bot takes over from a reloaded file; every other key needs a restart.
+LIVE_KEYS = frozenset(
+    {
+        "monitoring.poll_interval",
+        "monitoring.server_list_refresh",
+        "monitoring.cpu_threshold",
+        "monitoring.memory_threshold",
+        "monitoring.forced_refresh",
+        "monitoring.graph_window",
+        "monitoring.graph_max_age",
+        "monitoring.servers",
+        "discord.audit_channel_id",
+        "discord.edit_interval",
+        "permissions.rules",
+        "permissions.overrides",
+        "permissions.allow_administrator",
+        "permissions.confirm_dangerous",
+        "permissions.hide_address",
+    }
+)
+
+SettingsLoader = Callable[[], Settings]
+
+
+@dataclass(frozen=True, slots=True)
+class SettingChange:
+    """One key whose value differs between the running and the reloaded configuration."""
+
+    key: str
+    old: str
+    new: str
+    live: bool
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.old} -> {self.new}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadOutcome:
+    """What a reload did: changes applied, changes that need a restart, or why it was refused."""
+
+    applied: tuple[SettingChange, ...] = ()
+    needs_restart: tuple[SettingChange, ...] = ()
+    refused: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Return True if the file was valid (even when nothing changed)."""
+        return self.refused is None
+
+    def lines(self) -> list[str]:
+        """Return the outcome as lines for a log or a Discord answer."""
+        if self.refused is not None:
+            return ["config.ini refused; the running configuration stays:", self.refused]
+        if not self.applied and not self.needs_restart:
+            return ["config.ini reloaded: nothing changed"]
+        lines = [
+            f"config.ini reloaded: {len(self.applied)} change(s) applied"
+            + (f", {len(self.needs_restart)} need a restart" if self.needs_restart else "")
+        ]
+        lines += [f"  applied {change}" for change in self.applied]
+        lines += [f"  needs a restart (not applied) {change}" for change in self.needs_restart]
+        return lines
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Secret):
+        return "***"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, frozenset | set):
+        return repr(sorted(value, key=str))
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def diff_settings(old: Settings, new: Settings) -> list[SettingChange]:
+    """List every key whose value differs; a secret missing from `new` counts as unchanged."""
+    changes: list[SettingChange] = []
+    for section in SECTIONS:
+        before, after = getattr(old, section), getattr(new, section)
+        for field in dataclasses.fields(before):
+            a, b = getattr(before, field.name), getattr(after, field.name)
+            if isinstance(b, Secret) and not b:
+                # A reload reads secrets again only if they are where the first load found them.
+                continue
+            if a != b:
+                key = f"{section}.{field.name}"
+                changes.append(SettingChange(key, _shown(a), _shown(b), key in LIVE_KEYS))
+    return changes
+
+
+def _merge(old: Settings, new: Settings) -> Settings:
+    """Return the running settings with only the live keys taken from `new`."""
+    sections: dict[str, Any] = {}
+    for section in SECTIONS:
+        before, after = getattr(old, section), getattr(new, section)
+        live = {
+            f.name: getattr(after, f.name)
+            for f in dataclasses.fields(before)
+            if f"{section}.{f.name}" in LIVE_KEYS
+        }
+        sections[section] = dataclasses.replace(before, **live) if live else before
+    return dataclasses.replace(old, **sections, warnings=new.warnings)
+
+
+def apply_settings(services: BotServices, new: Settings) -> ReloadOutcome:
+    """Apply the live keys of `new` to the running services; report every change."""
+    changes = diff_settings(services.settings, new)
+    merged = _merge(services.settings, new)
+    monitoring = merged.monitoring
+    services.monitor.poll_interval = monitoring.poll_interval
+    services.monitor.server_list_refresh = monitoring.server_list_refresh
+    if monitoring.servers != services.settings.monitoring.servers:
+        services.monitor.set_server_filter(monitoring.servers)
+    services.board.thresholds = Thresholds.from_settings(monitoring)
+    services.board.graph_window = monitoring.graph_window
+    services.board.show_address = not merged.permissions.hide_address
+    services.pump.interval = merged.discord.edit_interval
+    audit = getattr(services, "audit", None)
+    if audit is not None:
+        audit.channel_id = merged.discord.audit_channel_id
+    # Cogs read permissions and the audit channel from here on every use.
+    services.settings = merged
+    return ReloadOutcome(
+        applied=tuple(c for c in changes if c.live),
+        needs_restart=tuple(c for c in changes if not c.live),
+    )
+
+
+def reload_config(services: BotServices, *, load: SettingsLoader | None = None) -> ReloadOutcome:
+    """Re-read the configuration and apply it, or refuse it with check-config's messages."""
+    path = services.settings.config_path
+    if load is None:
+        if path is None:
+            outcome = ReloadOutcome(refused="the running configuration was not read from a file")
+            _log_outcome(outcome)
+            return outcome
+
+        def load() -> Settings:
+            return load_settings(path, require_secrets=False)
+
+    try:
+        new = load()
+    except ConfigValidationError as problems:
+        outcome = ReloadOutcome(refused=problems.render())
+    else:
+        outcome = apply_settings(services, new)
+        for warning in new.warnings:
+            log.warning("config: %s", warning)
+    _log_outcome(outcome)
+    return outcome
+
+
+def _log_outcome(outcome: ReloadOutcome) -> None:
+    lines = outcome.lines()
+    if outcome.ok:
+        log.info("%s", lines[0])
+        for line in lines[1:]:
+            log.info("%s", line.strip())
+    else:
+        # One line per problem, as check-config prints them.
+        for line in lines:
+            for part in line.splitlines():
+                log.error("%s", part.strip())

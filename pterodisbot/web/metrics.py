@@ -1,0 +1,263 @@
+"""Prometheus metrics read from the bot's services at scrape time.
+
+Nothing is copied into long-lived gauges: each scrape walks the monitor's current snapshots, so
+a server that left the panel (or was renamed) loses its series at the next scrape. Only the two
+histograms keep state, because a distribution cannot be rebuilt from the last value.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+import pterodisbot
+from pterodisbot.monitor import ServerSnapshot, ServerStatus
+from pterodisbot.web.discord_traffic import DiscordTraffic
+from pterodisbot.web.gateway import GatewayWatch
+
+if TYPE_CHECKING:
+    from pterodisbot.bot.services import BotServices
+
+log = logging.getLogger(__name__)
+
+_MIB = 1024 * 1024
+SERVER_LABELS = ("server_id", "server_name")
+# Seconds; a panel answer takes tens of milliseconds, a whole poll cycle up to its interval.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CYCLE_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0)
+
+
+class BotCollector(Collector):
+    """Yield the bot's metrics from its services each time Prometheus scrapes."""
+
+    def __init__(
+        self,
+        services: BotServices,
+        gateway: GatewayWatch,
+        traffic: DiscordTraffic | None,
+        registry: CollectorRegistry,
+    ) -> None:
+        self._services = services
+        self._gateway = gateway
+        self._traffic = traffic
+        self._seen_cycle: float | None = None
+        self.poll_duration = Histogram(
+            "pterodisbot_poll_duration_seconds",
+            "Time one poll cycle over every watched server took.",
+            buckets=CYCLE_BUCKETS,
+            registry=registry,
+        )
+        self.panel_latency = Histogram(
+            "pterodisbot_panel_resources_latency_seconds",
+            "Time from asking the panel for a server's resources to having the answer.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        services.monitor.add_listener(self._on_snapshot)
+        registry.register(self)
+
+    def _on_snapshot(self, snap: ServerSnapshot, previous: ServerSnapshot | None) -> None:
+        # Listeners run right after the panel answered, so "now - asked at" is the request's time.
+        if snap.resources is not None:
+            self.panel_latency.observe(max(0.0, self._services.clock.time() - snap.t))
+        self.note_cycle()
+
+    def note_cycle(self) -> None:
+        """Observe the last poll cycle's duration once, when a new cycle has completed."""
+        monitor = self._services.monitor
+        completed = monitor.last_cycle_completed
+        if completed is None or completed == self._seen_cycle:
+            return
+        self._seen_cycle = completed
+        if monitor.last_cycle_duration is not None:
+            self.poll_duration.observe(monitor.last_cycle_duration)
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield every metric family, read from the services now."""
+        yield from self._process()
+        yield from self._servers()
+        yield from self._panel()
+        yield from self._discord()
+
+    def _process(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "pterodisbot_build_info", "The running Pterodisbot version.", labels=["version"]
+        )
+        info.add_metric([pterodisbot.__version__], 1)
+        yield info
+        state = self._gateway.state()
+        yield GaugeMetricFamily(
+            "pterodisbot_gateway_connected",
+            "1 while the Discord gateway is connected, else 0.",
+            value=1 if state.connected else 0,
+        )
+        yield CounterMetricFamily(
+            "pterodisbot_gateway_disconnects",
+            "Times the Discord gateway dropped since the bot started.",
+            value=state.disconnects,
+        )
+        if state.latency is not None:
+            yield GaugeMetricFamily(
+                "pterodisbot_gateway_latency_seconds",
+                "Discord gateway heartbeat round trip.",
+                value=state.latency,
+            )
+
+    def _servers(self) -> Iterator[Metric]:
+        monitor = self._services.monitor
+        snaps = [s for key, s in monitor.snapshots.items() if key in monitor.servers]
+        states = GaugeMetricFamily(
+            "pterodisbot_server_state",
+            "1 for the server's current state, 0 for the others.",
+            labels=[*SERVER_LABELS, "state"],
+        )
+        gauges = {
+            name: GaugeMetricFamily(f"pterodisbot_server_{name}", doc, labels=list(SERVER_LABELS))
+            for name, doc in (
+                ("cpu_percent", "CPU use in % of one core (200 = two cores busy)."),
+                ("cpu_limit_percent", "CPU limit in % of one core; absent when unlimited."),
+                ("memory_bytes", "Memory in use."),
+                ("memory_limit_bytes", "Memory limit; absent when unlimited."),
+                ("disk_bytes", "Disk in use."),
+                ("disk_limit_bytes", "Disk limit; absent when unlimited."),
+                ("uptime_seconds", "Seconds since the server's container started."),
+            )
+        }
+        counters = {
+            name: CounterMetricFamily(f"pterodisbot_server_{name}", doc, labels=list(SERVER_LABELS))
+            for name, doc in (
+                ("network_rx_bytes", "Bytes received since the container started."),
+                ("network_tx_bytes", "Bytes sent since the container started."),
+            )
+        }
+        for snap in snaps:
+            server = snap.server
+            labels = [server.identifier, server.name]
+            for status in ServerStatus:
+                states.add_metric([*labels, str(status)], 1 if snap.status is status else 0)
+            limits = server.limits
+            if limits.cpu > 0:
+                gauges["cpu_limit_percent"].add_metric(labels, limits.cpu)
+            if limits.memory > 0:
+                gauges["memory_limit_bytes"].add_metric(labels, limits.memory * _MIB)
+            if limits.disk > 0:
+                gauges["disk_limit_bytes"].add_metric(labels, limits.disk * _MIB)
+            res = snap.resources
+            if res is None:
+                continue
+            gauges["cpu_percent"].add_metric(labels, res.cpu_absolute)
+            gauges["memory_bytes"].add_metric(labels, res.memory_bytes)
+            gauges["disk_bytes"].add_metric(labels, res.disk_bytes)
+            gauges["uptime_seconds"].add_metric(labels, res.uptime_ms / 1000)
+            counters["network_rx_bytes"].add_metric(labels, res.network_rx_bytes)
+            counters["network_tx_bytes"].add_metric(labels, res.network_tx_bytes)
+        yield GaugeMetricFamily(
+            "pterodisbot_servers_watched",
+            "Servers the bot watches.",
+            value=len(monitor.servers),
+        )
+        yield states
+        yield from gauges.values()
+        yield from counters.values()
+
+    def _panel(self) -> Iterator[Metric]:
+        services = self._services
+        monitor = services.monitor
+        if monitor.last_cycle_completed is not None:
+            yield GaugeMetricFamily(
+                "pterodisbot_last_poll_timestamp_seconds",
+                "Unix time the last poll cycle finished.",
+                value=monitor.last_cycle_completed,
+            )
+        if monitor.panel_reachable is not None:
+            yield GaugeMetricFamily(
+                "pterodisbot_panel_reachable",
+                "1 if the panel answered the last request, else 0.",
+                value=1 if monitor.panel_reachable else 0,
+            )
+        requests = CounterMetricFamily(
+            "pterodisbot_panel_requests",
+            "Panel API attempts by route and outcome (HTTP status, timeout, connection, tls).",
+            labels=["route", "outcome"],
+        )
+        for (route, outcome), count in sorted(services.api.stats.snapshot().items()):
+            requests.add_metric([route, outcome], count)
+        yield requests
+        yield CounterMetricFamily(
+            "pterodisbot_panel_retries",
+            "Panel requests retried after a timeout, 5xx or 429.",
+            value=services.api.stats.retries,
+        )
+        budget = services.api.budget
+        yield GaugeMetricFamily(
+            "pterodisbot_panel_rate_budget_remaining",
+            "Panel requests the bot may still make in the current minute.",
+            value=budget.remaining,
+        )
+        yield GaugeMetricFamily(
+            "pterodisbot_panel_rate_budget_capacity",
+            "Panel requests the bot allows itself per minute.",
+            value=budget.capacity,
+        )
+
+    def _discord(self) -> Iterator[Metric]:
+        services = self._services
+        board = services.board.stats
+        pump = services.pump.stats
+        for name, doc, value in (
+            ("discord_embeds_posted", "Status embeds posted.", board.posted),
+            ("discord_edits", "Status embeds edited.", board.edits),
+            (
+                "discord_edits_skipped",
+                "Snapshots that changed nothing significant, so no edit was sent.",
+                board.skipped,
+            ),
+            (
+                "discord_edits_failed",
+                "Edits Discord refused (retried on the next change).",
+                board.failed,
+            ),
+            (
+                "discord_embeds_removed",
+                "Status embeds forgotten because Discord lost them.",
+                board.removed,
+            ),
+            ("discord_edits_queued", "Edits handed to the per-channel pump.", pump.submitted),
+            (
+                "discord_edits_coalesced",
+                "Queued edits replaced by a newer one before they were sent.",
+                pump.coalesced,
+            ),
+        ):
+            yield CounterMetricFamily(f"pterodisbot_{name}", doc, value=value)
+        yield GaugeMetricFamily(
+            "pterodisbot_discord_edits_pending",
+            "Edits waiting in the pump.",
+            value=services.pump.pending(),
+        )
+        yield GaugeMetricFamily(
+            "pterodisbot_embed_locations",
+            "Status embeds the bot keeps current.",
+            value=len(services.locations),
+        )
+        responses = CounterMetricFamily(
+            "pterodisbot_discord_responses",
+            "Discord HTTP answers by method and status.",
+            labels=["method", "status"],
+        )
+        limited = 0
+        if self._traffic is not None:
+            for (method, status), count in sorted(self._traffic.snapshot().items()):
+                responses.add_metric([method, str(status)], count)
+            limited = self._traffic.rate_limited
+        yield responses
+        yield CounterMetricFamily(
+            "pterodisbot_discord_rate_limited",
+            "Discord HTTP 429 answers (discord.py waits them out and retries).",
+            value=limited,
+        )

@@ -1,0 +1,113 @@
+"""The HTTP endpoint: `/healthz`, `/metrics`, `/api/servers` on one aiohttp site."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from pterodisbot.web.discord_traffic import DiscordTraffic
+from pterodisbot.web.gateway import GatewayWatch
+from pterodisbot.web.health import HealthReport, assess
+from pterodisbot.web.metrics import BotCollector
+from pterodisbot.web.snapshot import servers_json
+
+if TYPE_CHECKING:
+    from pterodisbot.bot.bot import PterodactylBot
+    from pterodisbot.bot.services import BotServices
+
+log = logging.getLogger(__name__)
+
+
+class WebServer:
+    """Serve health, metrics and a JSON snapshot of the bot; `start()` binds, `stop()` closes.
+
+    Build it before `bot.start()` so it sees the first READY (it also works on a running bot).
+    """
+
+    def __init__(self, bot: PterodactylBot, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        if bot.services is None:
+            raise ValueError("the web endpoint needs a bot built by pterodisbot.app.build_bot")
+        self._bot = bot
+        self._services: BotServices = bot.services
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self._url = ""
+        self.gateway = GatewayWatch(bot, clock=self._services.clock)
+        trace = bot.http.http_trace
+        self.traffic = trace if isinstance(trace, DiscordTraffic) else None
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.collector = BotCollector(self._services, self.gateway, self.traffic, self.registry)
+
+    @property
+    def url(self) -> str:
+        """Return `http://host:port` once started, else an empty string."""
+        return self._url
+
+    def build_app(self) -> web.Application:
+        """Return the aiohttp application with the three routes."""
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/api/servers", self._servers)
+        return app
+
+    async def start(self) -> str:
+        """Bind and serve; return the URL. Raises OSError if the port is taken."""
+        runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        addresses = runner.addresses
+        port = int(addresses[0][1]) if addresses else self._port
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        self._url = f"http://{host}:{port}"
+        log.info("health and metrics on %s (/healthz, /metrics, /api/servers)", self._url)
+        return self._url
+
+    async def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def health(self) -> HealthReport:
+        """Judge the bot's health now."""
+        monitor = self._services.monitor
+        return assess(
+            gateway=self.gateway.state(),
+            last_poll_completed=monitor.last_cycle_completed,
+            poll_interval=monitor.poll_interval,
+            panel_reachable=monitor.panel_reachable,
+            servers=len(monitor.servers),
+            now=self._services.clock.time(),
+        )
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        report = self.health()
+        return web.json_response(report.to_json(), status=200 if report.healthy else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        # Before the histograms are read, so a cycle that just ended is in this scrape.
+        self.collector.note_cycle()
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _servers(self, request: web.Request) -> web.Response:
+        services = self._services
+        monitor = services.monitor
+        snaps = [s for key, s in monitor.snapshots.items() if key in monitor.servers]
+        body = servers_json(
+            snaps,
+            show_address=not services.settings.permissions.hide_address,
+            now=services.clock.time(),
+        )
+        return web.json_response(body)
