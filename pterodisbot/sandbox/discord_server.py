@@ -305,14 +305,14 @@ class DiscordSandbox:
     ) -> web.StreamResponse:
         headers: dict[str, str] = {"Via": _VIA}
         try:
-            if request.method in ("POST", "PUT", "PATCH"):
-                body = await read_body(request)
-                request[BODY_KEY] = body
-                entry.update(body.log_entry())
             if not _NO_AUTH.match(sub) and not self._authorized(request):
                 return json_response(
                     rules.discord_error_body(0, "401: Unauthorized"), status=401, headers=headers
                 )
+            if request.method in ("POST", "PUT", "PATCH"):
+                body = await read_body(request)
+                request[BODY_KEY] = body
+                entry.update(body.log_entry())
             missing = request.match_info.http_exception
             if missing is not None:
                 return json_response(
