@@ -1,0 +1,444 @@
+"""`python -m pterodisbot demo`: the whole product on one machine, watched in a browser.
+
+One process runs the simulated panel (a curated fleet), the Discord sandbox (which also serves
+the demo page) and the real bot built by `pterodisbot.app.build_bot`, connected to both with a
+demo configuration. The visitor opens one URL: the sandbox's port, where `/` is the page,
+`/_sandbox/` the sandbox's control API, `/_sim/` the panel's control API (proxied, so the page
+needs no second origin) and `/_demo/info` tells scripts where everything is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+import secrets
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+from aiohttp import web
+
+from pterodisbot.app import build_bot
+from pterodisbot.bot import discord_api
+from pterodisbot.bot.bot import PterodactylBot
+from pterodisbot.config import LoggingSettings, Settings, settings_from_sections
+from pterodisbot.log_setup import configure_logging
+from pterodisbot.sandbox._panel_fleet import default_fleet
+from pterodisbot.sandbox.discord_server import DiscordSandbox
+from pterodisbot.sandbox.panel import SimLimits, SimServerSpec, SimulatedPanel
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 8765
+DEFAULT_SERVERS = 8
+# The panel caches resources for 20 s; the demo answers live so a visitor sees change at once.
+DEMO_POLL_INTERVAL = 3.0
+# The flaky server crashes about this often (seconds, randomised ±30 %), first after CHAOS_FIRST.
+CHAOS_EVERY = 90.0
+CHAOS_FIRST = 40.0
+# Hop-by-hop headers a proxy must not forward (RFC 9110 §7.6.1), plus what aiohttp recomputes.
+_HOP_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "content-encoding",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRoles:
+    """Which demo user holds which role (names of the sandbox's default world)."""
+
+    owner: str = "owner"
+    operator: str = "operator"
+    member: str = "member"
+
+
+def demo_fleet(count: int = DEFAULT_SERVERS) -> list[SimServerSpec]:
+    """Return the demo's servers: a varied, curated fleet, padded with generated ones.
+
+    Fixed identifiers let scripts and the browser test name servers without looking them up.
+    """
+    curated = [
+        SimServerSpec(
+            name="Modded Minecraft (ATM9)",
+            identifier="mcmodded",
+            description="All the Mods 9: busy every evening.",
+            game="minecraft",
+            limits=SimLimits(memory=12288, disk=51200, cpu=400),
+            uptime_seconds=26 * 3600.0,
+            start_seconds=12.0,
+            stop_seconds=5.0,
+            cpu_load=0.72,
+            memory_load=0.82,
+        ),
+        SimServerSpec(
+            name="Minecraft Survival",
+            identifier="mcsurviv",
+            description="Vanilla survival, whitelisted.",
+            game="minecraft",
+            limits=SimLimits(memory=4096, disk=20480, cpu=200),
+            uptime_seconds=4 * 3600.0,
+            start_seconds=5.0,
+            stop_seconds=3.0,
+            cpu_load=0.3,
+            memory_load=0.55,
+        ),
+        SimServerSpec(
+            name="Valheim Vikings",
+            identifier="valheim1",
+            description="Quiet most of the day.",
+            game="valheim",
+            node="node-2",
+            limits=SimLimits(memory=4096, disk=10240, cpu=200),
+            uptime_seconds=9 * 86400.0,
+            cpu_load=0.03,
+            memory_load=0.35,
+        ),
+        SimServerSpec(
+            name="Rust Monthly (flaky)",
+            identifier="rustwipe",
+            description="Crashes now and then; Wings brings it back.",
+            game="rust",
+            node="node-2",
+            limits=SimLimits(memory=8192, disk=30720, cpu=300),
+            uptime_seconds=1800.0,
+            start_seconds=6.0,
+            cpu_load=0.45,
+            memory_load=0.65,
+        ),
+        SimServerSpec(
+            name="Palworld Community",
+            identifier="palworld",
+            game="palworld",
+            limits=SimLimits(memory=16384, disk=30720, cpu=400),
+            uptime_seconds=90.0,
+            cpu_load=0.5,
+            memory_load=0.6,
+        ),
+        SimServerSpec(
+            name="Terraria Calamity",
+            identifier="terraria",
+            description="Being installed.",
+            game="terraria",
+            state="offline",
+            status="installing",
+        ),
+        SimServerSpec(
+            name="CS2 Retakes",
+            identifier="cs2retak",
+            description="Suspended: unpaid invoice.",
+            game="cs2",
+            state="offline",
+            status="suspended",
+        ),
+        SimServerSpec(
+            name="Factorio Space Age",
+            identifier="factorio",
+            description="Stopped between seasons.",
+            game="factorio",
+            state="offline",
+        ),
+    ]
+    if count <= len(curated):
+        return curated[:count]
+    extra = default_fleet(count - len(curated), seed=7)
+    taken = {spec.name for spec in curated}
+    padded = [dataclasses.replace(s, name=f"{s.name} #{i}") for i, s in enumerate(extra, 1)]
+    return curated + [s for s in padded if s.name not in taken]
+
+
+def demo_settings(
+    panel: SimulatedPanel, sandbox: DiscordSandbox, workdir: Path, token: str
+) -> Settings:
+    """Return the demo configuration: fast polls, the Operator role may use every power button."""
+    guild = sandbox.world.guilds[0]
+    audit = next(c.id for c in guild.channels if c.name == "audit")
+    sections: dict[str, dict[str, str]] = {
+        "pterodactyl": {"url": panel.url, "requests_per_minute": "600", "timeout": "5"},
+        "discord": {
+            "guild_ids": str(guild.id),
+            "api_base": sandbox.url,
+            "audit_channel_id": str(audit),
+            "locations_file": str(workdir / "embed_locations.json"),
+            "edit_interval": "0.5",
+        },
+        "monitoring": {
+            "poll_interval": f"{DEMO_POLL_INTERVAL:g}",
+            "server_list_refresh": "60",
+            "forced_refresh": "120",
+            "graph_window": "300",
+            "graph_max_age": "15",
+            "history_size": "2000",
+        },
+        "permissions": {
+            "start": "Operator",
+            "stop": "Operator",
+            "restart": "Operator",
+            "kill": "Operator",
+            "admin": "Admin",
+        },
+        "logging": {"level": "WARNING", "loggers": "discord=ERROR, aiohttp.access=WARNING"},
+    }
+    env = {"DISCORD_TOKEN": token, "PTERODACTYL_API_KEY": panel.api_key}
+    return settings_from_sections(sections, env=env, base_dir=workdir)
+
+
+class Demo:
+    """The simulated panel, the Discord sandbox with the demo page, and the bot, in one loop."""
+
+    def __init__(
+        self,
+        *,
+        port: int = DEFAULT_PORT,
+        servers: int = DEFAULT_SERVERS,
+        host: str = "127.0.0.1",
+        seed_embeds: Sequence[str] = ("mcmodded", "valheim1", "rustwipe"),
+        chaos: bool = True,
+        workdir: Path | None = None,
+    ) -> None:
+        self.port = port
+        self.host = host
+        self.seed_embeds = tuple(seed_embeds)
+        self.chaos = chaos
+        self.roles = DemoRoles()
+        self.panel = SimulatedPanel(
+            fleet=demo_fleet(servers),
+            api_key="ptlc_demo" + secrets.token_hex(12),
+            resources_cache_seconds=0,
+        )
+        self.sandbox = DiscordSandbox(routes=self._routes())
+        self.bot: PterodactylBot | None = None
+        self.settings: Settings | None = None
+        self._workdir = workdir
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._bot_task: asyncio.Task[None] | None = None
+        self._chaos_task: asyncio.Task[None] | None = None
+        self._previous_target: discord_api.ApiTarget | None = None
+        self._rng = random.Random(0)
+
+    @property
+    def url(self) -> str:
+        """Return the one URL a visitor opens (the sandbox's port); empty before `start()`."""
+        return self.sandbox.url
+
+    def info(self) -> dict[str, Any]:
+        """Return what `/_demo/info` answers: where the APIs are and the demo's ids."""
+        guild = self.sandbox.world.guilds[0]
+        channels = {c.name: str(c.id) for c in guild.channels}
+        world = self.sandbox.world
+        return {
+            "discord_api": self.sandbox.url,
+            "panel_url": self.panel.url,
+            "panel_api_key": self.panel.api_key,
+            "guild_id": str(guild.id),
+            "channels": {name: channels[name] for name in ("status", "alerts", "audit")},
+            "users": {
+                role: str(world.user(getattr(self.roles, role)).id)
+                for role in ("owner", "operator", "member")
+            },
+        }
+
+    async def start(self) -> str:
+        """Start the panel, the sandbox (and page) and the bot; return the URL once it works."""
+        if self._workdir is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="pterodisbot-demo-")
+            self._workdir = Path(self._tempdir.name)
+        await self.panel.start(self.host, 0)
+        await self.sandbox.start(self.host, self.port)
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        self.settings = demo_settings(
+            self.panel, self.sandbox, self._workdir, self.sandbox.bot_token
+        )
+        self._previous_target = discord_api.use_api_base(self.sandbox.url)
+        bot = build_bot(self.settings)
+        self.bot = bot
+        self._bot_task = asyncio.create_task(bot.start(self.sandbox.bot_token), name="demo-bot")
+        await self._wait_ready(bot)
+        for identifier in self.seed_embeds:
+            await self._post_status(identifier)
+        if self.chaos:
+            self._chaos_task = asyncio.create_task(self._chaos_loop(), name="demo-chaos")
+        log.info("demo ready on %s", self.url)
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop the bot, then the sandbox and the panel; forget the temporary files."""
+        if self._chaos_task is not None:
+            self._chaos_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._chaos_task
+        if self.bot is not None:
+            await self.bot.close()
+        if self._bot_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._bot_task, 10)
+        if self._session is not None:
+            await self._session.close()
+        await self.sandbox.stop()
+        await self.panel.stop()
+        if self._previous_target is not None:
+            discord_api.restore_target(self._previous_target)
+            self._previous_target = None
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    async def __aenter__(self) -> Demo:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ----- startup -----
+
+    async def _wait_ready(self, bot: PterodactylBot, within: float = 60.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            task = self._bot_task
+            if task is not None and task.done():
+                task.result()
+                raise RuntimeError("the bot stopped before it was ready")
+            services = bot.services
+            if (
+                bot.is_ready()
+                and bot.commands_synced.is_set()
+                and services is not None
+                and services.monitor.last_cycle_completed is not None
+            ):
+                return
+            if loop.time() > deadline:
+                raise RuntimeError("the bot did not get ready within a minute")
+            await asyncio.sleep(0.1)
+
+    async def _post_status(self, identifier: str) -> None:
+        """Run /server_status as the owner in #status, as a visitor would."""
+        if identifier not in self.panel.servers:
+            return
+        assert self._session is not None
+        spec = {
+            "type": "command",
+            "name": "server_status",
+            "options": {"server": identifier},
+            "user_id": self.roles.owner,
+            "channel_id": "status",
+            "wait": 10,
+        }
+        async with self._session.post(
+            f"{self.sandbox.url}/_sandbox/interactions", json=spec
+        ) as response:
+            if response.status >= 400:
+                log.warning(
+                    "demo: posting the status of %s failed: %s", identifier, response.status
+                )
+
+    # ----- the flaky server -----
+
+    async def _chaos_loop(self) -> None:
+        """Crash the flaky server now and then; Wings restarts it a few seconds later."""
+        delay = CHAOS_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            server = self.panel.servers.get("rustwipe")
+            if server is not None and server.state == "running":
+                server.crashloop(1.0, auto_restart=True)
+                log.info("demo: %s crashed (it will restart by itself)", server.name)
+            delay = CHAOS_EVERY * self._rng.uniform(0.7, 1.3)
+
+    # ----- routes on the sandbox's port -----
+
+    def _routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/_demo/info", self._info_route, allow_head=False),
+            web.route("*", "/_sim/{tail:.*}", self._sim_proxy),
+        ]
+
+    async def _info_route(self, request: web.Request) -> web.Response:
+        return web.json_response(self.info())
+
+    async def _sim_proxy(self, request: web.Request) -> web.StreamResponse:
+        """Forward `/_sim/...` to the simulated panel, so the page has one origin."""
+        if self._session is None:
+            raise web.HTTPServiceUnavailable(text="the demo is still starting")
+        target = f"{self.panel.url}{request.rel_url}"
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+        body = await request.read() if request.can_read_body else None
+        try:
+            async with self._session.request(
+                request.method, target, headers=headers, data=body, allow_redirects=False
+            ) as upstream:
+                payload = await upstream.read()
+                out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_HEADERS}
+                return web.Response(status=upstream.status, body=payload, headers=out)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return web.json_response(
+                {"error": f"the simulated panel did not answer: {exc.__class__.__name__}"},
+                status=502,
+            )
+
+
+async def run_demo(
+    *,
+    port: int = DEFAULT_PORT,
+    servers: int = DEFAULT_SERVERS,
+    verbose: bool = False,
+    out: TextIO | None = None,
+) -> int:
+    """Run the demo until SIGINT/SIGTERM; return the process exit code."""
+    out = out if out is not None else sys.stdout
+    demo = Demo(port=port, servers=servers)
+    # Quiet by default: the page is the show. Secrets are scrubbed from whatever is logged.
+    configure_logging(
+        LoggingSettings(
+            level=logging.INFO if verbose else logging.WARNING,
+            file=None,
+            max_bytes=1024 * 1024,
+            backup_count=0,
+            loggers={"discord": logging.WARNING if verbose else logging.ERROR},
+        ),
+        secrets=(demo.sandbox.bot_token, demo.panel.api_key),
+    )
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        try:
+            url = await demo.start()
+        except OSError as exc:
+            print(
+                f"pterodisbot demo: cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); "
+                "is another demo running? Try --port with another number.",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"Pterodisbot demo: open {url}/   (Ctrl-C to stop)", file=out, flush=True)
+        await stop.wait()
+        print("Pterodisbot demo: stopping…", file=out, flush=True)
+        return 0
+    finally:
+        await demo.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
