@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="run the bot on a simulated panel and a local Discord sandbox"
     )
+    demo.add_argument(
+        "--port", type=int, default=8765, help="port of the demo page on 127.0.0.1 (default 8765)"
+    )
+    demo.add_argument("--servers", type=int, default=8, help="simulated game servers (default 8)")
+    demo.add_argument("--verbose", action="store_true", help="log what the bot does")
     demo.set_defaults(handler=_demo)
     check = commands.add_parser(
         "check-config", parents=[files], help="validate the configuration and exit"
@@ -172,11 +177,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    print(
-        "pterodisbot demo: the demo (simulated panel + local Discord sandbox) is not built yet.",
-        file=sys.stderr,
-    )
-    return EXIT_FAILED
+    if not 0 <= args.port <= 65535 or not 1 <= args.servers <= 500:
+        print("pterodisbot demo: --port is 0 to 65535 and --servers 1 to 500", file=sys.stderr)
+        return EXIT_CONFIG
+    from pterodisbot.demo import run_demo
+
+    return asyncio.run(run_demo(port=args.port, servers=args.servers, verbose=args.verbose))
 
 
 def _doctor(args: argparse.Namespace) -> int:

@@ -234,9 +234,11 @@ def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) 
     assert capsys.readouterr().out.strip() == f"pterodisbot {__version__}"
 
 
-def test_demo_says_it_is_not_built_yet(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 1
-    assert "not built yet" in capsys.readouterr().err
+def test_demo_refuses_an_impossible_port_before_starting_anything(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--port", "70000"]) == 2
+    assert "--port is 0 to 65535" in capsys.readouterr().err
 
 
 def test_run_refuses_a_broken_config_before_starting_anything(
