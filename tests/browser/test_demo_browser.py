@@ -1,0 +1,142 @@
+"""The demo page in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+`make test` installs both (scripts/install-browser.sh); without them the test is skipped and
+says which is missing. The screenshot lands in artifacts/demo.png (gitignored).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pterodisbot.demo import Demo
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+AMBER = 0xFEE75C
+GREEN = 0x57F287
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(120),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None,
+        reason="playwright is not installed: run scripts/install-browser.sh (make test does)",
+    ),
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and shutil.which("chromium") is None,
+        reason="Debian's chromium is not installed (apt-get install chromium; make test tries, "
+        "and skips this test where apt-get is unavailable)",
+    ),
+]
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
+    """Run the demo on a free port, without the random crashes of the flaky server."""
+    running = Demo(port=0, chaos=False, seed_embeds=("mcmodded", "valheim1"), workdir=tmp_path)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def page(tmp_path: Path) -> AsyncIterator[Any]:
+    """Return a page of a fresh headless Chromium profile."""
+    from playwright.async_api import async_playwright
+
+    executable = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")  # noqa: ASYNC240
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=executable,
+            args=CHROMIUM_FLAGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            yield context.pages[0] if context.pages else await context.new_page()
+        finally:
+            await context.close()
+
+
+async def _embed_colour(page: Any, message_id: str) -> int | None:
+    value = await page.get_attribute(f'.message[data-id="{message_id}"] .embed', "data-color")
+    return None if not value else int(value)
+
+
+async def test_visitor_posts_a_status_embed_and_restarts_the_server_as_operator(
+    demo: Demo, page: Any
+) -> None:
+    try:
+        await _visit(demo, page)
+    except BaseException:
+        # What the browser showed when it went wrong is the fastest way to see why.
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "demo-failure.png"))
+        raise
+
+
+async def _visit(demo: Demo, page: Any) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(demo.url + "/")
+    await page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    # The seeded embeds are there, with live buttons.
+    await page.wait_for_selector(".message .e-title:text-is('Modded Minecraft (ATM9)')")
+
+    await page.select_option("#user-select", "operator")
+    await page.fill("#command-input", "/server_st")
+    await page.click(".suggestion[data-name='server_status']")
+    await page.type("input[data-option='server']", "Minecraft Surv", delay=20)
+    await page.click(".choice[data-value='mcsurviv']")
+    await page.click("#send")
+
+    # The operator's private answer, then the public embed with its graph.
+    await page.wait_for_selector(".message.ephemeral :text('Posted the status of')")
+    title = page.locator(
+        ".message:not(.ephemeral)", has=page.locator(".e-title", has_text="Minecraft Survival")
+    )
+    await title.first.wait_for()
+    message_id = await title.first.get_attribute("data-id")
+    assert message_id is not None
+    graph = f'.message[data-id="{message_id}"] img.embed-image'
+    await page.wait_for_function(
+        "sel => { const img = document.querySelector(sel); "
+        "return img && img.complete && img.naturalWidth > 0; }",
+        arg=graph,
+    )
+    assert await _embed_colour(page, message_id) == GREEN
+    names = await page.locator(f'.message[data-id="{message_id}"] .e-field-name').all_inner_texts()
+    assert {"Status", "CPU", "Memory"} <= set(names)
+
+    # Restart as the operator: the bot asks to confirm, privately, then acts.
+    await page.click(f'.message[data-id="{message_id}"] button:text-is("Restart")')
+    await page.click(".message.ephemeral button:text-is('Yes, restart')")
+    colour_is = "([sel, want]) => Number(document.querySelector(sel)?.dataset.color) === want"
+    embed = f'.message[data-id="{message_id}"] .embed'
+    await page.wait_for_function(colour_is, arg=[embed, AMBER], timeout=20_000)
+    await page.wait_for_function(colour_is, arg=[embed, GREEN], timeout=30_000)
+    assert demo.panel.stats()["power"]["mcsurviv"] == {"restart": 1}
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "demo.png"))
+    assert (ARTIFACTS / "demo.png").stat().st_size > 10_000
+    assert errors == []
