@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format run check-config doctor bench clean
+.PHONY: demo test lint browser format run check-config doctor bench clean
 
 # (Re)create the virtualenv whenever a requirements file or pyproject.toml changes.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -16,8 +16,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 demo: $(STAMP)
 	$(PY) -m pterodisbot demo
 
-test: lint
+test: lint browser
 	$(PY) -m pytest
+
+# Debian's chromium and the Playwright driver for tests/browser; never fails: without apt-get
+# the browser test is skipped and says why.
+browser: $(STAMP)
+	@bash scripts/install-browser.sh $(PY)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
