@@ -57,6 +57,7 @@ def build_bot(
         poll_interval=monitoring.poll_interval,
         server_list_refresh=monitoring.server_list_refresh,
         server_filter=monitoring.servers,
+        smoothing=monitoring.smoothing,
         clock=clock,
     )
     renderer = GraphRenderer()

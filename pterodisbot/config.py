@@ -117,8 +117,9 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
                 "poll_interval": "10",
                 "server_list_refresh": "300",
                 "history_size": "8640",
-                "cpu_threshold": "10",
-                "memory_threshold": "10",
+                "cpu_threshold": "25",
+                "memory_threshold": "15",
+                "smoothing": "60",
                 "forced_refresh": "600",
                 "graph_window": "900",
                 "graph_max_age": "600",
@@ -270,6 +271,7 @@ class MonitoringSettings:
     graph_window: float
     graph_max_age: float
     servers: tuple[str, ...]
+    smoothing: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -1030,6 +1032,7 @@ def _build_monitoring(ctx: _Context, rpm: int) -> MonitoringSettings:
         graph_window=read("monitoring", "graph_window", _duration(60, 7 * 86400)),
         graph_max_age=read("monitoring", "graph_max_age", _duration(0, 86400)),
         servers=read("monitoring", "servers", _identifiers),
+        smoothing=read("monitoring", "smoothing", _duration(0, 3600)),
     )
     kept = settings.history_size * settings.poll_interval
     if settings.graph_window > kept:

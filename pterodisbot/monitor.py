@@ -60,6 +60,19 @@ class ServerStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Trend:
+    """CPU and memory averaged over the last `seconds` of live samples.
+
+    Game servers' CPU jitters from one poll to the next; deciding whether an embed is worth
+    editing on these averages keeps a busy but steady server from being edited every poll.
+    """
+
+    cpu_percent: float
+    memory_bytes: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSnapshot:
     """One server as last seen by the monitor."""
 
@@ -69,6 +82,7 @@ class ServerSnapshot:
     sample: MetricSample | None
     t: float
     error: str | None = None
+    trend: Trend | None = None
 
 
 Listener = Callable[[ServerSnapshot, "ServerSnapshot | None"], None]
@@ -101,6 +115,7 @@ class Monitor:
         poll_interval: float = 10.0,
         server_list_refresh: float = 300.0,
         server_filter: Collection[str] = (),
+        smoothing: float = 60.0,
         clock: Clock | None = None,
     ) -> None:
         self._api = api
@@ -108,6 +123,7 @@ class Monitor:
         self.poll_interval = poll_interval
         self.server_list_refresh = server_list_refresh
         self._filter = frozenset(server_filter)
+        self.smoothing = smoothing
         self._clock = clock or SystemClock()
         self._servers: dict[str, Server] = {}
         self._snapshots: dict[str, ServerSnapshot] = {}
@@ -219,6 +235,22 @@ class Monitor:
         self.last_cycle_completed = self._clock.time()
         self.last_cycle_duration = self._clock.monotonic() - start
 
+    def _trend(self, identifier: str, now: float) -> Trend | None:
+        if self.smoothing <= 0:
+            return None
+        history = self._metrics.get(identifier)
+        if history is None:
+            return None
+        window = history.window(self.smoothing, now)
+        live = ~window.gap_mask
+        if not live.any():
+            return None
+        return Trend(
+            cpu_percent=float(window.cpu_percent[live].mean()),
+            memory_bytes=int(window.memory_bytes[live].mean()),
+            seconds=self.smoothing,
+        )
+
     async def _run(self) -> None:
         while True:
             start = self._clock.monotonic()
@@ -284,7 +316,13 @@ class Monitor:
             sample = self._metrics.record(server.identifier, now, resources)
             status = status_of(server, resources)
         snapshot = ServerSnapshot(
-            server=server, status=status, resources=resources, sample=sample, t=now, error=error
+            server=server,
+            status=status,
+            resources=resources,
+            sample=sample,
+            t=now,
+            error=error,
+            trend=self._trend(server.identifier, now) if resources is not None else None,
         )
         previous = self._snapshots.get(server.identifier)
         self._snapshots[server.identifier] = snapshot

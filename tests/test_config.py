@@ -69,7 +69,8 @@ def test_defaults_apply_to_every_key_left_out() -> None:
     assert settings.pterodactyl.url == "http://10.0.0.5:8080"
     assert settings.pterodactyl.key_type == "client"
     assert settings.pterodactyl.max_retries == 3
-    assert settings.monitoring.cpu_threshold == 10
+    assert settings.monitoring.cpu_threshold == 25
+    assert settings.monitoring.smoothing == 60
     assert settings.monitoring.graph_window == 900
     assert settings.permissions.confirm_dangerous is True
     assert settings.logging.loggers == {"discord": 30, "aiohttp.access": 30}

@@ -46,8 +46,8 @@ class Thresholds:
     `graph_max_age`: seconds after which the graph of a live server is re-rendered.
     """
 
-    cpu_points: float = 10.0
-    memory_percent: float = 10.0
+    cpu_points: float = 25.0
+    memory_percent: float = 15.0
     forced_refresh: float = 600.0
     graph_max_age: float = 600.0
 
@@ -81,8 +81,8 @@ class LastRender:
         """Record what an embed built from `snap` shows, for the next `should_update` call."""
         return cls(
             status=snap.status,
-            cpu_percent=current_cpu_percent(snap),
-            memory_bytes=current_memory_bytes(snap),
+            cpu_percent=compared_cpu_percent(snap),
+            memory_bytes=compared_memory_bytes(snap),
             rendered_at=rendered_at,
             graph_at=graph_at,
         )
@@ -102,6 +102,20 @@ def current_cpu_percent(snap: ServerSnapshot) -> float | None:
     if snap.sample is not None:
         return float(snap.sample.cpu_percent)
     return None
+
+
+def compared_cpu_percent(snap: ServerSnapshot) -> float | None:
+    """Return the CPU value the policy compares: the recent average when known, else the latest."""
+    if snap.trend is not None and shows_graph(snap.status):
+        return snap.trend.cpu_percent
+    return current_cpu_percent(snap)
+
+
+def compared_memory_bytes(snap: ServerSnapshot) -> int | None:
+    """Return the memory value the policy compares: the recent average when known."""
+    if snap.trend is not None and shows_graph(snap.status):
+        return snap.trend.memory_bytes
+    return current_memory_bytes(snap)
 
 
 def current_memory_bytes(snap: ServerSnapshot) -> int | None:
@@ -134,19 +148,21 @@ def should_update(
     if snap.status != last.status:
         return UpdateReason.STATE
 
-    cpu = current_cpu_percent(snap)
+    cpu = compared_cpu_percent(snap)
     if (cpu is None) != (last.cpu_percent is None):
         # The embed showed a dash where a number now exists, or the other way round.
         return UpdateReason.CPU
     if cpu is not None and last.cpu_percent is not None:
         cpu_limit = snap.server.limits.cpu
         moved = abs(cpu - last.cpu_percent)
-        if cpu_limit > 0:
-            moved = moved * 100.0 / cpu_limit
+        # Points of the limit; without a limit, points of the larger reading (at least one
+        # core), so a busy 8-core server is judged like a 1-core one.
+        scale = cpu_limit if cpu_limit > 0 else max(100.0, cpu, last.cpu_percent)
+        moved = moved * 100.0 / scale
         if moved > thresholds.cpu_points:
             return UpdateReason.CPU
 
-    memory = current_memory_bytes(snap)
+    memory = compared_memory_bytes(snap)
     if (memory is None) != (last.memory_bytes is None):
         return UpdateReason.MEMORY
     if memory is not None and last.memory_bytes is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -16,7 +17,7 @@ from pterodisbot.bot.policy import (
     should_update,
     shows_graph,
 )
-from pterodisbot.monitor import ServerSnapshot, ServerStatus
+from pterodisbot.monitor import ServerSnapshot, ServerStatus, Trend
 from pterodisbot.panel.models import Allocation, Limits, PowerState, Resources, Server
 from pterodisbot.server_metrics_graphs import MetricSample
 
@@ -151,13 +152,35 @@ def test_cpu_move_counts_in_points_of_the_cpu_limit() -> None:
     assert should_update(last, down_over, now=T0 + 10, thresholds=THRESHOLDS) is UpdateReason.CPU
 
 
-def test_cpu_move_of_unlimited_server_counts_in_points_of_one_core() -> None:
+def test_cpu_move_of_unlimited_server_counts_in_points_of_the_larger_reading() -> None:
     server = make_server(cpu=0)
-    last = rendered(make_snapshot(cpu_percent=100.0, server=server))
-    at_threshold = make_snapshot(cpu_percent=110.0, server=server, t=T0 + 10)
-    over = make_snapshot(cpu_percent=110.1, server=server, t=T0 + 10)
+    # Below one core the scale is one core: 50 % -> 60.1 % is 10.1 points.
+    last = rendered(make_snapshot(cpu_percent=50.0, server=server))
+    at_threshold = make_snapshot(cpu_percent=60.0, server=server, t=T0 + 10)
+    over = make_snapshot(cpu_percent=60.1, server=server, t=T0 + 10)
     assert should_update(last, at_threshold, now=T0 + 10, thresholds=THRESHOLDS) is None
     assert should_update(last, over, now=T0 + 10, thresholds=THRESHOLDS) is UpdateReason.CPU
+    # A busy multi-core server: 400 % -> 440 % is 40/440 = 9.1 points, 400 -> 450 is 11.1.
+    busy = rendered(make_snapshot(cpu_percent=400.0, server=server))
+    calm = make_snapshot(cpu_percent=440.0, server=server, t=T0 + 10)
+    moved = make_snapshot(cpu_percent=450.0, server=server, t=T0 + 10)
+    assert should_update(busy, calm, now=T0 + 10, thresholds=THRESHOLDS) is None
+    assert should_update(busy, moved, now=T0 + 10, thresholds=THRESHOLDS) is UpdateReason.CPU
+
+
+def test_a_jittery_reading_is_judged_on_its_recent_average() -> None:
+    server = make_server(cpu=100)
+    last = rendered(replace(make_snapshot(cpu_percent=30.0, server=server), trend=_trend(30.0)))
+    spike = replace(make_snapshot(cpu_percent=80.0, server=server, t=T0 + 10), trend=_trend(38.0))
+    assert should_update(last, spike, now=T0 + 10, thresholds=THRESHOLDS) is None
+    sustained = replace(
+        make_snapshot(cpu_percent=80.0, server=server, t=T0 + 60), trend=_trend(70.0)
+    )
+    assert should_update(last, sustained, now=T0 + 60, thresholds=THRESHOLDS) is UpdateReason.CPU
+
+
+def _trend(cpu: float) -> Trend:
+    return Trend(cpu_percent=cpu, memory_bytes=512 * MIB, seconds=60)
 
 
 def test_memory_move_counts_in_percent_of_the_memory_limit() -> None:
