@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pterodisbot.bot.policy import Thresholds
-from pterodisbot.config import ConfigValidationError, Secret, Settings, load_settings
+from pterodisbot.config import (
+    Action,
+    ConfigValidationError,
+    PermissionsSettings,
+    RoleRule,
+    Secret,
+    Settings,
+    load_settings,
+)
 
 if TYPE_CHECKING:
     from pterodisbot.bot.services import BotServices
@@ -98,12 +106,43 @@ def _shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _rule(rule: RoleRule | None) -> str:
+    if rule is None:
+        return "(as [permissions])"
+    if rule.everyone:
+        return "@everyone"
+    names = sorted(rule.role_names) + sorted(map(str, rule.role_ids))
+    return ", ".join(names) if names else "(admins only)"
+
+
+def _rule_changes(old: PermissionsSettings, new: PermissionsSettings) -> list[SettingChange]:
+    """List permission changes one action (and one server override) at a time."""
+    changes = [
+        SettingChange(
+            f"permissions.{action}", _rule(old.rules[action]), _rule(new.rules[action]), True
+        )
+        for action in Action
+        if old.rules[action] != new.rules[action]
+    ]
+    for server in sorted(set(old.overrides) | set(new.overrides)):
+        before, after = old.overrides.get(server, {}), new.overrides.get(server, {})
+        for action in Action:
+            if before.get(action) != after.get(action):
+                key = f"permissions.{server}.{action}"
+                changes.append(
+                    SettingChange(key, _rule(before.get(action)), _rule(after.get(action)), True)
+                )
+    return changes
+
+
 def diff_settings(old: Settings, new: Settings) -> list[SettingChange]:
     """List every key whose value differs; a secret missing from `new` counts as unchanged."""
     changes: list[SettingChange] = []
     for section in SECTIONS:
         before, after = getattr(old, section), getattr(new, section)
         for field in dataclasses.fields(before):
+            if section == "permissions" and field.name in {"rules", "overrides"}:
+                continue
             a, b = getattr(before, field.name), getattr(after, field.name)
             if isinstance(b, Secret) and not b:
                 # A reload reads secrets again only if they are where the first load found them.
@@ -111,6 +150,7 @@ def diff_settings(old: Settings, new: Settings) -> list[SettingChange]:
             if a != b:
                 key = f"{section}.{field.name}"
                 changes.append(SettingChange(key, _shown(a), _shown(b), key in LIVE_KEYS))
+    changes += _rule_changes(old.permissions, new.permissions)
     return changes
 
 
