@@ -1,0 +1,313 @@
+"""`python -m pterodisbot demo`: one process, one URL, the bot working on a simulated world."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from pterodisbot.demo import Demo, demo_fleet
+from tests.fixtures.discord import SandboxClient, poll_until
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# One demo serves every in-process test here (it takes seconds to start); each test uses its own
+# servers so that none sees another's crash or restart.
+in_demo_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Demo]:
+    """Run a demo on a free port, with no embeds posted in advance and no random crashes."""
+    workdir = tmp_path_factory.mktemp("demo")
+    running = Demo(port=0, chaos=False, seed_embeds=(), workdir=workdir)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """Return an HTTP session for the test."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as client:
+        yield client
+
+
+async def _get_json(session: aiohttp.ClientSession, url: str, **kwargs: Any) -> Any:
+    async with session.get(url, **kwargs) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+def test_demo_fleet_has_every_kind_of_server() -> None:
+    fleet = demo_fleet(8)
+    states = {(spec.state, spec.status) for spec in fleet}
+    assert ("running", None) in states
+    assert ("offline", None) in states
+    assert ("offline", "installing") in states
+    assert ("offline", "suspended") in states
+    busiest = max(fleet, key=lambda spec: spec.cpu_load)
+    idlest = min(fleet, key=lambda spec: spec.cpu_load)
+    assert busiest.game == "minecraft"
+    assert idlest.game == "valheim"
+    assert len(demo_fleet(3)) == 3
+    bigger = demo_fleet(20)
+    assert len(bigger) == 20
+    assert len({spec.name for spec in bigger}) == 20
+
+
+@in_demo_loop
+async def test_demo_info_tells_scripts_where_everything_is(
+    demo: Demo, session: aiohttp.ClientSession
+) -> None:
+    info = await _get_json(session, f"{demo.url}/_demo/info")
+    assert info["discord_api"] == demo.url
+    assert demo.url.startswith("http://127.0.0.1:")
+    assert info["panel_url"].startswith("http://127.0.0.1:")
+    world = await _get_json(session, f"{info['discord_api']}/_sandbox/world")
+    guild = world["guilds"][0]
+    assert info["guild_id"] == guild["id"]
+    channel_ids = {c["name"]: c["id"] for c in guild["channels"]}
+    assert info["channels"] == {name: channel_ids[name] for name in ("status", "alerts", "audit")}
+    users = {u["name"]: u["id"] for u in world["users"]}
+    assert info["users"] == {name: users[name] for name in ("owner", "operator", "member")}
+    roles = {m["user"]: m["roles"] for m in guild["members"]}
+    assert roles["owner"] == ["Admin"]
+    assert roles["operator"] == ["Operator"]
+    assert roles["member"] == []
+    # The key really opens the panel's client API.
+    servers = await _get_json(
+        session,
+        f"{info['panel_url']}/api/client",
+        headers={
+            "Authorization": f"Bearer {info['panel_api_key']}",
+            "Accept": "application/json",
+        },
+    )
+    assert len(servers["data"]) == 8
+
+
+@in_demo_loop
+async def test_demo_page_and_its_files_are_served_on_the_demo_url(
+    demo: Demo, session: aiohttp.ClientSession
+) -> None:
+    async with session.get(f"{demo.url}/") as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        page = await response.text()
+    assert 'id="command-input"' in page
+    assert "/demo/app.js" in page
+    for name, kind in (("app.js", "text/javascript"), ("style.css", "text/css")):
+        async with session.get(f"{demo.url}/demo/{name}") as response:
+            assert response.status == 200
+            assert response.content_type == kind
+    async with session.get(f"{demo.url}/demo/..%2F_discord_demo_page.py") as response:
+        assert response.status == 404
+
+
+@in_demo_loop
+async def test_sim_controls_reach_the_panel_through_the_demo_url(
+    demo: Demo, session: aiohttp.ClientSession
+) -> None:
+    async with session.post(f"{demo.url}/_sim/servers/valheim1/crash") as response:
+        assert response.status == 200
+        assert (await response.json())["crashed"] is True
+    assert demo.panel.server("valheim1").state == "offline"
+    async with session.post(f"{demo.url}/_sim/faults", json={"kind": "down"}) as response:
+        assert response.status == 201
+    faults = await _get_json(session, f"{demo.url}/_sim/faults")
+    assert [f["kind"] for f in faults["faults"]] == ["down"]
+    async with session.delete(f"{demo.url}/_sim/faults") as response:
+        assert response.status == 204
+    assert demo.panel.faults() == []
+    async with session.post(f"{demo.url}/_sim/servers/nosuch00/crash") as response:
+        assert response.status == 404
+
+
+async def _events(
+    session: aiohttp.ClientSession, url: str, ready: asyncio.Event, out: list[dict[str, Any]]
+) -> None:
+    async with session.get(f"{url}/_sandbox/events", timeout=aiohttp.ClientTimeout()) as response:
+        assert response.headers["Content-Type"] == "text/event-stream"
+        ready.set()
+        async for raw in response.content:
+            line = raw.decode().strip()
+            if line.startswith("data: "):
+                out.append(json.loads(line.removeprefix("data: ")))
+
+
+@in_demo_loop
+async def test_event_stream_carries_the_bot_posting_and_editing_a_status_embed(
+    demo: Demo, session: aiohttp.ClientSession
+) -> None:
+    events: list[dict[str, Any]] = []
+    ready = asyncio.Event()
+    reader = asyncio.create_task(_events(session, demo.url, ready, events))
+    try:
+        await asyncio.wait_for(ready.wait(), 5)
+        control = SandboxClient(demo.url, session)
+        result = await control.command(
+            "server_status", {"server": "mcsurviv"}, user="member", channel="status", wait=5
+        )
+        assert result.status == "answered"
+        member_id = demo.info()["users"]["member"]
+
+        def seen() -> list[dict[str, Any]]:
+            return [e for e in events if e["kind"] in ("create", "update")]
+
+        async def posted() -> bool:
+            titles = [
+                embed.get("title")
+                for e in seen()
+                if not e["message"]["flags"] & 64
+                for embed in e["message"]["embeds"]
+            ]
+            private = [
+                e
+                for e in seen()
+                if e["message"]["flags"] & 64
+                and "Posted the status" in e["message"]["content"]
+                and e["message"]["interaction_metadata"]["user"]["id"] == member_id
+            ]
+            return "Minecraft Survival" in titles and bool(private)
+
+        await poll_until(posted, within=10, what="the embed and the private answer as events")
+        status_channel = demo.info()["channels"]["status"]
+        assert all(e["channel_id"] == status_channel for e in events)
+        # A crash turns the embed red: an update event, live.
+        await session.post(f"{demo.url}/_sim/servers/mcsurviv/crash")
+
+        async def red() -> bool:
+            return any(
+                e["kind"] == "update"
+                and e["message"]["embeds"]
+                and e["message"]["embeds"][0]["title"] == "Minecraft Survival"
+                and e["message"]["embeds"][0]["color"] == 0xED4245
+                for e in events
+            )
+
+        await poll_until(red, within=15, what="the embed to turn red in the event stream")
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+@in_demo_loop
+async def test_demo_roles_operator_may_restart_and_member_may_not(
+    demo: Demo, session: aiohttp.ClientSession
+) -> None:
+    control = SandboxClient(demo.url, session)
+    await control.command("server_status", {"server": "palworld"}, channel="status", wait=5)
+
+    async def embed() -> dict[str, Any] | None:
+        for message in await control.messages("status"):
+            if message["embeds"] and message["embeds"][0]["title"] == "Palworld Community":
+                return message
+        return None
+
+    message = await poll_until(embed, within=10, what="the status embed")
+    buttons = {
+        c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]
+    }
+    refused = await control.click(message["id"], buttons["Restart"], user="member")
+    assert refused.ephemeral
+    assert "palworld" not in demo.panel.stats()["power"]
+    asked = await control.click(message["id"], buttons["Restart"], user="operator")
+    confirm = asked.message
+    assert confirm is not None
+    assert confirm["flags"] & 64
+    yes = next(
+        c["custom_id"]
+        for row in confirm["components"]
+        for c in row["components"]
+        if c["label"].startswith("Yes")
+    )
+    done = await control.click(confirm["id"], yes, user="operator")
+    assert done.status == "answered"
+
+    async def restarted() -> bool:
+        return demo.panel.stats()["power"].get("palworld") == {"restart": 1}
+
+    await poll_until(restarted, within=5, what="the restart to reach the panel")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _run_cli(*args: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pterodisbot",
+        "demo",
+        *args,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+@in_demo_loop
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+async def test_demo_command_prints_one_url_and_stops_cleanly_on_a_signal(
+    stop_signal: signal.Signals, session: aiohttp.ClientSession
+) -> None:
+    process = await _run_cli("--port", str(_free_port()), "--servers", "2")
+    try:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        first = await asyncio.wait_for(process.stdout.readline(), 60)
+        urls = re.findall(r"http://[^\s]+", first.decode())
+        assert len(urls) == 1, first
+        assert urls[0].startswith("http://127.0.0.1:")
+        info = await _get_json(session, urls[0] + "_demo/info")
+        assert info["discord_api"] == urls[0].rstrip("/")
+        process.send_signal(stop_signal)
+        code = await asyncio.wait_for(process.wait(), 30)
+        rest = (await process.stdout.read()).decode()
+        errors = (await process.stderr.read()).decode()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert code == 0, errors
+    assert "Traceback" not in errors
+    assert "http://" not in rest  # one URL, printed once
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await _get_json(session, urls[0] + "_demo/info")
+
+
+@in_demo_loop
+async def test_demo_command_says_so_when_its_port_is_taken() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = await _run_cli("--port", str(port), "--servers", "1")
+        _, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    text = err.decode()
+    assert f"cannot listen on 127.0.0.1:{port}" in text
+    assert "--port" in text
+    assert "Traceback" not in text
