@@ -88,6 +88,7 @@ class StatusBoard:
         self.view_factory = view_factory
         self._last: dict[int, LastRender] = {}
         self.stats = BoardStats()
+        self._closed = False
 
     @property
     def locations(self) -> EmbedLocations:
@@ -207,6 +208,9 @@ class StatusBoard:
 
     async def refresh_server(self, identifier: str) -> int:
         """Poll one server now and queue a redraw of its embeds; return how many were queued."""
+        if self._closed:
+            # Shutting down: the panel client is about to close, a poll now would reopen it.
+            return 0
         snap = await self._monitor.poll_server(identifier)
         if snap is None:
             return 0
@@ -286,5 +290,6 @@ class StatusBoard:
 
     async def close(self) -> None:
         """Flush the locations before shutdown."""
+        self._closed = True
         with contextlib.suppress(Exception):
             await self.save()
