@@ -54,9 +54,11 @@ log = logging.getLogger(__name__)
 DANGEROUS: frozenset[ButtonAction] = frozenset(
     {ButtonAction.STOP, ButtonAction.RESTART, ButtonAction.KILL}
 )
-# Seconds the whole panel call may take beyond the client's own timeout (waiting for the rate
-# budget, mostly) before the user is told it has not answered.
-_EXTRA_WAIT = 5.0
+# Seconds a click may wait for the shared rate budget before "the panel is busy" (nothing sent).
+_BUDGET_WAIT = 3.0
+# Seconds the panel call may take beyond the client's own timeout before the user is told it has
+# not answered (a safety net: the client's timeout normally ends it first).
+_EXTRA_WAIT = 2.0
 
 _VERBS: dict[ButtonAction, tuple[str, str]] = {
     ButtonAction.START: ("start", "Starting"),
@@ -299,14 +301,6 @@ class Power(commands.Cog, name=HANDLER_COG):
             )
             await click.audit(True, "confirm", "asked to confirm")
             return
-        if self.services.api.budget.remaining == 0:
-            await click.refuse(
-                "The panel is busy: the bot has used its panel requests for this minute. "
-                "Try again in a few seconds. Nothing was sent.",
-                "rate budget spent",
-                allowed=True,
-            )
-            return
         # Claimed before the first await: a second click can only see it taken.
         self._pending[server.identifier] = Pending(action, click.user.id, click.user.name)
         try:
@@ -315,13 +309,30 @@ class Power(commands.Cog, name=HANDLER_COG):
                 await interaction.response.edit_message(content=text, view=None)
             else:
                 await interaction.response.send_message(text, ephemeral=True)
+            if not await self._take_budget():
+                detail = (
+                    "The panel is busy: the bot is at its panel request limit for the moment. "
+                    "Nothing was sent; try again in a few seconds."
+                )
+                await self._follow_up(interaction, detail)
+                await click.audit(True, "failed", detail)
+                return
             outcome, detail, latency = await self._send(server, action)
             await self._follow_up(interaction, detail)
         finally:
             self._pending.pop(server.identifier, None)
+        await click.audit(True, outcome, detail, latency_ms=latency)
         # Redraw at once whatever the answer: the embed shows what the panel now says.
         await self._refresh(server.identifier)
-        await click.audit(True, outcome, detail, latency_ms=latency)
+
+    async def _take_budget(self) -> bool:
+        """Spend a token of the bot's shared panel budget; False if none comes soon enough."""
+        try:
+            async with asyncio.timeout(_BUDGET_WAIT):
+                await self.services.api.budget.acquire()
+        except TimeoutError:
+            return False
+        return True
 
     async def _send(self, server: Server, action: ButtonAction) -> tuple[Outcome, str, float]:
         """Send the signal; return the outcome, the sentence for the user, and the latency."""
@@ -332,6 +343,9 @@ class Power(commands.Cog, name=HANDLER_COG):
             async with asyncio.timeout(timeout + _EXTRA_WAIT):
                 await self.power_api.send_power(server.identifier, PowerSignal(action.value))
         except PanelError as exc:
+            if isinstance(exc, PanelRateLimited):
+                # Polls must back off too: the panel counts every request of this key.
+                self.services.api.budget.observe(retry_after=exc.retry_after)
             text = failure_text(exc, action, server.name, timeout=timeout)
             return "failed", text, (clock.monotonic() - started) * 1000
         except TimeoutError:
@@ -419,7 +433,9 @@ async def setup(bot: PterodactylBot) -> None:
         raise RuntimeError("the power cog needs the bot's services (see pterodisbot.app)")
     panel = services.settings.pterodactyl
     # Its own client, without retries: a power signal answered 429 or 5xx is reported to the
-    # person who clicked instead of being silently retried later. It shares the rate budget.
+    # person who clicked instead of being silently retried later. Each signal first takes a
+    # token from the shared budget (see Power._take_budget), so polls and clicks share the
+    # panel's limit; the client's own budget only mirrors that.
     power_api = PterodactylAPI(
         services.api.base_url,
         panel.api_key.reveal(),
@@ -428,7 +444,6 @@ async def setup(bot: PterodactylBot) -> None:
         max_retries=0,
         clock=services.clock,
     )
-    power_api.budget = services.api.budget
     power_api.stats = services.api.stats
     bot.add_dynamic_items(ServerButton)
     await bot.add_cog(Power(bot, services, power_api))
