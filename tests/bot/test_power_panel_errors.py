@@ -1,0 +1,144 @@
+"""A panel that refuses, throttles, fails or dawdles: the click is answered in time, truthfully."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pterodisbot.sandbox.panel import default_fleet
+from tests.bot.test_power_e2e import NO_CONFIRM, post_status, power_calls, said
+from tests.fixtures.discord import InteractionResult, poll_until
+from tests.fixtures.product import Product
+
+INSTALLING_GREY = 0x95A5A6
+
+
+async def _quiet(product: Product) -> None:
+    """Stop polling so that only clicks reach the panel and the embed keeps its buttons."""
+    await product.services.monitor.stop()
+
+
+async def _click(product: Product, message_id: str, custom_id: str, **kw: Any) -> InteractionResult:
+    result = await product.control.click(message_id, custom_id, user="operator", **kw)
+    # Acknowledged inside Discord's 3 s window (the sandbox says "timeout" otherwise).
+    assert result.status == "answered", result.raw
+    assert result.ephemeral
+    return result
+
+
+async def test_installing_server_answers_409_in_words(product: Product) -> None:
+    await product.start(settings=NO_CONFIRM)
+    offline = next(
+        s
+        for s in product.panel.servers.values()
+        if s.state == "offline" and not s.status and not s.node_down
+    )
+    message_id = await post_status(product, offline.identifier)
+    await _quiet(product)
+    await product.sim("POST", f"/servers/{offline.identifier}/state", json={"status": "installing"})
+
+    result = await _click(product, message_id, f"pdb:start:{offline.identifier}", wait=5)
+
+    assert f"**{offline.name}** is still installing" in said(result)
+    assert await power_calls(product) == {}
+    # The embed is redrawn at once, without waiting for a poll (polling is stopped here).
+    await product.control.wait_for_edit(
+        "status", message_id, lambda m: m["embeds"][0]["color"] == INSTALLING_GREY
+    )
+
+
+async def test_rate_limited_panel_says_when_to_try_again(product: Product) -> None:
+    await product.start(panel={"rate_limit": 100}, settings=NO_CONFIRM)
+    server = product.panel.pick("running")
+    message_id = await post_status(product, server.identifier)
+    await _quiet(product)
+    # Another user of the same key spends the rest of the panel's minute.
+    headers = {
+        "Authorization": f"Bearer {product.panel.api_key}",
+        "Accept": "application/json",
+    }
+    for _ in range(120):
+        async with product.session.get(
+            f"{product.panel.url}/api/client/account", headers=headers
+        ) as response:
+            if response.status == 429:
+                break
+    else:
+        raise AssertionError("the panel never rate limited")
+
+    result = await _click(product, message_id, f"pdb:restart:{server.identifier}", wait=5)
+
+    text = said(result)
+    assert "The panel is busy; try again in " in text
+    assert "Nothing was sent" in text
+    assert await power_calls(product) == {}
+
+
+async def test_failing_panel_is_reported_without_a_retry(product: Product) -> None:
+    await product.start(settings=NO_CONFIRM)
+    server = product.panel.pick("running")
+    message_id = await post_status(product, server.identifier)
+    await _quiet(product)
+    fault = {"kind": "5xx", "status": 502, "servers": [server.identifier]}
+    await product.sim("POST", "/faults", json=fault)
+
+    result = await _click(product, message_id, f"pdb:restart:{server.identifier}", wait=5)
+
+    assert "The panel failed (502)" in said(result)
+    assert await power_calls(product) == {}
+    requests = (await product.sim("GET", "/stats"))["requests"]
+    assert requests["POST /api/client/servers/{server}/power"] == 1  # not retried
+
+
+async def test_key_without_control_permission_and_node_down(product: Product) -> None:
+    fleet = default_fleet(6, 0)
+    fleet[0] = dataclasses.replace(
+        fleet[0], state="running", status=None, node_down=False, permissions=("control.console",)
+    )
+    await product.start(panel={"fleet": fleet}, settings=NO_CONFIRM)
+    locked = next(iter(product.panel.servers.values()))
+    down = next(s for s in product.panel.servers.values() if s.node_down)
+    locked_message = await post_status(product, locked.identifier)
+    down_message = await post_status(product, down.identifier)
+    await _quiet(product)
+
+    refused = await _click(product, locked_message, f"pdb:restart:{locked.identifier}", wait=5)
+    unreachable = await _click(product, down_message, f"pdb:start:{down.identifier}", wait=5)
+
+    assert "The panel refused: the API key lacks control permission" in said(refused)
+    assert "cannot reach the node" in said(unreachable)
+    assert await power_calls(product) == {}
+
+
+async def test_slow_panel_gets_a_late_truthful_answer_and_blocks_a_second_click(
+    product: Product,
+) -> None:
+    await product.start(settings={**NO_CONFIRM, "pterodactyl": {"timeout": "8"}})
+    server = product.panel.pick("running")
+    message_id = await post_status(product, server.identifier)
+    await _quiet(product)
+    fault = {"kind": "slow", "delay": 5, "servers": [server.identifier]}
+    await product.sim("POST", "/faults", json=fault)
+    custom_id = f"pdb:restart:{server.identifier}"
+
+    first = await _click(product, message_id, custom_id)
+    assert first.content == f"Restarting **{server.name}**…"
+    second = await product.control.click(message_id, custom_id, user="owner")
+    assert "still waiting for the panel" in second.content
+
+    async def finished() -> str | None:
+        async with product.session.get(
+            f"{product.sandbox.url}/_sandbox/interactions/{first.id}"
+        ) as response:
+            record = InteractionResult(await response.json())
+        return said(record) if record.followups else None
+
+    text = await poll_until(finished, within=10, what="the follow-up of the slow restart")
+    assert "is restarting" in text
+    assert await power_calls(product) == {server.identifier: {"restart": 1}}
+    assert product.services.audit is not None
+    await product.services.audit.close()
+    entries = product.services.audit.file.read()  # type: ignore[union-attr]
+    outcomes = [(e["user_name"], e["outcome"]) for e in entries]
+    assert outcomes == [("owner", "refused"), ("operator", "ok")]
+    assert entries[1]["latency_ms"] >= 0
