@@ -172,18 +172,28 @@ class AuditLog:
         self.recorded = 0
         self.posted = 0
         self.failures = 0
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def record(self, entry: AuditEntry) -> None:
         """Log, store and post `entry`; a failing disk or channel is logged, never raised."""
-        self.recorded += 1
         log.info("%s", entry.log_line())
-        if self.file is not None:
-            try:
-                await self.file.append(entry)
-            except OSError as exc:
-                self.failures += 1
-                log.error("could not write the audit file %s: %s", self.file.path, exc)
-        await self._post(entry)
+        self._busy += 1
+        self._idle.clear()
+        try:
+            if self.file is not None:
+                try:
+                    await self.file.append(entry)
+                except OSError as exc:
+                    self.failures += 1
+                    log.error("could not write the audit file %s: %s", self.file.path, exc)
+            await self._post(entry)
+        finally:
+            self.recorded += 1
+            self._busy -= 1
+            if self._busy == 0:
+                self._idle.set()
 
     async def _post(self, entry: AuditEntry) -> None:
         if self._client is None or self.channel_id is None:
@@ -204,7 +214,12 @@ class AuditLog:
         else:
             self.posted += 1
 
+    async def drain(self) -> None:
+        """Wait until every entry being recorded is written and posted."""
+        await self._idle.wait()
+
     async def close(self) -> None:
-        """Wait for a write in progress to finish."""
+        """Wait for the entries being recorded, then for the file."""
+        await self.drain()
         if self.file is not None:
             await self.file.flush()

@@ -60,6 +60,20 @@ def said(result: InteractionResult) -> str:
     return "\n".join(texts)
 
 
+async def audited(product: Product, count: int) -> list[dict[str, Any]]:
+    """Wait until `count` clicks are fully audited; return the audit file's entries."""
+    audit = product.services.audit
+    assert audit is not None
+    assert audit.file is not None
+
+    async def done() -> bool:
+        return audit.recorded >= count
+
+    await poll_until(done, within=10, what=f"{count} audit entries")
+    await audit.close()
+    return audit.file.read()
+
+
 async def power_calls(product: Product) -> dict[str, dict[str, int]]:
     """Return the power signals the simulated panel acted on, by server."""
     return dict((await product.sim("GET", "/stats"))["power"])
@@ -101,7 +115,7 @@ async def test_operator_restarts_a_server_and_the_embed_goes_amber_then_green(
         "audit", lambda m: bool(m["embeds"]) and "Restart" in m["embeds"][0]["title"]
     )
     assert server.name in audit["embeds"][0]["title"]
-    entries = product.services.audit.file.read()  # type: ignore[union-attr]
+    entries = await audited(product, 1)
     assert [(e["action"], e["allowed"], e["outcome"]) for e in entries] == [("restart", True, "ok")]
     assert entries[0]["user_name"] == "operator"
     assert entries[0]["latency_ms"] is not None
@@ -161,10 +175,7 @@ async def test_strangers_dms_other_guilds_and_forged_buttons_reach_no_panel(
     assert len(refusals) == 6
     assert all(refusals), refusals
     assert await power_calls(product) == {}
-    audit = product.services.audit
-    assert audit is not None
-    await audit.close()
-    entries = audit.file.read()  # type: ignore[union-attr]
+    entries = await audited(product, 6)
     assert [e["outcome"] for e in entries] == ["refused"] * 6
     assert not any(e["allowed"] for e in entries)
 

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from pterodisbot.sandbox.panel import default_fleet
-from tests.bot.test_power_e2e import NO_CONFIRM, post_status, power_calls, said
+from tests.bot.test_power_e2e import NO_CONFIRM, audited, post_status, power_calls, said
 from tests.fixtures.discord import InteractionResult, poll_until
 from tests.fixtures.product import Product
 
@@ -136,9 +136,7 @@ async def test_slow_panel_gets_a_late_truthful_answer_and_blocks_a_second_click(
     text = await poll_until(finished, within=10, what="the follow-up of the slow restart")
     assert "is restarting" in text
     assert await power_calls(product) == {server.identifier: {"restart": 1}}
-    assert product.services.audit is not None
-    await product.services.audit.close()
-    entries = product.services.audit.file.read()  # type: ignore[union-attr]
+    entries = await audited(product, 2)
     outcomes = [(e["user_name"], e["outcome"]) for e in entries]
     assert outcomes == [("owner", "refused"), ("operator", "ok")]
     assert entries[1]["latency_ms"] >= 0

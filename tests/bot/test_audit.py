@@ -1,0 +1,108 @@
+"""The audit trail: a bounded JSONL file, a compact channel embed, failures that never block."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import discord
+import pytest
+
+from pterodisbot.bot.audit import AuditEntry, AuditFile, AuditLog, build_audit_embed
+from pterodisbot.sandbox.discord_rules import validate_message_payload
+from tests.bot.test_power_e2e import AUDIT_CHANNEL, audited, post_status
+from tests.fixtures.product import Product
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+def entry(n: int = 0, **changes: object) -> AuditEntry:
+    values: dict[str, object] = {
+        "t": T0 + n,
+        "guild_id": 111,
+        "user_id": 222,
+        "user_name": "operator",
+        "server_id": "1a2b3c4d",
+        "server_name": "Survival-1",
+        "action": "restart",
+        "allowed": True,
+        "outcome": "ok",
+        "detail": f"The panel accepted: attempt {n}",
+        "latency_ms": 12.345,
+    }
+    values.update(changes)
+    return AuditEntry(**values)  # type: ignore[arg-type]
+
+
+async def test_entries_are_json_lines_with_time_and_latency(tmp_path: Path) -> None:
+    file = AuditFile(tmp_path / "embed" / "audit.jsonl")
+    await file.append(entry(1))
+    await file.append(entry(2, allowed=False, outcome="refused", latency_ms=None))
+
+    lines = (tmp_path / "embed" / "audit.jsonl").read_text().splitlines()
+    first, second = (json.loads(line) for line in lines)
+    assert first["time"] == "2026-01-01T00:00:01.000+00:00"
+    assert first["latency_ms"] == 12.3
+    assert (first["user_id"], first["server_id"], first["action"]) == (222, "1a2b3c4d", "restart")
+    assert (second["allowed"], second["outcome"], second["latency_ms"]) == (False, "refused", None)
+
+
+async def test_file_stays_under_its_bound_keeping_the_newest_entries(tmp_path: Path) -> None:
+    file = AuditFile(tmp_path / "audit.jsonl", max_bytes=4096)
+    for n in range(200):
+        await file.append(entry(n))
+
+    assert file.path.stat().st_size <= 4096
+    entries = file.read()  # every line is whole JSON after trims
+    assert entries[-1]["detail"].endswith("attempt 199")
+    numbers = [int(e["detail"].rsplit(" ", 1)[1]) for e in entries]
+    assert numbers == list(range(numbers[0], 200))
+    assert file.trims > 0
+
+
+def test_audit_embed_is_compact_and_valid_for_discord() -> None:
+    embed = build_audit_embed(entry(outcome="refused", allowed=False, detail="no allowed role"))
+    assert embed.title == "Restart · Survival-1"
+    assert embed.colour == discord.Colour(0xED4245)
+    fields = {field.name: field.value for field in embed.fields}
+    assert fields["By"] == "<@222> (operator)"
+    assert fields["Result"] == "refused"
+    assert fields["Panel"] == "12 ms"
+    payload = {"embeds": [embed.to_dict()]}
+    assert validate_message_payload(payload, attachment_filenames=()) is None
+
+
+async def test_unwritable_audit_file_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    audit = AuditLog(AuditFile(tmp_path / "blocker" / "audit.jsonl"))
+    with caplog.at_level(logging.INFO, logger="pterodisbot.bot.audit"):
+        await audit.record(entry())
+
+    assert audit.failures == 1
+    assert "could not write the audit file" in caplog.text
+    assert "audit: restart server=1a2b3c4d user=operator (222) guild=111 allowed ok" in caplog.text
+
+
+async def test_audit_channel_the_bot_cannot_post_in_does_not_block_the_answer(
+    product: Product, caplog: pytest.LogCaptureFixture
+) -> None:
+    await product.start(settings={"discord": {"audit_channel_id": str(AUDIT_CHANNEL)}})
+    server = product.panel.pick("running")
+    message_id = await post_status(product, server.identifier)
+    await product.control.set_permissions("audit", send=False)
+
+    with caplog.at_level(logging.WARNING, logger="pterodisbot.bot.audit"):
+        result = await product.control.click(
+            message_id, f"pdb:address:{server.identifier}", user="member"
+        )
+        entries = await audited(product, 1)
+
+    assert result.content.startswith(f"Connect to **{server.name}** with:")
+    assert await product.control.messages("audit") == []
+    assert product.services.audit is not None
+    assert product.services.audit.failures == 1
+    assert "could not post to the audit channel" in caplog.text
+    assert [e["outcome"] for e in entries] == ["shown"]
