@@ -1,0 +1,90 @@
+"""Who may press which button: per-server overrides, Administrators, roles read at each click."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pterodisbot.sandbox.panel import default_fleet
+from tests.bot.test_power_e2e import audited, post_status, power_calls, said
+from tests.fixtures.product import Product
+
+OWN = "aaaa0001"
+OTHER = "bbbb0002"
+
+
+def two_named_servers() -> list[object]:
+    """Return the default fleet with its first two servers running under known identifiers."""
+    fleet = default_fleet(6, 0)
+    for index, identifier in enumerate((OWN, OTHER)):
+        fleet[index] = dataclasses.replace(
+            fleet[index],
+            identifier=identifier,
+            uuid=None,
+            state="running",
+            status=None,
+            node_down=False,
+        )
+    return list(fleet)
+
+
+async def test_server_override_lets_its_own_people_restart_only_that_server(
+    product: Product,
+) -> None:
+    await product.start(
+        panel={"fleet": two_named_servers()},
+        settings={
+            "permissions": {"confirm_dangerous": "false"},
+            f"permissions.{OWN}": {"restart": "@everyone"},
+        },
+    )
+    own = await post_status(product, OWN)
+    other = await post_status(product, OTHER)
+
+    allowed = await product.control.click(own, f"pdb:restart:{OWN}", user="member", wait=5)
+    refused = await product.control.click(other, f"pdb:restart:{OTHER}", user="member")
+
+    assert "is restarting" in said(allowed)
+    assert "don't have a role that may restart" in refused.content
+    assert await power_calls(product) == {OWN: {"restart": 1}}
+
+
+async def test_administrators_can_be_denied_by_config(product: Product) -> None:
+    await product.start(
+        panel={"fleet": two_named_servers()},
+        settings={
+            "permissions": {
+                "confirm_dangerous": "false",
+                "admin": "",
+                "allow_administrator": "false",
+            }
+        },
+    )
+    message_id = await post_status(product, OWN)
+
+    owner = await product.control.click(message_id, f"pdb:stop:{OWN}", user="owner")
+    operator = await product.control.click(message_id, f"pdb:stop:{OWN}", user="operator", wait=5)
+
+    assert "don't have a role that may stop" in owner.content
+    assert "is stopping" in said(operator)
+    assert await power_calls(product) == {OWN: {"stop": 1}}
+
+
+async def test_a_removed_role_stops_working_at_the_next_click(product: Product) -> None:
+    await product.start(
+        panel={"fleet": two_named_servers()},
+        settings={"permissions": {"confirm_dangerous": "false"}},
+    )
+    message_id = await post_status(product, OWN)
+    first = await product.control.click(message_id, f"pdb:stop:{OWN}", user="operator", wait=5)
+    assert "is stopping" in said(first)
+
+    # A moderator takes the Operator role away in Discord; the bot's own caches are not told.
+    world = product.sandbox.world
+    guild = product.sandbox.state.guilds[world.guilds[0].id]
+    guild.members[world.user("operator").id].role_ids.remove(world.role("Operator").id)
+    second = await product.control.click(message_id, f"pdb:restart:{OWN}", user="operator")
+
+    assert "don't have a role that may restart" in second.content
+    assert await power_calls(product) == {OWN: {"stop": 1}}
+    entries = await audited(product, 2)
+    assert [(e["action"], e["allowed"]) for e in entries] == [("stop", True), ("restart", False)]
