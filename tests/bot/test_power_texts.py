@@ -1,0 +1,149 @@
+"""What the user reads after a click: every panel error in words, no traceback, no secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from pterodisbot.bot.cogs.power import (
+    address_text,
+    failure_text,
+    progress_text,
+    redundant_text,
+    success_text,
+)
+from pterodisbot.bot.views import ButtonAction
+from pterodisbot.monitor import ServerStatus
+from pterodisbot.panel.errors import (
+    AuthFailure,
+    PanelAuthError,
+    PanelBadResponse,
+    PanelConflict,
+    PanelError,
+    PanelInvalidRequest,
+    PanelNotFound,
+    PanelRateLimited,
+    PanelUnavailable,
+    UnavailableReason,
+)
+from pterodisbot.panel.models import Allocation
+from tests.bot.test_policy import make_server
+
+NAME = "Survival-1"
+
+
+def conflict(detail: str) -> PanelConflict:
+    return PanelConflict("internal diagnostic", status=409, detail=detail, server_id="1a2b3c4d")
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (
+            conflict("This server has not yet completed its installation process, please try."),
+            "**Survival-1** is still installing. The panel will not restart it",
+        ),
+        (
+            conflict("This server is currently suspended and the functionality is unavailable."),
+            "**Survival-1** is suspended on the panel",
+        ),
+        (
+            conflict("This server is currently being transferred to a new machine."),
+            "is being moved to another node",
+        ),
+        (conflict("restoring from a backup"), "is restoring a backup"),
+        (conflict("The node of this server is currently under maintenance"), "under maintenance"),
+        (conflict(""), "The panel says **Survival-1** cannot restart right now"),
+        (
+            PanelAuthError("internal diagnostic", reason=AuthFailure.FORBIDDEN, status=403),
+            "The panel refused: the API key lacks control permission on **Survival-1**",
+        ),
+        (
+            PanelAuthError("internal diagnostic", reason=AuthFailure.BAD_KEY, status=401),
+            "The panel refused the bot's API key",
+        ),
+        (
+            PanelRateLimited("internal diagnostic", retry_after=11.2, status=429),
+            "The panel is busy; try again in 12 s. Nothing was sent.",
+        ),
+        (
+            PanelUnavailable("internal diagnostic", reason=UnavailableReason.NODE_DOWN, status=504),
+            "The panel cannot reach the node that runs **Survival-1**, so nothing happened",
+        ),
+        (
+            PanelUnavailable("internal diagnostic", reason=UnavailableReason.TIMEOUT),
+            "The panel did not answer within 10 s. The restart may still happen",
+        ),
+        (
+            PanelUnavailable(
+                "internal diagnostic", reason=UnavailableReason.SERVER_ERROR, status=503
+            ),
+            "The panel failed (503) and did not confirm the restart of **Survival-1**",
+        ),
+        (
+            PanelUnavailable("internal diagnostic", reason=UnavailableReason.CONNECTION),
+            "The connection to the panel failed; the restart of **Survival-1** may not",
+        ),
+        (
+            PanelUnavailable("internal diagnostic", reason=UnavailableReason.TLS),
+            "cannot connect securely to the panel",
+        ),
+        (
+            PanelNotFound("internal diagnostic", status=404),
+            "The panel no longer has **Survival-1**",
+        ),
+        (
+            PanelInvalidRequest("internal diagnostic", status=422),
+            "rejected the restart request as invalid",
+        ),
+        (PanelBadResponse("internal diagnostic", status=200), "may not have happened"),
+        (PanelError("internal diagnostic", status=418), "The panel answered with an error (418)"),
+    ],
+)
+def test_every_panel_error_reads_as_a_sentence(error: PanelError, expected: str) -> None:
+    text = failure_text(error, ButtonAction.RESTART, NAME, timeout=10)
+    assert expected in text
+    assert "Traceback" not in text
+    # The log gets the technical message; the user gets a sentence.
+    assert "internal diagnostic" not in text
+
+
+def test_progress_and_success_say_what_happens() -> None:
+    assert progress_text(ButtonAction.RESTART, NAME) == "Restarting **Survival-1**…"
+    assert progress_text(ButtonAction.KILL, "a_b") == "Killing **a\\_b**…"
+    assert "is starting" in success_text(ButtonAction.START, NAME)
+    assert "stopped its process at once" in success_text(ButtonAction.KILL, NAME)
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "pointless"),
+    [
+        (ButtonAction.START, ServerStatus.RUNNING, True),
+        (ButtonAction.START, ServerStatus.STARTING, True),
+        (ButtonAction.START, ServerStatus.OFFLINE, False),
+        (ButtonAction.STOP, ServerStatus.OFFLINE, True),
+        (ButtonAction.STOP, ServerStatus.RUNNING, False),
+        (ButtonAction.RESTART, ServerStatus.STOPPING, True),
+        (ButtonAction.KILL, ServerStatus.OFFLINE, True),
+        (ButtonAction.KILL, ServerStatus.STOPPING, False),
+        (ButtonAction.START, ServerStatus.INSTALLING, False),  # the panel's 409 says it better
+    ],
+)
+def test_pointless_actions_are_not_sent(
+    action: ButtonAction, status: ServerStatus, pointless: bool
+) -> None:
+    assert (redundant_text(action, status, NAME) is not None) is pointless
+
+
+def test_address_lists_primary_first_and_flags_unroutable_ips() -> None:
+    server = make_server(
+        allocations=(
+            Allocation(1, "10.0.0.5", "mc.example.com", 25565, None, True),
+            Allocation(2, "0.0.0.0", None, 25575, "RCON", False),
+        )
+    )
+    assert address_text(server).splitlines() == [
+        "Connect to **Survival SMP** with:",
+        "`mc.example.com:25565` (primary)",
+        "`port 25575 (no public address set in the panel)` — RCON",
+    ]
+    assert "no address" in address_text(make_server(allocations=()))
