@@ -130,9 +130,6 @@ async def _report_discord(bot: PterodactylBot) -> None:
 
 async def run(settings: Settings, build: BotFactory) -> int:
     """Run the bot until SIGINT/SIGTERM; return the process exit code."""
-    discord_api.use_api_base(settings.discord.api_base)
-    bot = build(settings)
-    services = bot.services
     log.info(
         "Pterodisbot %s starting: panel %s, poll every %g s, guilds %s",
         __version__,
@@ -140,6 +137,9 @@ async def run(settings: Settings, build: BotFactory) -> int:
         settings.monitoring.poll_interval,
         ", ".join(map(str, settings.discord.guild_ids)) or "all the bot is in",
     )
+    discord_api.use_api_base(settings.discord.api_base)
+    bot = build(settings)
+    services = bot.services
     web: WebServer | None = None
     if settings.http.enabled:
         from pterodisbot.web import WebServer

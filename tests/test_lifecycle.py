@@ -1,0 +1,259 @@
+"""The bot as a process: start lines, SIGHUP reload, SIGTERM shutdown, second signal, panel down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from pterodisbot import __version__
+from pterodisbot.app import build_bot
+from pterodisbot.lifecycle import ShutdownSignals, report_progress
+from pterodisbot.sandbox.discord_server import DiscordSandbox
+from pterodisbot.sandbox.panel import SimulatedPanel
+from pterodisbot.web import WebServer
+from tests.fixtures.discord import poll_until
+from tests.fixtures.product import BOT_TOKEN, Product
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ------------------------------------------------------------------ signals, without a process
+
+
+def test_first_sigterm_asks_for_a_clean_stop_and_a_second_forces_the_exit() -> None:
+    stop = asyncio.Event()
+    forced: list[int] = []
+    signals = ShutdownSignals(stop, force_exit=forced.append)
+
+    signals.handle(signal.SIGTERM)
+    assert stop.is_set()
+    assert forced == []
+
+    signals.handle(signal.SIGINT)
+    assert forced == [128 + signal.SIGINT]
+
+
+def test_sighup_reloads_and_does_not_stop() -> None:
+    stop = asyncio.Event()
+    reloads: list[bool] = []
+    signals = ShutdownSignals(stop, on_reload=lambda: reloads.append(True), force_exit=_never)
+
+    signals.handle(signal.SIGHUP)
+    signals.handle(signal.SIGHUP)
+
+    assert reloads == [True, True]
+    assert not stop.is_set()
+
+
+def _never(code: int) -> None:
+    raise AssertionError(f"forced exit {code}")
+
+
+# ------------------------------------------------------------------ panel down at start
+
+
+async def test_bot_starts_with_the_panel_down_says_so_and_recovers(
+    product: Product, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="pterodisbot.lifecycle")
+    # No retries: each poll gives up on the dead panel at once instead of backing off.
+    await product.start(settings={"pterodactyl": {"max_retries": "0"}})
+    await product.stop_bot()
+    await product.sim("POST", "/faults", json={"kind": "down"})
+    # Started by hand: the product fixture waits for servers, which a dead panel never lists.
+    bot = build_bot(product.settings())
+    assert bot.services is not None
+    services = bot.services
+    services.monitor.poll_interval = 0.3
+    runner = asyncio.create_task(bot.start(BOT_TOKEN))
+    web = WebServer(bot, port=0)
+    await web.start()
+    progress = asyncio.create_task(report_progress(bot, product.settings()))
+    try:
+
+        async def said_down() -> bool:
+            return any("is not reachable" in r.getMessage() for r in caplog.records)
+
+        await poll_until(said_down, within=10, what="the 'panel not reachable' line")
+        assert services.monitor.servers == {}
+
+        async def healthz() -> dict[str, object] | None:
+            async with product.session.get(web.url + "/healthz") as answer:
+                body: dict[str, object] = await answer.json()
+            return body if answer.status == 200 else None
+
+        # The bot itself is fine (Discord works, polls run); the panel is reported, not fatal.
+        body = await poll_until(healthz, within=10, what="/healthz 200 with the panel down")
+        assert body["panel_reachable"] is False
+        assert runner.done() is False
+
+        await product.sim("DELETE", "/faults")
+
+        async def recovered() -> bool:
+            return len(services.monitor.servers) == 6 and any(
+                "reachable again: 6 server(s) found" in r.getMessage() for r in caplog.records
+            )
+
+        await poll_until(recovered, within=10, what="the bot to find the servers again")
+        result = await product.control.command("server_list", user="member")
+        assert result.status == "answered"
+        assert len(result.embeds) >= 1
+    finally:
+        progress.cancel()
+        await web.stop()
+        await bot.close()
+        await asyncio.wait_for(runner, 5)
+
+
+# ------------------------------------------------------------------ the real process
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Outside:
+    """A simulated panel and a Discord sandbox for a bot running in another process."""
+
+    def __init__(self, panel: SimulatedPanel, sandbox: DiscordSandbox, tmp: Path) -> None:
+        self.panel = panel
+        self.sandbox = sandbox
+        self.tmp = tmp
+        self.config = tmp / "config.ini"
+        self.log = tmp / "logs" / "bot.log"
+        self.http_port = _free_port()
+
+    def config_text(self, poll_interval: str = "2") -> str:
+        return (
+            f"[pterodactyl]\nurl = {self.panel.url}\ntimeout = 5\n"
+            f"[discord]\nguild_ids = {self.sandbox.world.guilds[0].id}\n"
+            f"api_base = {self.sandbox.url}\n"
+            f"[monitoring]\npoll_interval = {poll_interval}\n"
+            f"[logging]\nfile = logs/bot.log\nloggers = discord=WARNING, aiohttp.access=WARNING\n"
+            f"[http]\nenabled = true\nport = {self.http_port}\n"
+        )
+
+    def write_config(self, text: str) -> None:
+        self.config.write_text(text, encoding="utf-8")
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8") if self.log.exists() else ""
+
+    async def start_bot(self, token: str = BOT_TOKEN) -> asyncio.subprocess.Process:
+        env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
+        env |= {
+            "PYTHONPATH": str(REPO),
+            "DISCORD_TOKEN": token,
+            "PTERODACTYL_API_KEY": self.panel.api_key,
+        }
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "pterodisbot",
+            "run",
+            "--config",
+            str(self.config),
+            cwd=self.tmp,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+
+
+@pytest.fixture
+async def outside(tmp_path: Path) -> AsyncIterator[Outside]:
+    """Start a simulated panel and a Discord sandbox; stop them after the test."""
+    panel = SimulatedPanel(servers=3, resources_cache_seconds=0)
+    await panel.start()
+    sandbox = DiscordSandbox()
+    await sandbox.start()
+    try:
+        yield Outside(panel, sandbox, tmp_path)
+    finally:
+        await sandbox.stop()
+        await panel.stop()
+
+
+async def _health(session: aiohttp.ClientSession, outside: Outside) -> int | None:
+    try:
+        url = f"http://127.0.0.1:{outside.http_port}/healthz"
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as answer:
+            return answer.status
+    except aiohttp.ClientError:
+        return None
+
+
+async def test_the_process_starts_reloads_on_sighup_and_stops_cleanly_on_sigterm(
+    outside: Outside,
+) -> None:
+    outside.write_config(outside.config_text())
+    bot = await outside.start_bot()
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def healthy() -> bool:
+                return await _health(session, outside) == 200 and "guild(s)" in outside.log_text()
+
+            await poll_until(healthy, within=30, what="the bot process to be healthy")
+            lines = outside.log_text().splitlines()
+            panel_host = outside.panel.url.removeprefix("http://")
+            guild = outside.sandbox.world.guilds[0]
+            assert (
+                f"Pterodisbot {__version__} starting: panel {panel_host}, poll every 2 s, "
+                f"guilds {guild.id}" in lines[0]
+            )
+            text = outside.log_text()
+            assert f"panel {panel_host} reachable: 3 server(s) found" in text
+            assert f"in 1 guild(s): {guild.name} ({guild.id})" in text
+
+            # A valid change is applied and logged ...
+            outside.write_config(outside.config_text(poll_interval="4"))
+            bot.send_signal(signal.SIGHUP)
+
+            async def applied() -> bool:
+                return "applied monitoring.poll_interval: 2 -> 4" in outside.log_text()
+
+            await poll_until(applied, within=10, what="the reload to be applied")
+
+            # ... an invalid one is refused, and the bot runs on.
+            outside.write_config(outside.config_text(poll_interval="0"))
+            bot.send_signal(signal.SIGHUP)
+
+            async def refused() -> bool:
+                return "monitoring.poll_interval: '0' — expected a number of seconds" in (
+                    outside.log_text()
+                )
+
+            await poll_until(refused, within=10, what="the reload to be refused")
+            assert "config.ini refused; the running configuration stays" in outside.log_text()
+            assert await _health(session, outside) == 200
+
+        bot.send_signal(signal.SIGTERM)
+        # Docker kills 10 s after SIGTERM: the whole shutdown must fit in that.
+        _, stderr = await asyncio.wait_for(bot.communicate(), 10)
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+
+    assert bot.returncode == 0
+    text = outside.log_text()
+    assert "SIGTERM: shutting down" in text
+    assert text.rstrip().endswith("Pterodisbot stopped")
+    output = text + stderr.decode()
+    assert "Traceback" not in output
+    assert BOT_TOKEN not in output
+    assert outside.panel.api_key not in output
+    gateway = outside.sandbox.gateway
+    assert gateway.connected_sessions() == []
