@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
 import os
 import subprocess
 import sys
@@ -12,6 +12,7 @@ import pytest
 
 from pterodisbot import __version__
 from pterodisbot.__main__ import main
+from pterodisbot.sandbox.discord_server import DiscordSandbox, make_bot_token
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
@@ -250,14 +251,35 @@ def test_run_refuses_a_broken_config_before_starting_anything(
     assert "pterodactyl.url: 'ftp://panel'" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("pterodisbot.app") is not None,
-    reason="pterodisbot.app exists: run would start the bot",
-)
-def test_run_says_the_bot_is_not_built_yet(
-    tmp_path: Path, with_secrets: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+async def test_run_with_a_token_discord_refuses_exits_2_with_one_clear_line(
+    tmp_path: Path,
 ) -> None:
-    config = tmp_path / "config.ini"
-    config.write_text(GOOD)
-    assert main(["run", "--config", str(config)]) == 1
-    assert "not built yet" in capsys.readouterr().err
+    # The sandbox accepts only its own token, so ours gets 401 as a revoked one would on Discord.
+    sandbox = DiscordSandbox(token=make_bot_token(1))
+    await sandbox.start()
+    try:
+        (tmp_path / "config.ini").write_text(
+            f"[pterodactyl]\nurl = http://127.0.0.1:9\n[discord]\napi_base = {sandbox.url}\n"
+        )
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "pterodisbot",
+            "run",
+            cwd=tmp_path,
+            env=subprocess_env(DISCORD_TOKEN=TOKEN, PTERODACTYL_API_KEY=API_KEY),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(bot.communicate(), 60)
+    finally:
+        await sandbox.stop()
+
+    output = out.decode() + err.decode()
+    assert bot.returncode == 2
+    problems = [line for line in output.splitlines() if "ERROR" in line or "token" in line.lower()]
+    assert len(problems) == 1, output
+    assert "Discord refused the bot token (401 Unauthorized): set DISCORD_TOKEN" in problems[0]
+    assert "Traceback" not in output
+    assert TOKEN not in output
+    assert TOKEN.split(".")[2] not in output
