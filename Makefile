@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint browser format run check-config doctor bench clean
+.PHONY: demo test lint browser docker-check format run check-config doctor bench clean
 
 # (Re)create the virtualenv whenever a requirements file or pyproject.toml changes.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -18,6 +18,11 @@ demo: $(STAMP)
 
 test: lint browser
 	$(PY) -m pytest
+	$(MAKE) docker-check
+
+# The Dockerfile's install steps in a fresh venv (no Docker engine needed); about a minute.
+docker-check:
+	scripts/docker-install-check.sh
 
 # Debian's chromium and the Playwright driver for tests/browser; never fails: without apt-get
 # the browser test is skipped and says why.
