@@ -138,6 +138,9 @@ async def run(settings: Settings, build: BotFactory) -> int:
         ", ".join(map(str, settings.discord.guild_ids)) or "all the bot is in",
     )
     discord_api.use_api_base(settings.discord.api_base)
+    # The bot never joins voice: discord.py's warnings about voice libraries would only worry.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     bot = build(settings)
     services = bot.services
     web: WebServer | None = None
