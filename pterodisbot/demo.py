@@ -414,7 +414,11 @@ async def run_demo(
             file=None,
             max_bytes=1024 * 1024,
             backup_count=0,
-            loggers={"discord": logging.WARNING if verbose else logging.ERROR},
+            # discord.py warns about voice support the bot never uses; access logs drown the rest.
+            loggers={
+                "discord": logging.WARNING if verbose else logging.ERROR,
+                "aiohttp.access": logging.WARNING,
+            },
         ),
         secrets=(demo.sandbox.bot_token, demo.panel.api_key),
     )
