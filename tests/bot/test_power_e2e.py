@@ -7,7 +7,9 @@ from typing import Any
 
 import discord
 
+from pterodisbot.bot.cogs.power import CONFIRM_TTL
 from pterodisbot.bot.views import ServerButton
+from pterodisbot.clock import SystemClock
 from pterodisbot.sandbox._discord_world import World
 from pterodisbot.sandbox.panel import default_fleet
 from tests.fixtures.discord import InteractionResult, poll_until
@@ -243,4 +245,30 @@ async def test_show_address_lists_every_allocation_primary_first(product: Produc
     lines = result.content.splitlines()
     assert lines[1].endswith("(primary)")
     assert len(lines) == 1 + len(product.services.monitor.servers[server.identifier].allocations)
+    assert await power_calls(product) == {}
+
+
+class LaterClock(SystemClock):
+    """The system clock, `offset` seconds in the future."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def time(self) -> float:
+        return super().time() + self.offset
+
+
+async def test_an_old_confirmation_no_longer_fires(product: Product) -> None:
+    await product.start()
+    server = product.panel.pick("running")
+    message_id = await post_status(product, server.identifier)
+    asked = await product.control.click(message_id, f"pdb:stop:{server.identifier}", user="owner")
+    assert "Stop" in asked.content
+
+    product.services.clock = LaterClock(CONFIRM_TTL + 1)
+    late = await product.control.click(
+        asked.message_id, f"pdb:stop:{server.identifier}:yes", user="owner"
+    )
+
+    assert "This confirmation has expired" in late.content
     assert await power_calls(product) == {}

@@ -59,6 +59,8 @@ _BUDGET_WAIT = 3.0
 # Seconds the panel call may take beyond the client's own timeout before the user is told it has
 # not answered (a safety net: the client's timeout normally ends it first).
 _EXTRA_WAIT = 2.0
+# Seconds a "Yes, restart" stays valid: an old confirm message must not fire by surprise.
+CONFIRM_TTL = 300.0
 
 _VERBS: dict[ButtonAction, tuple[str, str]] = {
     ButtonAction.START: ("start", "Starting"),
@@ -239,7 +241,14 @@ class Power(commands.Cog, name=HANDLER_COG):
         if not isinstance(member, discord.Member):
             await click.refuse(NOT_HERE, "not a guild member")
             return
-        server = self.services.monitor.servers.get(ref.server_id)
+        monitor = self.services.monitor
+        server = monitor.servers.get(ref.server_id)
+        if server is None and not monitor.servers and monitor.last_cycle_completed is None:
+            await click.refuse(
+                "I'm still reading the server list from the panel. Try again in a few seconds.",
+                "server list not read yet",
+            )
+            return
         if server is None:
             await click.refuse(
                 "I don't control that server (any more). Nothing was sent to the panel.",
@@ -247,6 +256,17 @@ class Power(commands.Cog, name=HANDLER_COG):
             )
             return
         click.server = server
+        message = interaction.message
+        if (
+            ref.step is Step.CONFIRM
+            and message is not None
+            and self.services.clock.time() - message.created_at.timestamp() > CONFIRM_TTL
+        ):
+            await click.refuse(
+                "This confirmation has expired. Use the button on the status embed again.",
+                "confirmation expired",
+            )
+            return
         if ref.step is Step.CANCEL:
             await interaction.response.edit_message(
                 content=f"Cancelled: nothing was sent for {bold(server.name)}.", view=None
