@@ -47,7 +47,7 @@ class AuditEntry:
     outcome: Outcome
     # What happened, in words (the refusal reason, the panel's answer...).
     detail: str
-    # Milliseconds from the click to the panel's answer; None when the panel was not called.
+    # Milliseconds the panel took to answer the signal; None when the panel was not called.
     latency_ms: float | None = None
 
     def to_json(self) -> dict[str, Any]:

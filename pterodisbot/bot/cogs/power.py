@@ -225,8 +225,7 @@ class Power(commands.Cog, name=HANDLER_COG):
         self, interaction: discord.Interaction, ref: ButtonRef | None, problem: str | None
     ) -> None:
         """Answer one click on a status embed or confirm message button."""
-        started = self.services.clock.monotonic()
-        click = _Click(self, interaction, ref, started)
+        click = _Click(self, interaction, ref)
         if ref is None:
             log.warning("refused a click with an invalid custom_id: %s", problem)
             await click.refuse(INVALID_BUTTON, f"invalid button ({problem})")
@@ -301,9 +300,10 @@ class Power(commands.Cog, name=HANDLER_COG):
             return
         busy = self._pending.get(server.identifier)
         if busy is not None:
+            who = discord.utils.escape_markdown(busy.user_name)
             await click.refuse(
-                f"A {verb(busy.action)} of {bold(server.name)} requested by {busy.user_name} is "
-                "still waiting for the panel. Wait for it to finish.",
+                f"A {verb(busy.action)} of {bold(server.name)} requested by {who} is still "
+                "waiting for the panel. Wait for it to finish.",
                 f"{verb(busy.action)} already pending",
                 allowed=True,
             )
@@ -400,12 +400,10 @@ class _Click:
         cog: Power,
         interaction: discord.Interaction,
         ref: ButtonRef | None,
-        started: float,
     ) -> None:
         self.cog = cog
         self.interaction = interaction
         self.ref = ref
-        self.started = started
         self.user = interaction.user
         self.server: Server | None = None
 
