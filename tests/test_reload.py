@@ -47,8 +47,10 @@ def config_file(product: Product, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     return tmp_path / "config.ini"
 
 
-async def _adopt(product: Product, path: Path) -> None:
-    await product.start()
+async def _adopt(
+    product: Product, path: Path, settings: dict[str, dict[str, str]] | None = None
+) -> None:
+    await product.start(settings=settings)
     _write(path, _config_text(product))
     services = product.services
     services.settings = dataclasses.replace(services.settings, config_path=path)
@@ -139,8 +141,9 @@ async def test_an_invalid_file_is_refused_with_check_config_messages_and_nothing
 
 async def test_only_admins_may_reload(product: Product, config_file: Path) -> None:
     # Nobody is the bot's admin; the guild owner still sees the command (Manage Server).
-    await product.start(settings={"permissions": {"admin": "", "allow_administrator": "false"}})
-    await _adopt(product, config_file)
+    await _adopt(
+        product, config_file, {"permissions": {"admin": "", "allow_administrator": "false"}}
+    )
     _write(config_file, _config_text(product, monitoring={"poll_interval": "30"}))
 
     result = await product.control.command("reload_config", user="owner")
