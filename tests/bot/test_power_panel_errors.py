@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from pterodisbot.sandbox.panel import default_fleet
+from pterodisbot.sandbox.panel import SimServer, SimServerSpec, default_fleet
 from tests.bot.test_power_e2e import NO_CONFIRM, audited, post_status, power_calls, said
 from tests.fixtures.discord import InteractionResult, poll_until
 from tests.fixtures.product import Product
@@ -26,24 +25,49 @@ async def _click(product: Product, message_id: str, custom_id: str, **kw: Any) -
     return result
 
 
-async def test_installing_server_answers_409_in_words(product: Product) -> None:
-    await product.start(settings=NO_CONFIRM)
-    offline = next(
-        s
-        for s in product.panel.servers.values()
-        if s.state == "offline" and not s.status and not s.node_down
+async def test_refusals_and_failures_of_the_panel_are_told_in_words(product: Product) -> None:
+    fleet = [
+        *default_fleet(6, 0),
+        SimServerSpec(name="Locked Box", permissions=("control.console",)),
+    ]
+    await product.start(panel={"fleet": fleet}, settings=NO_CONFIRM)
+    servers = list(product.panel.servers.values())
+    installing = next(
+        s for s in servers if s.state == "offline" and not s.status and not s.node_down
     )
-    message_id = await post_status(product, offline.identifier)
+    failing = product.panel.pick("running")
+    locked = next(s for s in servers if s.name == "Locked Box")
+    down = next(s for s in servers if s.node_down)
+    messages = {
+        s.identifier: await post_status(product, s.identifier)
+        for s in (installing, failing, locked, down)
+    }
     await _quiet(product)
-    await product.sim("POST", f"/servers/{offline.identifier}/state", json={"status": "installing"})
+    await product.sim(
+        "POST", f"/servers/{installing.identifier}/state", json={"status": "installing"}
+    )
+    fault = {"kind": "5xx", "status": 502, "servers": [failing.identifier]}
+    await product.sim("POST", "/faults", json=fault)
 
-    result = await _click(product, message_id, f"pdb:start:{offline.identifier}", wait=5)
+    async def click(server: SimServer, action: str) -> str:
+        custom_id = f"pdb:{action}:{server.identifier}"
+        return said(await _click(product, messages[server.identifier], custom_id, wait=5))
 
-    assert f"**{offline.name}** is still installing" in said(result)
+    assert f"**{installing.name}** is still installing" in await click(installing, "start")
+    assert "The panel failed (502)" in await click(failing, "restart")
+    assert "The panel refused: the API key lacks control permission" in await click(
+        locked, "restart"
+    )
+    assert "cannot reach the node" in await click(down, "start")
+
     assert await power_calls(product) == {}
+    requests = (await product.sim("GET", "/stats"))["requests"]
+    assert requests["POST /api/client/servers/{server}/power"] == 4  # none retried
     # The embed is redrawn at once, without waiting for a poll (polling is stopped here).
     await product.control.wait_for_edit(
-        "status", message_id, lambda m: m["embeds"][0]["color"] == INSTALLING_GREY
+        "status",
+        messages[installing.identifier],
+        lambda m: m["embeds"][0]["color"] == INSTALLING_GREY,
     )
 
 
@@ -71,42 +95,6 @@ async def test_rate_limited_panel_says_when_to_try_again(product: Product) -> No
     text = said(result)
     assert "The panel is busy; try again in " in text
     assert "Nothing was sent" in text
-    assert await power_calls(product) == {}
-
-
-async def test_failing_panel_is_reported_without_a_retry(product: Product) -> None:
-    await product.start(settings=NO_CONFIRM)
-    server = product.panel.pick("running")
-    message_id = await post_status(product, server.identifier)
-    await _quiet(product)
-    fault = {"kind": "5xx", "status": 502, "servers": [server.identifier]}
-    await product.sim("POST", "/faults", json=fault)
-
-    result = await _click(product, message_id, f"pdb:restart:{server.identifier}", wait=5)
-
-    assert "The panel failed (502)" in said(result)
-    assert await power_calls(product) == {}
-    requests = (await product.sim("GET", "/stats"))["requests"]
-    assert requests["POST /api/client/servers/{server}/power"] == 1  # not retried
-
-
-async def test_key_without_control_permission_and_node_down(product: Product) -> None:
-    fleet = default_fleet(6, 0)
-    fleet[0] = dataclasses.replace(
-        fleet[0], state="running", status=None, node_down=False, permissions=("control.console",)
-    )
-    await product.start(panel={"fleet": fleet}, settings=NO_CONFIRM)
-    locked = next(iter(product.panel.servers.values()))
-    down = next(s for s in product.panel.servers.values() if s.node_down)
-    locked_message = await post_status(product, locked.identifier)
-    down_message = await post_status(product, down.identifier)
-    await _quiet(product)
-
-    refused = await _click(product, locked_message, f"pdb:restart:{locked.identifier}", wait=5)
-    unreachable = await _click(product, down_message, f"pdb:start:{down.identifier}", wait=5)
-
-    assert "The panel refused: the API key lacks control permission" in said(refused)
-    assert "cannot reach the node" in said(unreachable)
     assert await power_calls(product) == {}
 
 
