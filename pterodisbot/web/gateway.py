@@ -56,6 +56,10 @@ class GatewayWatch:
         self._set(True)
 
     async def _on_down(self) -> None:
+        if self._bot.is_closed():
+            # Our own shutdown: not a drop worth counting or warning about.
+            self._set(False)
+            return
         if self._connected:
             self.disconnects += 1
             log.warning("Discord gateway disconnected; discord.py is reconnecting")
