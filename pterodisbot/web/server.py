@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
 
 from pterodisbot.web.discord_traffic import DiscordTraffic
 from pterodisbot.web.gateway import GatewayWatch
@@ -19,6 +23,17 @@ if TYPE_CHECKING:
     from pterodisbot.bot.services import BotServices
 
 log = logging.getLogger(__name__)
+
+
+class _Collected(Collector):
+    """Metric families already read, for formatting away from the event loop."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        """Return the families read on the loop."""
+        return self._families
 
 
 class WebServer:
@@ -98,7 +113,10 @@ class WebServer:
     async def _metrics(self, request: web.Request) -> web.Response:
         # Before the histograms are read, so a cycle that just ended is in this scrape.
         self.collector.note_cycle()
-        body = generate_latest(self.registry)
+        # Reading the services must happen on the loop (they change there); turning ~10k samples
+        # into text (60 ms for 500 servers) need not, so it goes to a thread.
+        families = _Collected(list(self.registry.collect()))
+        body = await asyncio.to_thread(generate_latest, families)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def _servers(self, request: web.Request) -> web.Response:
