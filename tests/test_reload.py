@@ -84,6 +84,10 @@ async def test_reload_config_applies_interval_thresholds_permissions_and_channel
     assert services.settings.discord.audit_channel_id == int(audit)
     assert services.audit is not None
     assert services.audit.channel_id == int(audit)
+    # The change itself is in the audit trail, posted to the channel it just configured.
+    posted = await product.control.wait_for_message("audit", within=5)
+    assert posted["embeds"][0]["title"] == "Reload config · config.ini"
+    assert "monitoring.poll_interval: 2 -> 5" in posted["embeds"][0]["description"]
     # The new [permissions] status = Admin now keeps plain members out.
     refused = await product.control.command("server_list", user="member")
     assert "don't have a role" in refused.content

@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from pterodisbot.bot.audit import AuditEntry, Outcome
 from pterodisbot.config import Action
 from pterodisbot.reload import reload_config
 
@@ -63,12 +64,41 @@ class Admin(commands.Cog):
             await interaction.response.send_message(
                 "Only the bot's admins may reload the configuration.", ephemeral=True
             )
+            await self._audit(interaction, allowed=False, outcome="refused", detail="not an admin")
             return
         log.info(
             "reload_config asked by user %s in guild %s", interaction.user.id, interaction.guild_id
         )
         outcome = reload_config(self.services)
         await interaction.response.send_message(reload_answer(outcome.lines()), ephemeral=True)
+        if outcome.ok:
+            detail = outcome.lines()[0] + "".join(f"\n{c}" for c in outcome.applied)
+            await self._audit(interaction, allowed=True, outcome="ok", detail=detail)
+        else:
+            await self._audit(
+                interaction, allowed=True, outcome="failed", detail=outcome.refused or ""
+            )
+
+    async def _audit(
+        self, interaction: discord.Interaction, *, allowed: bool, outcome: Outcome, detail: str
+    ) -> None:
+        # Admin changes belong in the same trail as power actions ([discord] audit_channel_id).
+        audit = self.services.audit
+        if audit is None:
+            return
+        entry = AuditEntry(
+            t=self.services.clock.time(),
+            guild_id=interaction.guild_id,
+            user_id=interaction.user.id,
+            user_name=str(interaction.user),
+            server_id=None,
+            server_name="config.ini",
+            action="reload config",
+            allowed=allowed,
+            outcome=outcome,
+            detail=detail,
+        )
+        await audit.record(entry)
 
 
 async def setup(bot: PterodactylBot) -> None:
