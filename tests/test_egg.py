@@ -132,6 +132,9 @@ def test_egg_defaults_with_the_example_config_make_valid_settings(
 
 def test_install_script_installs_the_pinned_requirements(egg: dict[str, Any]) -> None:
     script = egg["scripts"]["installation"]["script"]
+    # Packages land in .local/lib/python3.12: the runtime image must be that same Python.
+    assert egg["scripts"]["installation"]["container"].startswith("python:3.12")
+    assert all(image.endswith(":python_3.12") for image in egg["docker_images"].values())
     assert "-r requirements.txt" in script
     assert "--prefix /mnt/server/.local" in script
     assert "cp config.ini config.ini.local" in script
