@@ -9,7 +9,6 @@ import pytest
 
 import pterodisbot
 from pterodisbot.bot import discord_api
-from pterodisbot.bot.cogs.about import format_uptime
 from pterodisbot.sandbox.discord_server import DiscordSandbox
 from tests.fixtures.discord import BotRunner, SandboxClient
 
@@ -89,13 +88,6 @@ async def test_api_base_is_restored_after_the_bot_stops(discord_sandbox: Discord
 
     assert discord_api.current_target() == before
     assert before.is_discord
-
-
-def test_uptime_reads_like_a_duration():
-    assert format_uptime(5) == "5s"
-    assert format_uptime(65) == "1m 05s"
-    assert format_uptime(3 * 3600 + 4 * 60 + 5) == "3h 04m 05s"
-    assert format_uptime(2 * 86400 + 3 * 3600) == "2d 03h 00m 00s"
 
 
 async def test_the_bot_token_never_reaches_the_logs(

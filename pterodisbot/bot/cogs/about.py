@@ -10,26 +10,12 @@ from discord import app_commands
 from discord.ext import commands
 
 import pterodisbot
+from pterodisbot.bot.units import format_uptime
 
 if TYPE_CHECKING:
     from pterodisbot.bot.bot import PterodactylBot
 
 log = logging.getLogger(__name__)
-
-
-def format_uptime(seconds: float) -> str:
-    """Return an uptime such as `2d 03h 04m 05s` (leading zero units left out)."""
-    total = max(0, int(seconds))
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours:02d}h {minutes:02d}m {secs:02d}s"
-    if hours:
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
 
 
 def about_embed(*, version: str, uptime: float, latency: float | None) -> discord.Embed:
@@ -40,7 +26,7 @@ def about_embed(*, version: str, uptime: float, latency: float | None) -> discor
         colour=discord.Colour.blurple(),
     )
     embed.add_field(name="Version", value=version)
-    embed.add_field(name="Uptime", value=format_uptime(uptime))
+    embed.add_field(name="Uptime", value=format_uptime(uptime * 1000))
     if latency is not None and latency != float("inf"):
         embed.add_field(name="Gateway latency", value=f"{latency * 1000:.0f} ms")
     embed.set_footer(text=f"discord.py {discord.__version__}")
