@@ -37,8 +37,13 @@ def build_bot(
     *,
     clock: Clock | None = None,
     extensions: Sequence[str] = EXTENSIONS,
+    guild_ready_timeout: float = 2.0,
 ) -> PterodactylBot:
-    """Wire the panel client, monitor, histories, renderer, locations and pump into a bot."""
+    """Wire the panel client, monitor, histories, renderer, locations and pump into a bot.
+
+    `guild_ready_timeout` is discord.py's wait for more guilds after READY before `on_ready`;
+    the sandboxes send every guild at once, so the demo and tests shorten it.
+    """
     clock = clock or SystemClock()
     panel = settings.pterodactyl
     monitoring = settings.monitoring
@@ -68,6 +73,7 @@ def build_bot(
         sync_commands=settings.discord.sync_commands,
         extensions=extensions,
         clock=clock,
+        guild_ready_timeout=guild_ready_timeout,
         # Counts Discord's answers (429s included) for /metrics; discord.py hides those.
         http_trace=DiscordTraffic(),
     )

@@ -269,7 +269,7 @@ class Demo:
             self.panel, self.sandbox, self._workdir, self.sandbox.bot_token
         )
         self._previous_target = discord_api.use_api_base(self.sandbox.url)
-        bot = build_bot(self.settings)
+        bot = build_bot(self.settings, guild_ready_timeout=0.1)
         self.bot = bot
         self._bot_task = asyncio.create_task(bot.start(self.sandbox.bot_token), name="demo-bot")
         await self._wait_ready(bot)
