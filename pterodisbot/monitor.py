@@ -142,6 +142,15 @@ class Monitor:
         return self._servers
 
     @property
+    def effective_interval(self) -> float:
+        """Return the real time between polls of one server: a cycle may outlast the interval.
+
+        With more servers than the panel budget allows per interval (720 requests/min polls at
+        most 120 servers every 10 s), the client waits for its budget and the cycle stretches.
+        """
+        return max(self.poll_interval, self.last_cycle_duration or 0.0)
+
+    @property
     def snapshots(self) -> Mapping[str, ServerSnapshot]:
         """Return the newest snapshot of every watched server."""
         return self._snapshots
@@ -233,7 +242,18 @@ class Monitor:
             for task in tasks:
                 task.cancel()
         self.last_cycle_completed = self._clock.time()
-        self.last_cycle_duration = self._clock.monotonic() - start
+        duration = self._clock.monotonic() - start
+        stretched = duration > self.poll_interval * 1.5
+        if stretched and (self.last_cycle_duration or 0.0) <= self.poll_interval * 1.5:
+            log.warning(
+                "polling %d servers took %.0f s, more than poll_interval = %g s: the panel "
+                "request budget sets the pace (raise [pterodactyl] requests_per_minute if the "
+                "panel allows more, or watch fewer servers)",
+                len(servers),
+                duration,
+                self.poll_interval,
+            )
+        self.last_cycle_duration = duration
 
     def _trend(self, identifier: str, now: float) -> Trend | None:
         if self.smoothing <= 0:

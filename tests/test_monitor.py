@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import logging
+
+import pytest
 
 from pterodisbot.clock import FakeClock
 from pterodisbot.monitor import Monitor, ServerSnapshot, ServerStatus
@@ -100,3 +103,21 @@ async def test_a_removed_server_loses_its_history_and_its_snapshot(
     assert sorted(removed) == ["aaaa0001", "cccc0003", "dddd0004", "eeee0005"]
     assert "aaaa0001" not in monitor.snapshots
     assert list(monitor.servers) == ["bbbb0002"]
+
+
+async def test_more_servers_than_the_budget_allows_stretch_the_cycle_and_say_so(
+    make_sim_panel: MakeSimPanel, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(autojump=0.001)
+    panel = await make_sim_panel(fleet=FLEET, clock=clock)
+    # 3 requests a minute for a list call plus five servers every 10 s: the budget sets the pace.
+    api = PterodactylAPI(panel.url, panel.api_key, clock=clock, requests_per_minute=3)
+    monitor = Monitor(api, ServerMetricsManager(capacity=100), poll_interval=10, clock=clock)
+    with caplog.at_level(logging.WARNING, logger="pterodisbot.monitor"):
+        async with api:
+            await monitor.poll_once()
+    assert len(monitor.snapshots) == len(FLEET)
+    assert monitor.effective_interval > 60
+    assert any("budget sets the pace" in r.getMessage() for r in caplog.records)
+    stats = panel.stats()
+    assert stats["rate_limited"] == 0

@@ -100,7 +100,7 @@ class WebServer:
         return assess(
             gateway=self.gateway.state(),
             last_poll_completed=monitor.last_cycle_completed,
-            poll_interval=monitor.poll_interval,
+            poll_interval=monitor.effective_interval,
             panel_reachable=monitor.panel_reachable,
             servers=len(monitor.servers),
             now=self._services.clock.time(),
