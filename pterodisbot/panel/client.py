@@ -242,6 +242,7 @@ class PterodactylAPI:
         "admin" (other users' servers) and "admin-all" (every server on the panel).
         """
         servers: dict[str, Server] = {}
+        unreadable: list[PanelBadResponse] = []
         page_number = 1
         while True:
             params = {"page": str(page_number), "per_page": str(_PER_PAGE)}
@@ -251,10 +252,19 @@ class PterodactylAPI:
             answer = await self._call(request)
             page = self._parse(request, answer, Page.from_api)
             for item, path in page.items:
-                server = self._parse_value(request, answer, Server.from_api, item, path)
+                try:
+                    server = self._parse_value(request, answer, Server.from_api, item, path)
+                except PanelBadResponse as exc:
+                    # One odd server (a panel plugin, a Pelican difference) must not hide the
+                    # rest of the fleet: skip it and say which one and why.
+                    unreadable.append(exc)
+                    log.warning("server list: skipped an unreadable server: %s", exc)
+                    continue
                 # A server created while we page pushes another onto the next page as well.
                 servers.setdefault(server.identifier, server)
             if not page.items or page_number >= page.total_pages or page_number >= _MAX_PAGES:
+                if unreadable and not servers:
+                    raise unreadable[0]
                 return list(servers.values())
             page_number += 1
 

@@ -843,3 +843,77 @@ async def test_a_session_passed_in_is_used_and_left_open(
         async with make_api(panel, session=session) as api:
             await api.get_resources(RUNNING)
         assert not session.closed
+
+
+async def test_one_unreadable_server_is_skipped_and_named_the_rest_are_listed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    good = {
+        "object": "server",
+        "attributes": {
+            "server_owner": True,
+            "identifier": "aaaa1111",
+            "internal_id": 1,
+            "uuid": "aaaa1111-0000-4000-8000-000000000001",
+            "name": "Survival",
+            "node": "node-1",
+            "is_node_under_maintenance": False,
+            "sftp_details": {"ip": "127.0.0.1", "port": 2022},
+            "description": "",
+            "limits": {
+                "memory": 1024,
+                "swap": 0,
+                "disk": 2048,
+                "io": 500,
+                "cpu": 100,
+                "threads": None,
+                "oom_disabled": True,
+            },
+            "invocation": "java -jar server.jar",
+            "docker_image": "ghcr.io/pterodactyl/yolks:java_17",
+            "egg_features": None,
+            "feature_limits": {"databases": 0, "allocations": 1, "backups": 0},
+            "status": None,
+            "is_suspended": False,
+            "is_installing": False,
+            "is_transferring": False,
+            "relationships": {"allocations": {"object": "list", "data": []}},
+        },
+    }
+    bad = {
+        "object": "server",
+        "attributes": {**good["attributes"], "identifier": "bbbb2222", "limits": "unlimited"},
+    }
+    body = {
+        "object": "list",
+        "data": [bad, good],
+        "meta": {
+            "pagination": {
+                "total": 2,
+                "count": 2,
+                "per_page": 100,
+                "current_page": 1,
+                "total_pages": 1,
+                "links": {},
+            }
+        },
+    }
+
+    async def listing(request: web.Request) -> web.Response:
+        return web.json_response(body)
+
+    app = web.Application()
+    app.router.add_get("/api/client", listing)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with PterodactylAPI(f"http://127.0.0.1:{port}", "ptlc_onebad") as api:
+            with caplog.at_level(logging.WARNING, logger="pterodisbot.panel.client"):
+                servers = await api.list_servers()
+    finally:
+        await runner.cleanup()
+    assert [s.identifier for s in servers] == ["aaaa1111"]
+    assert any("limits" in r.getMessage() for r in caplog.records)
