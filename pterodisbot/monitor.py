@@ -129,6 +129,7 @@ class Monitor:
         self._snapshots: dict[str, ServerSnapshot] = {}
         self._listeners: list[Listener] = []
         self._removal_listeners: list[RemovalListener] = []
+        self._cycle_listeners: list[Callable[[float], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._list_refreshed_at: float | None = None
         self._list_dirty = True
@@ -162,6 +163,10 @@ class Monitor:
     def add_removal_listener(self, listener: RemovalListener) -> None:
         """Call `listener(identifier)` when a server disappears from the panel."""
         self._removal_listeners.append(listener)
+
+    def add_cycle_listener(self, listener: Callable[[float], None]) -> None:
+        """Call `listener(seconds)` after every completed poll cycle with its duration."""
+        self._cycle_listeners.append(listener)
 
     def start(self) -> None:
         """Start the poll loop (idempotent)."""
@@ -254,6 +259,11 @@ class Monitor:
                 self.poll_interval,
             )
         self.last_cycle_duration = duration
+        for cycle_listener in self._cycle_listeners:
+            try:
+                cycle_listener(duration)
+            except Exception:
+                log.exception("poll cycle listener failed")
 
     def _trend(self, identifier: str, now: float) -> Trend | None:
         if self.smoothing <= 0:

@@ -45,7 +45,6 @@ class BotCollector(Collector):
         self._services = services
         self._gateway = gateway
         self._traffic = traffic
-        self._seen_cycle: float | None = None
         self.poll_duration = Histogram(
             "pterodisbot_poll_duration_seconds",
             "Time one poll cycle over every watched server took.",
@@ -59,23 +58,16 @@ class BotCollector(Collector):
             registry=registry,
         )
         services.monitor.add_listener(self._on_snapshot)
+        services.monitor.add_cycle_listener(self.poll_duration.observe)
+        if services.monitor.last_cycle_duration is not None:
+            # Started after the bot had already polled: count that cycle too.
+            self.poll_duration.observe(services.monitor.last_cycle_duration)
         registry.register(self)
 
     def _on_snapshot(self, snap: ServerSnapshot, previous: ServerSnapshot | None) -> None:
         # Listeners run right after the panel answered, so "now - asked at" is the request's time.
         if snap.resources is not None:
             self.panel_latency.observe(max(0.0, self._services.clock.time() - snap.t))
-        self.note_cycle()
-
-    def note_cycle(self) -> None:
-        """Observe the last poll cycle's duration once, when a new cycle has completed."""
-        monitor = self._services.monitor
-        completed = monitor.last_cycle_completed
-        if completed is None or completed == self._seen_cycle:
-            return
-        self._seen_cycle = completed
-        if monitor.last_cycle_duration is not None:
-            self.poll_duration.observe(monitor.last_cycle_duration)
 
     def collect(self) -> Iterator[Metric]:
         """Yield every metric family, read from the services now."""

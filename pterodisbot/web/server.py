@@ -111,8 +111,6 @@ class WebServer:
         return web.json_response(report.to_json(), status=200 if report.healthy else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        # Before the histograms are read, so a cycle that just ended is in this scrape.
-        self.collector.note_cycle()
         # Reading the services must happen on the loop (they change there); turning ~10k samples
         # into text (60 ms for 500 servers) need not, so it goes to a thread.
         families = _Collected(list(self.registry.collect()))
