@@ -121,3 +121,18 @@ async def test_more_servers_than_the_budget_allows_stretch_the_cycle_and_say_so(
     assert any("budget sets the pace" in r.getMessage() for r in caplog.records)
     stats = panel.stats()
     assert stats["rate_limited"] == 0
+
+
+async def test_cycle_listeners_hear_the_duration_of_every_cycle(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    clock = FakeClock(autojump=0.001)
+    monitor, api, _ = await _monitor(make_sim_panel, clock)
+    durations: list[float] = []
+    monitor.add_cycle_listener(durations.append)
+    async with api:
+        await monitor.poll_once()
+        await monitor.poll_once()
+    assert len(durations) == 2
+    # Five servers spread over a 10 s interval: the last is asked 8 s after the first.
+    assert all(8 <= d < 10 for d in durations)
