@@ -18,6 +18,8 @@ from pterodisbot.clock import Clock, SystemClock
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+# Seconds during which more refusals of the same user, server and action are not posted again.
+REFUSAL_QUIET_SECONDS = 60.0
 AUDIT_FILENAME = "audit.jsonl"
 
 Outcome = Literal["refused", "confirm", "cancelled", "ok", "failed", "shown"]
@@ -164,6 +166,7 @@ class AuditLog:
         client: discord.Client | None = None,
         channel_id: int | None = None,
         clock: Clock | None = None,
+        refusal_quiet: float = REFUSAL_QUIET_SECONDS,
     ) -> None:
         self.file = file
         self._client = client
@@ -172,6 +175,10 @@ class AuditLog:
         self.recorded = 0
         self.posted = 0
         self.failures = 0
+        self.quieted = 0
+        self.refusal_quiet = refusal_quiet
+        # (user, server, action) -> (when a refusal was last posted, refusals not posted since)
+        self._refusals: dict[tuple[int, str | None, str], tuple[float, int]] = {}
         self._busy = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -195,14 +202,43 @@ class AuditLog:
             if self._busy == 0:
                 self._idle.set()
 
+    def _quiet(self, entry: AuditEntry) -> tuple[bool, int]:
+        """Decide whether a refusal repeats one posted moments ago; return (skip, held back)."""
+        if entry.outcome != "refused" or self.refusal_quiet <= 0:
+            return False, 0
+        key = (entry.user_id, entry.server_id, entry.action)
+        now = self.clock.monotonic()
+        last = self._refusals.get(key)
+        if last is not None and now - last[0] < self.refusal_quiet:
+            self._refusals[key] = (last[0], last[1] + 1)
+            return True, 0
+        if len(self._refusals) > 1024:
+            # Bounded: forget windows that have long closed.
+            self._refusals = {
+                k: v for k, v in self._refusals.items() if now - v[0] < self.refusal_quiet
+            }
+        self._refusals[key] = (now, 0)
+        return False, last[1] if last is not None else 0
+
     async def _post(self, entry: AuditEntry) -> None:
         if self._client is None or self.channel_id is None:
             return
+        # Someone clicking a button they may not use, again and again, must not flood the
+        # channel: the log and the file keep every attempt, the channel one per minute.
+        skip, held_back = self._quiet(entry)
+        if skip:
+            self.quieted += 1
+            return
+        embed = build_audit_embed(entry)
+        if held_back:
+            embed.add_field(
+                name="Also",
+                value=f"{held_back} more refused attempt(s) like this, not posted (see the log)",
+                inline=False,
+            )
         channel = self._client.get_partial_messageable(self.channel_id)
         try:
-            await channel.send(
-                embed=build_audit_embed(entry), allowed_mentions=discord.AllowedMentions.none()
-            )
+            await channel.send(embed=embed, allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException as exc:
             self.failures += 1
             log.warning(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import discord
@@ -12,6 +14,7 @@ import pytest
 from pterodisbot.bot.audit import AuditEntry, AuditFile, AuditLog, build_audit_embed
 from pterodisbot.sandbox.discord_rules import validate_message_payload
 from tests.bot.test_power_e2e import AUDIT_CHANNEL, audited, post_status
+from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -106,3 +109,42 @@ async def test_audit_channel_the_bot_cannot_post_in_does_not_block_the_answer(
     assert product.services.audit.failures == 1
     assert "could not post to the audit channel" in caplog.text
     assert [e["outcome"] for e in entries] == ["shown"]
+
+
+async def test_repeated_refusals_post_once_a_minute_while_the_file_keeps_every_one(
+    product: Product,
+) -> None:
+    await product.start(settings={"discord": {"audit_channel_id": str(AUDIT_CHANNEL)}})
+    audit = product.services.audit
+    assert audit is not None
+    server = product.panel.pick("running")
+    message_id = await post_status(product, server.identifier)
+    for _ in range(4):
+        result = await product.control.click(
+            message_id, f"pdb:restart:{server.identifier}", user="member"
+        )
+        assert "role" in result.content.lower()
+    await poll_until(_recorded(audit, 4), within=10, what="four audited refusals")
+    await audit.drain()
+    posts = await product.control.messages("audit")
+    assert len(posts) == 1
+    assert audit.quieted == 3
+
+    # A minute later the next refusal is posted again, saying how many were held back.
+    audit.refusal_quiet = 0.2
+    await asyncio.sleep(0.3)
+    await product.control.click(message_id, f"pdb:restart:{server.identifier}", user="member")
+    entries = await audited(product, 5)
+    posts = await product.control.messages("audit")
+    assert len(posts) == 2
+    also = [f for f in posts[-1]["embeds"][0]["fields"] if f["name"] == "Also"]
+    assert also
+    assert also[0]["value"].startswith("3 more refused")
+    assert [e["outcome"] for e in entries] == ["refused"] * 5
+
+
+def _recorded(audit: AuditLog, count: int) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        return audit.recorded >= count
+
+    return probe
