@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal, NoReturn, TypeVar, cast
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from dotenv import dotenv_values
 
@@ -560,11 +560,8 @@ def _identifiers(raw: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item.lower() for item in items))
 
 
-def _panel_url(raw: str) -> str:
-    expected = (
-        "the panel's address with http:// or https:// and no path, e.g. https://panel.example.com"
-    )
-    text = raw.strip()
+def _http_url(text: str, expected: str) -> SplitResult:
+    """Split an http(s) URL with a host and a valid port, and nothing that hides credentials."""
     parts = urlsplit(text)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise _Invalid(expected)
@@ -574,6 +571,14 @@ def _panel_url(raw: str) -> str:
         _ = parts.port
     except ValueError:
         raise _Invalid(expected + " (the port is not a number from 1 to 65535)") from None
+    return parts
+
+
+def _panel_url(raw: str) -> str:
+    expected = (
+        "the panel's address with http:// or https:// and no path, e.g. https://panel.example.com"
+    )
+    parts = _http_url(raw.strip(), expected)
     if parts.path not in {"", "/"}:
         raise _Invalid(expected + f" (remove {parts.path!r}: the bot adds /api/client itself)")
     return f"{parts.scheme}://{parts.netloc}"
@@ -587,15 +592,7 @@ def _api_base(raw: str) -> str | None:
     text = raw.strip()
     if not text:
         return None
-    parts = urlsplit(text)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise _Invalid(expected)
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise _Invalid(expected)
-    try:
-        _ = parts.port
-    except ValueError:
-        raise _Invalid(expected + " (the port is not a number from 1 to 65535)") from None
+    parts = _http_url(text, expected)
     path = parts.path.rstrip("/")
     if re.search(r"/api(/v\d+)?$", path):
         raise _Invalid(expected + f" (remove {path!r}: the bot adds /api/v10 itself)")
