@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import importlib
-import inspect
 import io
 import logging
 import sys
@@ -19,7 +17,6 @@ from pterodisbot.config import ConfigValidationError, Settings, load_settings
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
-EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
 
@@ -159,21 +156,9 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     for warning in settings.warnings:
         log.warning("config: %s", warning)
-    try:
-        app = importlib.import_module("pterodisbot.app")
-    except ModuleNotFoundError as exc:
-        if exc.name != "pterodisbot.app":
-            raise
-        print(
-            "pterodisbot run: the bot itself (pterodisbot/app.py) is not built yet; "
-            "`check-config` and `doctor` work today.",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    result = app.run(settings)
-    if inspect.iscoroutine(result):
-        result = asyncio.run(result)
-    return result if isinstance(result, int) else EXIT_OK
+    from pterodisbot.app import run
+
+    return asyncio.run(run(settings))
 
 
 def _demo(args: argparse.Namespace) -> int:

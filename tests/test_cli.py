@@ -1,4 +1,4 @@
-"""`python -m pterodisbot`: check-config, run and demo placeholders, --version."""
+"""`python -m pterodisbot`: check-config, run, demo and doctor, --version."""
 
 from __future__ import annotations
 
