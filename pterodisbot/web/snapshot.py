@@ -38,9 +38,9 @@ def server_json(snap: ServerSnapshot, *, show_address: bool) -> dict[str, Any]:
             "network_tx_bytes": res.network_tx_bytes,
             "uptime_seconds": res.uptime_ms / 1000,
         }
-    if show_address and server.allocations:
-        primary = server.allocations[0]
-        data["address"] = f"{primary.ip_alias or primary.ip}:{primary.port}"
+    primary = server.primary_allocation
+    if show_address and primary is not None:
+        data["address"] = primary.address
     return data
 
 
