@@ -26,6 +26,7 @@ ServerStatus = Literal[
     "installing", "install_failed", "reinstall_failed", "suspended", "restoring_backup"
 ]
 
+POWER_STATES: tuple[PowerStateName, ...] = get_args(PowerStateName)
 POWER_SIGNALS: tuple[str, ...] = get_args(PowerSignalName)
 SERVER_STATUSES: tuple[str, ...] = get_args(ServerStatus)
 
@@ -394,7 +395,9 @@ class SimServer:
             self._next_step = (now + spec.stop_seconds, "halt")
         self._crashloop_until: float | None = None
         self._auto_restart = False
-        self._history: deque[tuple[float, str]] = deque([(now, spec.state)], _HISTORY_LENGTH)
+        self._history: deque[tuple[float, PowerStateName]] = deque(
+            [(now, spec.state)], _HISTORY_LENGTH
+        )
 
     def __repr__(self) -> str:
         return f"<SimServer {self.identifier} {self.name!r} {self._state}>"
@@ -411,7 +414,7 @@ class SimServer:
     def history(self) -> list[tuple[float, PowerStateName]]:
         """Return (monotonic time, state) for every transition, oldest first."""
         self._settle()
-        return [(at, _as_state(state)) for at, state in self._history]
+        return list(self._history)
 
     @property
     def crashlooping(self) -> bool:
@@ -720,16 +723,6 @@ class SimServer:
             },
             "resources": stats["resources"],
         }
-
-
-def _as_state(value: str) -> PowerStateName:
-    if value == "starting":
-        return "starting"
-    if value == "running":
-        return "running"
-    if value == "stopping":
-        return "stopping"
-    return "offline"
 
 
 def _allocation_json(allocation: SimAllocation) -> dict[str, Any]:

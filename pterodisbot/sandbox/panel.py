@@ -50,6 +50,7 @@ from aiohttp import web
 from pterodisbot.clock import Clock, SystemClock
 from pterodisbot.sandbox._panel_fleet import (
     POWER_SIGNALS,
+    POWER_STATES,
     SERVER_STATUSES,
     SimAllocation,
     SimLimits,
@@ -75,7 +76,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FaultKind = Literal["5xx", "504", "timeout", "slow", "garbage", "down"]
-FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _JSON = dict[str, Any]
@@ -827,17 +828,10 @@ class SimulatedPanel:
                     raise _sim_error(422, f"{flag} must be true or false")
                 setattr(server, flag, body[flag])
         if "power" in body:
-            power = body["power"]
-            if power == "offline":
-                server.set_power_state("offline")
-            elif power == "starting":
-                server.set_power_state("starting")
-            elif power == "running":
-                server.set_power_state("running")
-            elif power == "stopping":
-                server.set_power_state("stopping")
-            else:
+            state = next((s for s in POWER_STATES if s == body["power"]), None)
+            if state is None:
                 raise _sim_error(422, "power must be offline, starting, running or stopping")
+            server.set_power_state(state)
         return web.json_response(server.sim_view())
 
     async def _sim_faults(self, request: web.Request) -> web.Response:
@@ -846,12 +840,12 @@ class SimulatedPanel:
 
     async def _sim_add_fault(self, request: web.Request) -> web.Response:
         body = await _sim_body(request)
-        kind = body.get("kind")
+        kind = next((k for k in FAULT_KINDS if k == body.get("kind")), None)
         seconds = body.get("seconds")
         servers = body.get("servers")
         status = body.get("status")
         delay = body.get("delay")
-        if kind not in FAULT_KINDS:
+        if kind is None:
             raise _sim_error(422, f"kind must be one of {list(FAULT_KINDS)}")
         if seconds is not None and (not _is_number(seconds) or seconds <= 0):
             raise _sim_error(422, "seconds must be a number > 0 (or absent: until cleared)")
@@ -867,7 +861,7 @@ class SimulatedPanel:
         if unknown:
             raise _sim_error(404, f"no such servers: {unknown}")
         fault = self.add_fault(
-            _as_fault_kind(kind),
+            kind,
             None if seconds is None else float(seconds),
             servers,
             status=status,
@@ -1012,13 +1006,6 @@ def _int_param(value: str | None, default: int) -> int:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _as_fault_kind(value: str) -> FaultKind:
-    for kind in get_args(FaultKind):
-        if kind == value:
-            return kind  # type: ignore[no-any-return]
-    raise ValueError(value)
 
 
 def _b64(text: str) -> str:
