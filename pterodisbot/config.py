@@ -13,6 +13,7 @@ import configparser
 import difflib
 import enum
 import hmac
+import io
 import logging
 import os
 import re
@@ -780,15 +781,14 @@ def _read_dotenv(path: Path, explicit: bool, ctx: _Context) -> dict[str, str]:
             ctx.problem(where, "not found", "an existing .env file (see .env.example)")
         return {}
     try:
-        path.read_bytes()
-    except OSError as exc:
-        ctx.problem(where, f"cannot be read ({exc.strerror})", "a .env file the bot may read")
-        return {}
-    try:
-        values = dotenv_values(path, interpolate=False, encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         ctx.problem(where, "not UTF-8 text", "a text file saved as UTF-8")
         return {}
+    except OSError as exc:
+        ctx.problem(where, f"cannot be read ({exc.strerror})", "a .env file the bot may read")
+        return {}
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)
     return {key: value for key, value in values.items() if value is not None}
 
 

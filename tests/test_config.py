@@ -134,6 +134,28 @@ def test_a_missing_explicit_env_file_is_a_problem(tmp_path: Path) -> None:
     assert any("nope.env" in line and "not found" in line for line in problems_of(excinfo))
 
 
+def test_an_unreadable_or_non_utf8_env_file_is_a_problem(tmp_path: Path) -> None:
+    config = write(tmp_path, MINIMAL)
+    latin1 = tmp_path / "latin1.env"
+    latin1.write_bytes(b"DISCORD_TOKEN=caf\xe9\n")
+    for env_file, said in ((latin1, "not UTF-8 text"), (tmp_path, "cannot be read")):
+        with pytest.raises(ConfigValidationError) as excinfo:
+            load_settings(config, env=SECRETS, dotenv_path=env_file)
+        assert any(said in line for line in problems_of(excinfo)), problems_of(excinfo)
+
+
+def test_a_windows_env_file_reads_the_same(tmp_path: Path) -> None:
+    config = write(tmp_path, MINIMAL)
+    (tmp_path / ".env").write_bytes(
+        f"DISCORD_TOKEN={TOKEN}\r\nPTERODACTYL_API_KEY={API_KEY}\r\n".encode()
+    )
+
+    settings = load_settings(config, env={})
+
+    assert settings.discord.token.reveal() == TOKEN
+    assert settings.pterodactyl.api_key.reveal() == API_KEY
+
+
 def test_secrets_written_into_config_ini_are_refused_and_never_echoed(tmp_path: Path) -> None:
     config = write(tmp_path, MINIMAL + f"api_key = {API_KEY}\n[discord]\ntoken = {TOKEN}\n")
 
