@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import discord
+
 from pterodisbot.bot.audit import AuditLog
 from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.bot.locations import EmbedLocations
 from pterodisbot.bot.status_board import StatusBoard
 from pterodisbot.clock import Clock
-from pterodisbot.config import Settings
+from pterodisbot.config import Action, Settings
 from pterodisbot.graphs import GraphRenderer
 from pterodisbot.monitor import Monitor
 from pterodisbot.panel.client import PterodactylAPI
@@ -31,3 +33,23 @@ class BotServices:
     clock: Clock
     # The audit trail of server controls; None leaves clicks unaudited (some unit tests).
     audit: AuditLog | None = None
+
+    def serves_guild(self, guild_id: int | None) -> bool:
+        """Tell whether the bot answers in this guild (`[discord] guild_ids`; empty: every one)."""
+        allowed = self.settings.discord.guild_ids
+        return guild_id is not None and (not allowed or guild_id in allowed)
+
+    def member_allows(
+        self, member: discord.Member, action: Action, server_id: str | None = None
+    ) -> bool:
+        """Tell whether `member`, by their roles now, may do `action` (on one server, if given).
+
+        Reads `settings` at each call, so a reloaded configuration applies to the next click.
+        """
+        return self.settings.permissions.allows(
+            action,
+            server_identifier=server_id,
+            role_ids=[role.id for role in member.roles],
+            role_names=[role.name for role in member.roles],
+            is_administrator=member.guild_permissions.administrator,
+        )

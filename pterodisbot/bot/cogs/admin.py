@@ -23,19 +23,6 @@ log = logging.getLogger(__name__)
 _MAX_CONTENT = 2000
 
 
-def _is_admin(services: BotServices, interaction: discord.Interaction) -> bool:
-    member = interaction.user
-    if not isinstance(member, discord.Member):
-        return False
-    return services.settings.permissions.allows(
-        Action.ADMIN,
-        server_identifier=None,
-        role_ids=[role.id for role in member.roles],
-        role_names=[role.name for role in member.roles],
-        is_administrator=member.guild_permissions.administrator,
-    )
-
-
 def reload_answer(lines: list[str]) -> str:
     """Return the outcome lines as one Discord message: a title and a code block, cut to fit."""
     head, *rest = lines
@@ -60,7 +47,10 @@ class Admin(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     async def reload_config_command(self, interaction: discord.Interaction) -> None:
         """Re-read config.ini and say what changed, what needs a restart, or why it was refused."""
-        if not _is_admin(self.services, interaction):
+        member = interaction.user
+        if not (
+            isinstance(member, discord.Member) and self.services.member_allows(member, Action.ADMIN)
+        ):
             await interaction.response.send_message(
                 "Only the bot's admins may reload the configuration.", ephemeral=True
             )

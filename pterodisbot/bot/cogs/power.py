@@ -230,10 +230,7 @@ class Power(commands.Cog, name=HANDLER_COG):
             log.warning("refused a click with an invalid custom_id: %s", problem)
             await click.refuse(INVALID_BUTTON, f"invalid button ({problem})")
             return
-        allowed_guilds = self.services.settings.discord.guild_ids
-        if interaction.guild_id is None or (
-            allowed_guilds and interaction.guild_id not in allowed_guilds
-        ):
+        if not self.services.serves_guild(interaction.guild_id):
             await click.refuse(NOT_HERE, "outside the bot's guilds")
             return
         member = interaction.user
@@ -272,14 +269,7 @@ class Power(commands.Cog, name=HANDLER_COG):
             )
             await click.audit(True, "cancelled", "cancelled at the confirm step")
             return
-        permission = Action(ref.action.value)
-        if not self.services.settings.permissions.allows(
-            permission,
-            server_identifier=server.identifier,
-            role_ids=[role.id for role in member.roles],
-            role_names=[role.name for role in member.roles],
-            is_administrator=member.guild_permissions.administrator,
-        ):
+        if not self.services.member_allows(member, Action(ref.action.value), server.identifier):
             await click.refuse(
                 f"You don't have a role that may {verb(ref.action)} {bold(server.name)}. "
                 "Ask the server's admins if you think you should.",

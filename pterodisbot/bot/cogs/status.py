@@ -25,18 +25,6 @@ log = logging.getLogger(__name__)
 _MAX_CHOICES = 25
 
 
-def _member_allows(
-    services: BotServices, member: discord.Member, action: Action, server_id: str | None
-) -> bool:
-    return services.settings.permissions.allows(
-        action,
-        server_identifier=server_id,
-        role_ids=[role.id for role in member.roles],
-        role_names=[role.name for role in member.roles],
-        is_administrator=member.guild_permissions.administrator,
-    )
-
-
 def find_server(servers: Mapping[str, Server], query: str) -> Server | None:
     """Find a server by identifier, uuid or exact name (case-insensitive)."""
     lowered = query.strip().lower()
@@ -46,11 +34,6 @@ def find_server(servers: Mapping[str, Server], query: str) -> Server | None:
         if server.uuid == lowered or server.name.lower() == lowered:
             return server
     return None
-
-
-def _guild_allowed(services: BotServices, guild_id: int | None) -> bool:
-    allowed = services.settings.discord.guild_ids
-    return guild_id is not None and (not allowed or guild_id in allowed)
 
 
 class Status(commands.Cog):
@@ -79,7 +62,7 @@ class Status(commands.Cog):
         """Post the status embed of `server` in this channel."""
         services = self.services
         member = self._member(interaction)
-        if member is None or not _guild_allowed(services, interaction.guild_id):
+        if member is None or not self.services.serves_guild(interaction.guild_id):
             await self._refuse(interaction, "This command works only in the bot's servers.")
             return
         found = find_server(services.monitor.servers, server)
@@ -90,7 +73,7 @@ class Status(commands.Cog):
                 "to the bot. Pick one from the list as you type.",
             )
             return
-        if not _member_allows(services, member, Action.STATUS, found.identifier):
+        if not self.services.member_allows(member, Action.STATUS, found.identifier):
             await self._refuse(interaction, "You don't have a role that may post status embeds.")
             return
         channel = interaction.channel
@@ -154,7 +137,7 @@ class Status(commands.Cog):
             name = server.name.lower()
             if needle and needle not in name and not server.identifier.startswith(needle):
                 continue
-            if not _member_allows(self.services, member, Action.STATUS, server.identifier):
+            if not self.services.member_allows(member, Action.STATUS, server.identifier):
                 continue
             rank = 0 if name.startswith(needle) or server.identifier.startswith(needle) else 1
             ranked.append((rank, name, server))
@@ -172,10 +155,10 @@ class Status(commands.Cog):
     async def server_list(self, interaction: discord.Interaction) -> None:
         """Answer with compact embeds listing every visible server."""
         member = self._member(interaction)
-        if member is None or not _guild_allowed(self.services, interaction.guild_id):
+        if member is None or not self.services.serves_guild(interaction.guild_id):
             await self._refuse(interaction, "This command works only in the bot's servers.")
             return
-        if not _member_allows(self.services, member, Action.STATUS, None):
+        if not self.services.member_allows(member, Action.STATUS):
             await self._refuse(interaction, "You don't have a role that may see server status.")
             return
         snaps: list[ServerSnapshot] = [
@@ -198,7 +181,7 @@ class Status(commands.Cog):
     async def refresh_embeds(self, interaction: discord.Interaction) -> None:
         """Queue a redraw of every status embed in this guild (admins only)."""
         member = self._member(interaction)
-        if member is None or not _member_allows(self.services, member, Action.ADMIN, None):
+        if member is None or not self.services.member_allows(member, Action.ADMIN):
             await self._refuse(interaction, "Only the bot's admins may refresh embeds.")
             return
         assert interaction.guild_id is not None
@@ -213,7 +196,7 @@ class Status(commands.Cog):
     async def purge_embeds(self, interaction: discord.Interaction) -> None:
         """Delete every status embed of this guild and forget them (admins only)."""
         member = self._member(interaction)
-        if member is None or not _member_allows(self.services, member, Action.ADMIN, None):
+        if member is None or not self.services.member_allows(member, Action.ADMIN):
             await self._refuse(interaction, "Only the bot's admins may purge embeds.")
             return
         assert interaction.guild_id is not None
