@@ -264,10 +264,7 @@ class Control:
         except (KeyError, ValueError):
             raise ControlError(404, "unknown message") from None
         self._state.remove_message(message)
-        data: Json = {"id": str(message.id), "channel_id": str(channel.id)}
-        if channel.guild_id is not None:
-            data["guild_id"] = str(channel.guild_id)
-        await self._gateway.dispatch("MESSAGE_DELETE", data)
+        await self._gateway.dispatch("MESSAGE_DELETE", message.delete_event())
         return json_response({"deleted": str(message.id)})
 
     async def delete_channel(self, request: web.Request) -> web.Response:

@@ -829,10 +829,7 @@ class Interactions:
         record.events.append({"kind": kind, "message_id": str(message.id)})
         record.notify()
         if not message.ephemeral:
-            data: Json = {"id": str(message.id), "channel_id": str(message.channel_id)}
-            if message.guild_id is not None:
-                data["guild_id"] = str(message.guild_id)
-            await self._dispatch("MESSAGE_DELETE", data)
+            await self._dispatch("MESSAGE_DELETE", message.delete_event())
 
 
 def _walk_components(components: Sequence[Any]) -> Iterator[Json]:

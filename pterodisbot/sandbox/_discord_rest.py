@@ -344,10 +344,7 @@ class RestApi:
             if not perms & Perm.MANAGE_MESSAGES:
                 raise ApiError(403, CODE_MISSING_PERMISSIONS, "Missing Permissions")
         self._state.remove_message(message)
-        await self._dispatch(
-            "MESSAGE_DELETE",
-            _delete_event(message),
-        )
+        await self._dispatch("MESSAGE_DELETE", message.delete_event())
         return web.Response(status=204)
 
     # ----- guilds -----
@@ -429,10 +426,3 @@ class RestApi:
         record = self._hook(request)
         await self._interactions.delete_webhook_message(record, request.match_info["message_id"])
         return web.Response(status=204)
-
-
-def _delete_event(message: Message) -> Json:
-    data: Json = {"id": str(message.id), "channel_id": str(message.channel_id)}
-    if message.guild_id is not None:
-        data["guild_id"] = str(message.guild_id)
-    return data

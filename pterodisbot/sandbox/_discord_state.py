@@ -146,6 +146,13 @@ class Message:
         """Return the names `attachment://` may refer to."""
         return [a.filename for a in self.attachments]
 
+    def delete_event(self) -> Json:
+        """Return the MESSAGE_DELETE payload for this message."""
+        data: Json = {"id": str(self.id), "channel_id": str(self.channel_id)}
+        if self.guild_id is not None:
+            data["guild_id"] = str(self.guild_id)
+        return data
+
     def to_json(self, base_url: str) -> Json:
         """Return Discord's message object; `attachment://` URLs in embeds resolved."""
         attachments = [a.to_json(base_url, ephemeral=self.ephemeral) for a in self.attachments]
