@@ -274,6 +274,10 @@ class MonitoringSettings:
     servers: tuple[str, ...]
     smoothing: float = 60.0
 
+    def requests_per_minute(self, servers: int) -> float:
+        """Return the panel requests a minute polling `servers` servers takes (list included)."""
+        return servers * 60 / self.poll_interval + 60 / self.server_list_refresh
+
 
 @dataclass(frozen=True, slots=True)
 class RoleRule:
@@ -1043,8 +1047,7 @@ def _build_monitoring(ctx: _Context, rpm: int) -> MonitoringSettings:
             f"poll_interval = {settings.poll_interval:g} s: embeds cannot refresh faster than polls"
         )
     if settings.servers:
-        needed = len(settings.servers) * 60 / settings.poll_interval
-        needed += 60 / settings.server_list_refresh
+        needed = settings.requests_per_minute(len(settings.servers))
         if needed > rpm:
             ctx.warnings.append(
                 f"polling {len(settings.servers)} server(s) every {settings.poll_interval:g} s "

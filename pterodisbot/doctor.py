@@ -248,7 +248,7 @@ def _budget_line(api: PterodactylAPI, settings: Settings, watched: int) -> str:
     monitoring = settings.monitoring
     configured = settings.pterodactyl.requests_per_minute
     budget = api.budget.capacity
-    needed = watched * 60 / monitoring.poll_interval + 60 / monitoring.server_list_refresh
+    needed = monitoring.requests_per_minute(watched)
     limit_note = (
         f" (the panel allows only {budget}/min: lower requests_per_minute to match)"
         if budget < configured
