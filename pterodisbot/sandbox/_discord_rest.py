@@ -23,6 +23,7 @@ from pterodisbot.sandbox._discord_http import (
 from pterodisbot.sandbox._discord_interactions import Interactions
 from pterodisbot.sandbox._discord_messages import create_message, edit_message
 from pterodisbot.sandbox._discord_state import (
+    MESSAGE_FLAG_EPHEMERAL,
     Channel,
     Guild,
     Json,
@@ -304,10 +305,11 @@ class RestApi:
         channel = self._channel(request, need=need)
         message = create_message(self._state, channel, body)
         # A bot cannot post ephemeral messages outside interactions; Discord ignores the flag.
-        message.flags &= ~(1 << 6)
+        message.flags &= ~MESSAGE_FLAG_EPHEMERAL
         self._state.add_message(message)
-        await self._dispatch("MESSAGE_CREATE", message.to_json(self._base_url()))
-        return json_response(message.to_json(self._base_url()))
+        data = message.to_json(self._base_url())
+        await self._dispatch("MESSAGE_CREATE", data)
+        return json_response(data)
 
     async def get_message(self, request: web.Request) -> web.Response:
         """Answer `GET /channels/{id}/messages/{mid}`."""
