@@ -39,11 +39,6 @@ class DemoPage:
         self._clients: set[asyncio.Queue[str | None]] = set()
         self._seq = 0
 
-    @property
-    def listeners(self) -> int:
-        """Return how many tabs are subscribed to events."""
-        return len(self._clients)
-
     def routes(self) -> list[web.RouteDef]:
         """Return the page's routes."""
         return [

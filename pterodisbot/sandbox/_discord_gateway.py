@@ -163,7 +163,6 @@ class GatewayHub:
         self.sessions: dict[str, Session] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self.identifies = 0
-        self.changed = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -175,10 +174,6 @@ class GatewayHub:
         """Return the gateway URL as seen by the client that made `request` (its Host)."""
         scheme = "wss" if request.secure else "ws"
         return f"{scheme}://{request.host}/gateway"
-
-    def _notify(self) -> None:
-        self.changed.set()
-        self.changed = asyncio.Event()
 
     def _detach(self, session: Session) -> None:
         session.connection = None
@@ -244,7 +239,6 @@ class GatewayHub:
                 if ws.close_code in (1000, 1001):
                     session.invalidated = True
                     self.sessions.pop(session.session_id, None)
-                self._notify()
         return ws
 
     async def _on_frame(
@@ -322,7 +316,6 @@ class GatewayHub:
                     "GUILD_CREATE", guild.to_json(state.bot.id, all_members=all_members)
                 )
         log.info("gateway session %s… identified", session.session_id[:6])
-        self._notify()
         return session
 
     async def _resume(self, conn: _Connection, data: Any) -> Session | None:
@@ -358,7 +351,6 @@ class GatewayHub:
         if old is not None and not old.ws.closed:
             await old.ws.close(code=4000, message=b"Resumed elsewhere")
         log.info("gateway session %s… resumed from seq %s", session.session_id[:6], seq)
-        self._notify()
         return session
 
     async def _members_chunk(self, session: Session, data: Any) -> None:
@@ -403,7 +395,6 @@ class GatewayHub:
                 async with session.lock:
                     self._detach(session)
                 await conn.ws.close(code=code, message=b"Sandbox dropped the connection")
-        self._notify()
         return hit
 
     async def guild_create(self, guild: Guild) -> None:

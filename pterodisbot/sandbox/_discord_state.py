@@ -6,7 +6,7 @@ import datetime as dt
 import itertools
 import mimetypes
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,10 +141,6 @@ class Message:
     def ephemeral(self) -> bool:
         """Return whether only the interaction's user sees this message."""
         return bool(self.flags & MESSAGE_FLAG_EPHEMERAL)
-
-    def attachment_filenames(self) -> list[str]:
-        """Return the names `attachment://` may refer to."""
-        return [a.filename for a in self.attachments]
 
     def delete_event(self) -> Json:
         """Return the MESSAGE_DELETE payload for this message."""
@@ -601,10 +597,6 @@ class State:
             if ref is None or str(g.id) == str(ref) or g.name == ref:
                 return g
         raise KeyError(f"unknown guild {ref!r}")
-
-    def guilds_of(self, user_id: int) -> Iterable[Guild]:
-        """Yield the guilds a user is a member of."""
-        return (g for g in self.guilds.values() if user_id in g.members)
 
 
 def _opt_str(value: int | None) -> str | None:
