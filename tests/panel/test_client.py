@@ -31,6 +31,7 @@ from pterodisbot.panel import (
 )
 from pterodisbot.panel.client import ROUTE_LIST, ROUTE_POWER
 from pterodisbot.sandbox.panel import FaultKind, SimServerSpec, SimulatedPanel
+from tests.fixtures.discord import poll_until
 from tests.fixtures.panel import MakeSimPanel
 
 KEY = "ptlc_TopSecretClientKey0123456789abcdefXYZ"
@@ -127,13 +128,6 @@ async def start_app() -> AsyncIterator[StartApp]:
         await runner.cleanup()
 
 
-async def sim_stats(panel: SimulatedPanel) -> dict[str, Any]:
-    """Read the simulated panel's counters through its control API."""
-    async with aiohttp.ClientSession() as http, http.get(panel.url + "/_sim/stats") as response:
-        stats: dict[str, Any] = await response.json()
-        return stats
-
-
 def free_port() -> int:
     """Return a loopback port nothing listens on (connecting to it is refused)."""
     with socket.socket() as sock:
@@ -162,7 +156,7 @@ async def test_list_servers_reads_every_page(
     assert len(servers) == 250
     assert {s.identifier for s in servers} == set(panel.servers)
     assert all(s.primary_allocation is not None for s in servers)
-    assert (await sim_stats(panel))["requests"]["GET /api/client"] == 3
+    assert panel.stats()["requests"]["GET /api/client"] == 3
     assert api.stats.count(ROUTE_LIST, "200") == 3
 
 
@@ -195,7 +189,7 @@ async def test_power_signal_reaches_the_panel_once(
     await api.send_power(OFFLINE, PowerSignal.START)
     await api.send_command(RUNNING, "say hello")
 
-    stats = await sim_stats(panel)
+    stats = panel.stats()
     assert stats["power"] == {OFFLINE: {"start": 1}}
     assert stats["requests"][POWER_ROUTE] == 1
 
@@ -277,7 +271,7 @@ async def test_missing_permission_is_an_auth_error_naming_the_server(
     assert error.reason is AuthFailure.FORBIDDEN
     assert error.server_id == SHARED
     assert error.detail == "This action is unauthorized."
-    assert (await sim_stats(panel))["power"] == {}
+    assert panel.stats()["power"] == {}
 
 
 async def test_unknown_server_is_not_found(panel: SimulatedPanel, make_api: MakeAPI) -> None:
@@ -395,7 +389,7 @@ async def test_get_retries_5xx_with_growing_backoff_then_gives_up(
     error = await raises(api.get_resources(RUNNING), PanelUnavailable)
 
     assert error.reason is UnavailableReason.SERVER_ERROR
-    assert (await sim_stats(panel))["requests"][RESOURCES_ROUTE] == 4
+    assert panel.stats()["requests"][RESOURCES_ROUTE] == 4
     assert len(clock.sleeps) == 3
     for attempt, slept in enumerate(clock.sleeps):
         ceiling = 0.5 * 2**attempt
@@ -411,7 +405,7 @@ async def test_get_recovers_once_the_5xx_clears(panel: SimulatedPanel, make_api:
     resources = await api.get_resources(RUNNING)
 
     assert resources.state is PowerState.RUNNING
-    assert (await sim_stats(panel))["requests"][RESOURCES_ROUTE] == 3
+    assert panel.stats()["requests"][RESOURCES_ROUTE] == 3
     assert api.stats.count(RESOURCES_ROUTE, "200") == 1
 
 
@@ -423,7 +417,7 @@ async def test_get_retries_after_a_timeout(panel: SimulatedPanel, make_api: Make
 
     assert error.reason is UnavailableReason.TIMEOUT
     assert api.stats.count(RESOURCES_ROUTE, "timeout") == 3
-    assert (await sim_stats(panel))["requests"][RESOURCES_ROUTE] == 3
+    assert panel.stats()["requests"][RESOURCES_ROUTE] == 3
 
 
 @pytest.mark.parametrize(
@@ -441,7 +435,7 @@ async def test_client_errors_are_not_retried(
 
     await raises(api.get_resources(server), kind)
 
-    assert (await sim_stats(panel))["requests"][RESOURCES_ROUTE] == 1
+    assert panel.stats()["requests"][RESOURCES_ROUTE] == 1
     assert api.stats.retries == 0
 
 
@@ -453,7 +447,7 @@ async def test_power_post_is_never_sent_twice_after_a_5xx(
 
     await raises(api.send_power(OFFLINE, "start"), PanelUnavailable)
 
-    assert (await sim_stats(panel))["requests"][POWER_ROUTE] == 1
+    assert panel.stats()["requests"][POWER_ROUTE] == 1
     assert api.stats.retries == 0
 
 
@@ -467,7 +461,7 @@ async def test_power_post_is_never_sent_twice_after_a_timeout(
     panel.clear_faults()
     await api.get_resources(RUNNING)  # the connection pool is still usable afterwards
 
-    stats = await sim_stats(panel)
+    stats = panel.stats()
     assert stats["requests"][POWER_ROUTE] == 1
     assert stats["power"].get(OFFLINE, {}).get("start", 0) <= 1
     assert api.stats.count(ROUTE_POWER) == 1
@@ -483,7 +477,7 @@ async def test_power_post_is_never_sent_twice_after_the_connection_drops(
     error = await raises(api.send_power(OFFLINE, "kill"), PanelUnavailable)
 
     assert error.reason is UnavailableReason.CONNECTION
-    assert (await sim_stats(panel))["requests"][POWER_ROUTE] == 1
+    assert panel.stats()["requests"][POWER_ROUTE] == 1
 
 
 async def test_power_post_is_retried_when_the_connection_was_refused() -> None:
@@ -494,15 +488,16 @@ async def test_power_post_is_retried_when_the_connection_was_refused() -> None:
     api = PterodactylAPI(f"http://127.0.0.1:{port}", KEY, clock=clock, rng=random.Random(1))
     try:
         sending = asyncio.create_task(api.send_power(OFFLINE, "start"))
-        for _ in range(500):
-            if api.stats.count(ROUTE_POWER, "connection"):
-                break
-            await asyncio.sleep(0.01)
+
+        async def refused() -> int:
+            return api.stats.count(ROUTE_POWER, "connection")
+
+        await poll_until(refused, what="the first, refused attempt")
         await panel.start(port=port)
         clock.advance(10.0)  # past the backoff
         await sending
 
-        stats = await sim_stats(panel)
+        stats = panel.stats()
         assert stats["power"] == {OFFLINE: {"start": 1}}
         assert api.stats.count(ROUTE_POWER, "connection") == 1
         assert api.stats.count(ROUTE_POWER, "204") == 1
@@ -542,7 +537,7 @@ async def test_power_post_is_not_retried_after_a_429(
 
     assert error.status == 429
     assert 0 < error.retry_after <= 60
-    assert (await sim_stats(panel))["power"] == {}
+    assert panel.stats()["power"] == {}
     assert api.stats.count(ROUTE_POWER) == 1
 
 
@@ -582,7 +577,7 @@ async def test_unbudgeted_poll_of_50_servers_would_exceed_the_panels_limit(
             await asyncio.gather(*(fetch(i) for i in panel.servers))
             await clock.sleep(started + 10.0 - clock.monotonic())
 
-    assert (await sim_stats(panel))["rate_limited"] > 0
+    assert panel.stats()["rate_limited"] > 0
 
 
 async def test_budgeted_poll_of_50_servers_never_hits_the_panels_limit(
@@ -595,7 +590,7 @@ async def test_budgeted_poll_of_50_servers_never_hits_the_panels_limit(
     servers = await api.list_servers()
     polls = await poll_for_a_minute(api, clock, [s.identifier for s in servers])
 
-    stats = await sim_stats(panel)
+    stats = panel.stats()
     assert stats["rate_limited"] == 0
     assert api.stats.count(outcome="429") == 0
     # The budget did the pacing: 50 every 10 s (300/min) cannot all fit in 240.
@@ -617,7 +612,7 @@ async def test_budget_leaves_room_for_another_client_on_the_same_key(
     servers = await api.list_servers()  # its answer says only 19 requests are left
     await asyncio.gather(*(api.get_resources(s.identifier) for s in servers))
 
-    assert (await sim_stats(panel))["rate_limited"] == 0
+    assert panel.stats()["rate_limited"] == 0
     assert api.stats.count(outcome="429") == 0
     assert clock.monotonic() >= 60.0
 

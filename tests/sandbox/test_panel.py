@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pytest
 
 from pterodisbot.clock import FakeClock
 from pterodisbot.sandbox.panel import SimLimits, SimServerSpec, SimulatedPanel
+from tests.fixtures.discord import poll_until
 from tests.fixtures.panel import MakeSimPanel
 
 JSON_ACCEPT = "Application/vnd.pterodactyl.v1+json"
@@ -60,15 +61,6 @@ async def call(
         except ValueError:
             payload = text
         return response.status, payload, dict(response.headers)
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    """Yield to the loop until `condition` holds (bounded, so a bug fails instead of hanging)."""
-    for _ in range(3000):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never became true")
 
 
 def spec(name: str, identifier: str, **changes: Any) -> SimServerSpec:
@@ -767,7 +759,11 @@ async def test_timeout_fault_holds_requests_until_the_client_gives_up_or_the_pan
         ):
             pass
     patient = asyncio.create_task(call(http, panel, "GET", "/api/client"))
-    await wait_until(lambda: panel.stats()["faulted"] >= 2)
+
+    async def both_held() -> bool:
+        return panel.stats()["faulted"] >= 2
+
+    await poll_until(both_held, within=30, what="the second request to reach the fault")
     # Stopping releases the held request with a proxy-style 504 instead of waiting 600 s.
     await panel.stop()
     status, body, _ = await asyncio.wait_for(patient, timeout=30)
