@@ -761,7 +761,7 @@ async def test_timeout_fault_holds_requests_until_the_client_gives_up_or_the_pan
     patient = asyncio.create_task(call(http, panel, "GET", "/api/client"))
 
     async def both_held() -> bool:
-        return panel.stats()["faulted"] >= 2
+        return int(panel.stats()["faulted"]) >= 2
 
     await poll_until(both_held, within=30, what="the second request to reach the fault")
     # Stopping releases the held request with a proxy-style 504 instead of waiting 600 s.
