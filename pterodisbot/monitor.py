@@ -153,7 +153,7 @@ class Monitor:
 
     @property
     def snapshots(self) -> Mapping[str, ServerSnapshot]:
-        """Return the newest snapshot of every watched server."""
+        """Return the newest snapshot of every watched server (never of one no longer watched)."""
         return self._snapshots
 
     def add_listener(self, listener: Listener) -> None:
@@ -325,6 +325,10 @@ class Monitor:
             error = _AUTH_TEXT.get(exc.reason, "the panel refused the API key")
         except PanelError as exc:
             error = f"unreadable panel answer ({type(exc).__name__})"
+        if server.identifier not in self._servers:
+            # The server left the watched list while this answer was on its way (a one-off
+            # poll racing a list refresh): publishing it would bring back what was removed.
+            return None
         if error is not None:
             log.debug("server %s: %s", server.identifier, error)
         if resources is None:

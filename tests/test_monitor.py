@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 
@@ -10,6 +11,7 @@ import pytest
 from pterodisbot.clock import FakeClock
 from pterodisbot.monitor import Monitor, ServerSnapshot, ServerStatus
 from pterodisbot.panel.client import PterodactylAPI
+from pterodisbot.panel.models import Resources
 from pterodisbot.sandbox.panel import SimServerSpec
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
 from tests.fixtures.panel import MakeSimPanel
@@ -103,6 +105,32 @@ async def test_a_removed_server_loses_its_history_and_its_snapshot(
     assert sorted(removed) == ["aaaa0001", "cccc0003", "dddd0004", "eeee0005"]
     assert "aaaa0001" not in monitor.snapshots
     assert list(monitor.servers) == ["bbbb0002"]
+
+
+async def test_an_answer_arriving_after_its_server_was_removed_is_not_published(
+    make_sim_panel: MakeSimPanel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(autojump=0.001)
+    monitor, api, seen = await _monitor(make_sim_panel, clock)
+    async with api:
+        await monitor.refresh_servers()
+        gate = asyncio.Event()
+        read = api.get_resources
+
+        async def held(identifier: str) -> Resources:
+            await gate.wait()
+            return await read(identifier)
+
+        monkeypatch.setattr(api, "get_resources", held)
+        late = asyncio.create_task(monitor.poll_server("aaaa0001"))  # e.g. after a power action
+        await asyncio.sleep(0)
+        monitor.set_server_filter(["bbbb0002"])
+        assert await monitor.refresh_servers()
+        gate.set()
+        assert await late is None
+    assert seen == []
+    assert "aaaa0001" not in monitor.snapshots
+    assert monitor._metrics.get("aaaa0001") is None
 
 
 async def test_more_servers_than_the_budget_allows_stretch_the_cycle_and_say_so(

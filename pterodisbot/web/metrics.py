@@ -102,7 +102,6 @@ class BotCollector(Collector):
 
     def _servers(self) -> Iterator[Metric]:
         monitor = self._services.monitor
-        snaps = [s for key, s in monitor.snapshots.items() if key in monitor.servers]
         states = GaugeMetricFamily(
             "pterodisbot_server_state",
             "1 for the server's current state, 0 for the others.",
@@ -127,7 +126,7 @@ class BotCollector(Collector):
                 ("network_tx_bytes", "Bytes sent since the container started."),
             )
         }
-        for snap in snaps:
+        for snap in monitor.snapshots.values():
             server = snap.server
             labels = [server.identifier, server.name]
             for status in ServerStatus:

@@ -119,10 +119,8 @@ class WebServer:
 
     async def _servers(self, request: web.Request) -> web.Response:
         services = self._services
-        monitor = services.monitor
-        snaps = [s for key, s in monitor.snapshots.items() if key in monitor.servers]
         body = servers_json(
-            snaps,
+            services.monitor.snapshots.values(),
             show_address=not services.settings.permissions.hide_address,
             now=services.clock.time(),
         )

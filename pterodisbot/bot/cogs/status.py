@@ -12,7 +12,6 @@ from discord.ext import commands
 
 from pterodisbot.bot.embeds import build_server_list_embed, group_for_messages
 from pterodisbot.config import Action
-from pterodisbot.monitor import ServerSnapshot
 
 if TYPE_CHECKING:
     from pterodisbot.bot.bot import PterodactylBot
@@ -161,11 +160,7 @@ class Status(commands.Cog):
         if not self.services.member_allows(member, Action.STATUS):
             await self._refuse(interaction, "You don't have a role that may see server status.")
             return
-        snaps: list[ServerSnapshot] = [
-            snap
-            for identifier, snap in self.services.monitor.snapshots.items()
-            if identifier in self.services.monitor.servers
-        ]
+        snaps = list(self.services.monitor.snapshots.values())
         if not snaps:
             await self._refuse(interaction, "No server has been read from the panel yet.")
             return
