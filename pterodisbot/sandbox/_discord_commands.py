@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pterodisbot.sandbox import discord_rules as rules
-from pterodisbot.sandbox._discord_http import ApiError, invalid_form
+from pterodisbot.sandbox._discord_http import invalid_form
 from pterodisbot.sandbox._discord_state import IdGenerator, Json
 
 CHAT_INPUT = 1
@@ -50,7 +50,7 @@ class CommandRegistry:
     def upsert(self, guild_id: int | None, command: Any) -> Json:
         """Create or replace one command (POST)."""
         if not isinstance(command, Mapping):
-            raise ApiError(400, 50035, "Invalid Form Body")
+            raise invalid_form()
         current = self._scopes.get(guild_id, [])
         rest = [c for c in current if c["name"] != command.get("name")]
         errors = rules.validate_application_commands([dict(command)])

@@ -13,18 +13,11 @@ from aiohttp import BodyPartReader, web
 from pterodisbot.sandbox import discord_rules as rules
 from pterodisbot.sandbox._discord_state import ATTACHMENT_SIZE_LIMIT, Json
 
-CODE_UNKNOWN_CHANNEL = 10003
-CODE_UNKNOWN_MESSAGE = 10008
+# Codes `discord_rules` does not list among its well-known errors (those come from `known()`).
 CODE_UNKNOWN_WEBHOOK = 10015
-CODE_UNKNOWN_INTERACTION = 10062
-CODE_INTERACTION_ACKNOWLEDGED = 40060
 CODE_ENTITY_TOO_LARGE = 40005
-CODE_MISSING_ACCESS = 50001
 CODE_CANNOT_EDIT_OTHERS = 50005
-CODE_EMPTY_MESSAGE = 50006
-CODE_MISSING_PERMISSIONS = 50013
 CODE_INVALID_WEBHOOK_TOKEN = 50027
-CODE_INVALID_FORM_BODY = 50035
 CODE_INVALID_JSON = 50109
 
 _FILE_FIELD = re.compile(r"^files\[(\d+)\]$|^file(\d*)$")
@@ -54,19 +47,28 @@ class ApiError(Exception):
         return dict(rules.discord_error_body(self.code, self.message, self.errors))
 
 
-def invalid_form(errors: Mapping[str, Any]) -> ApiError:
+def known(code: int, errors: Mapping[str, Any] | None = None) -> ApiError:
+    """Return one of Discord's well-known errors, status and message as `discord_rules` has them.
+
+    `code` is one of the rules' constants (`rules.MISSING_ACCESS`...); KeyError for any other.
+    """
+    error = rules.known_error(code)
+    return ApiError(error.status, error.code, error.message, errors)
+
+
+def invalid_form(errors: Mapping[str, Any] | None = None) -> ApiError:
     """Return the 400 50035 Invalid Form Body error for a nested `errors` object."""
-    return ApiError(400, CODE_INVALID_FORM_BODY, "Invalid Form Body", errors)
+    return known(rules.INVALID_FORM_BODY, errors)
 
 
 def unknown_message() -> ApiError:
     """Return 404 10008."""
-    return ApiError(404, CODE_UNKNOWN_MESSAGE, "Unknown Message")
+    return known(rules.UNKNOWN_MESSAGE)
 
 
 def unknown_channel() -> ApiError:
     """Return 404 10003."""
-    return ApiError(404, CODE_UNKNOWN_CHANNEL, "Unknown Channel")
+    return known(rules.UNKNOWN_CHANNEL)
 
 
 @dataclass(frozen=True, slots=True)

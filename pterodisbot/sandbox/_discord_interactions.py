@@ -13,13 +13,12 @@ from pterodisbot.clock import Clock
 from pterodisbot.sandbox import discord_rules as rules
 from pterodisbot.sandbox._discord_commands import CommandRegistry
 from pterodisbot.sandbox._discord_http import (
-    CODE_INTERACTION_ACKNOWLEDGED,
     CODE_INVALID_WEBHOOK_TOKEN,
-    CODE_UNKNOWN_INTERACTION,
     CODE_UNKNOWN_WEBHOOK,
     ApiError,
     Body,
     invalid_form,
+    known,
     unknown_channel,
     unknown_message,
 )
@@ -623,7 +622,7 @@ class Interactions:
     def _record(self, interaction_id: int, token: str) -> InteractionRecord:
         record = self.records.get(interaction_id)
         if record is None or not secrets.compare_digest(record.token, token):
-            raise ApiError(404, CODE_UNKNOWN_INTERACTION, "Unknown interaction")
+            raise known(rules.UNKNOWN_INTERACTION)
         return record
 
     def find_by_token(self, token: str) -> InteractionRecord | None:
@@ -643,11 +642,9 @@ class Interactions:
         """Handle `POST /interactions/{id}/{token}/callback`; return the InteractionCallback."""
         record = self._record(interaction_id, token)
         if record.response_type is not None:
-            raise ApiError(
-                400, CODE_INTERACTION_ACKNOWLEDGED, "Interaction has already been acknowledged."
-            )
+            raise known(rules.INTERACTION_ALREADY_ACKNOWLEDGED)
         if self._clock.monotonic() - record.created > self.timing.initial_response:
-            raise ApiError(404, CODE_UNKNOWN_INTERACTION, "Unknown interaction")
+            raise known(rules.UNKNOWN_INTERACTION)
         try:
             return await self._answer(record, body)
         except ApiError as exc:

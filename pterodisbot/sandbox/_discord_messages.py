@@ -6,13 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pterodisbot.sandbox import discord_rules as rules
-from pterodisbot.sandbox._discord_http import (
-    CODE_EMPTY_MESSAGE,
-    ApiError,
-    Body,
-    Upload,
-    invalid_form,
-)
+from pterodisbot.sandbox._discord_http import Body, Upload, invalid_form, known
 from pterodisbot.sandbox._discord_state import (
     MESSAGE_FLAG_EPHEMERAL,
     MESSAGE_FLAG_LOADING,
@@ -155,7 +149,7 @@ def create_message(
         **fields,
     )
     if is_empty(message):
-        raise ApiError(400, CODE_EMPTY_MESSAGE, "Cannot send an empty message")
+        raise known(rules.CANNOT_SEND_EMPTY_MESSAGE)
     return message
 
 
@@ -190,7 +184,7 @@ def edit_message(state: State, message: Message, body: Body) -> None:
         suppress = _int(payload["flags"]) & MESSAGE_FLAG_SUPPRESS_EMBEDS
         new.flags = (new.flags & ~MESSAGE_FLAG_SUPPRESS_EMBEDS) | suppress
     if is_empty(new):
-        raise ApiError(400, CODE_EMPTY_MESSAGE, "Cannot send an empty message")
+        raise known(rules.CANNOT_SEND_EMPTY_MESSAGE)
     state.replace_attachments(message.attachments, new.attachments)
     message.content = new.content
     message.embeds = new.embeds

@@ -8,15 +8,16 @@ from typing import Any
 
 from aiohttp import web
 
+from pterodisbot.sandbox import discord_rules as rules
 from pterodisbot.sandbox._discord_commands import CommandRegistry
 from pterodisbot.sandbox._discord_http import (
     BODY_KEY,
     CODE_CANNOT_EDIT_OTHERS,
-    CODE_MISSING_ACCESS,
-    CODE_MISSING_PERMISSIONS,
     ApiError,
     Body,
+    invalid_form,
     json_response,
+    known,
     unknown_channel,
     unknown_message,
 )
@@ -180,7 +181,7 @@ class RestApi:
         raw = body_of(request).payload.get("recipient_id")
         user = self._state.users.get(_int(str(raw)))
         if user is None:
-            raise ApiError(400, 50035, "Invalid Form Body")
+            raise invalid_form()
         return json_response(self._state.dm_channel(user).to_json())
 
     async def application(self, request: web.Request) -> web.Response:
@@ -216,13 +217,13 @@ class RestApi:
     def _scope(self, request: web.Request) -> int | None:
         app_id = _int(request.match_info["application_id"])
         if app_id != self._state.world.application_id:
-            raise ApiError(403, CODE_MISSING_ACCESS, "Missing Access")
+            raise known(rules.MISSING_ACCESS)
         raw = request.match_info.get("guild_id")
         if raw is None:
             return None
         guild_id = _int(raw)
         if guild_id not in self._state.guilds:
-            raise ApiError(403, CODE_MISSING_ACCESS, "Missing Access")
+            raise known(rules.MISSING_ACCESS)
         return guild_id
 
     async def list_commands(self, request: web.Request) -> web.Response:
@@ -262,9 +263,9 @@ class RestApi:
             raise unknown_channel()
         perms = self._state.bot_permissions(channel)
         if not perms & Perm.VIEW_CHANNEL:
-            raise ApiError(403, CODE_MISSING_ACCESS, "Missing Access")
+            raise known(rules.MISSING_ACCESS)
         if perms & need != need:
-            raise ApiError(403, CODE_MISSING_PERMISSIONS, "Missing Permissions")
+            raise known(rules.MISSING_PERMISSIONS)
         return channel
 
     def _message(self, channel: Channel, request: web.Request) -> Message:
@@ -331,7 +332,7 @@ class RestApi:
         if not channel.bot_can_edit or (
             body.uploads and not self._state.bot_permissions(channel) & Perm.ATTACH_FILES
         ):
-            raise ApiError(403, CODE_MISSING_PERMISSIONS, "Missing Permissions")
+            raise known(rules.MISSING_PERMISSIONS)
         edit_message(self._state, message, body)
         data = message.to_json(self._base_url())
         await self._dispatch("MESSAGE_UPDATE", data)
@@ -344,7 +345,7 @@ class RestApi:
         if message.author.id != self._state.bot.id:
             perms = self._state.bot_permissions(channel)
             if not perms & Perm.MANAGE_MESSAGES:
-                raise ApiError(403, CODE_MISSING_PERMISSIONS, "Missing Permissions")
+                raise known(rules.MISSING_PERMISSIONS)
         self._state.remove_message(message)
         await self._dispatch("MESSAGE_DELETE", message.delete_event())
         return web.Response(status=204)
