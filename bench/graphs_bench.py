@@ -15,11 +15,11 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from pterodisbot.graphs import GraphRenderer
+from pterodisbot.panel.models import PowerState, Resources
 from pterodisbot.server_metrics_graphs import (
     BYTES_PER_SAMPLE,
     MetricArrays,
@@ -35,24 +35,10 @@ SERVERS = 1_000
 GIB = 1024**3
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """A resources answer with the fields of `panel.models.Resources`."""
-
-    state: str
-    is_suspended: bool
-    memory_bytes: int
-    cpu_absolute: float
-    disk_bytes: int
-    network_rx_bytes: int
-    network_tx_bytes: int
-    uptime_ms: int
-
-
-def reading(i: int, rng: np.random.Generator) -> Reading:
+def reading(i: int, rng: np.random.Generator) -> Resources:
     """Return a plausible running server's reading number `i`."""
-    return Reading(
-        state="running",
+    return Resources(
+        state=PowerState.RUNNING,
         is_suspended=False,
         memory_bytes=int(2.2 * GIB + rng.normal(0, 0.15 * GIB)),
         cpu_absolute=float(abs(90 + 50 * np.sin(i / 9) + rng.normal(0, 12))),

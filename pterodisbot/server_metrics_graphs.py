@@ -14,10 +14,13 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from pterodisbot.panel.models import Resources
 
 __all__ = [
     "GAP_STATE_CODES",
@@ -25,7 +28,6 @@ __all__ = [
     "STATE_NAMES",
     "MetricArrays",
     "MetricSample",
-    "ResourceReading",
     "ServerMetricsGraphs",
     "ServerMetricsManager",
 ]
@@ -59,50 +61,6 @@ Float32Array = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 StateArray = npt.NDArray[np.uint8]
 _T = TypeVar("_T", bound=np.generic)
-
-
-class ResourceReading(Protocol):
-    """One resources answer of the panel (`panel.models.Resources` has exactly these fields)."""
-
-    @property
-    def state(self) -> str:
-        """Return the power state: offline, starting, running or stopping."""
-        ...
-
-    @property
-    def is_suspended(self) -> bool:
-        """Return whether the panel suspended the server."""
-        ...
-
-    @property
-    def memory_bytes(self) -> int:
-        """Return the memory in use, in bytes."""
-        ...
-
-    @property
-    def cpu_absolute(self) -> float:
-        """Return the CPU use in % of one core."""
-        ...
-
-    @property
-    def disk_bytes(self) -> int:
-        """Return the disk space in use, in bytes."""
-        ...
-
-    @property
-    def network_rx_bytes(self) -> int:
-        """Return the bytes received since the container started (a counter)."""
-        ...
-
-    @property
-    def network_tx_bytes(self) -> int:
-        """Return the bytes sent since the container started (a counter)."""
-        ...
-
-    @property
-    def uptime_ms(self) -> int:
-        """Return the milliseconds since the server process started."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +272,7 @@ class ServerMetricsGraphs:
         """Return the sample before the newest, None when there are fewer than two."""
         return self._sample_at(-2) if self._size >= 2 else None
 
-    def record(self, t: float, reading: ResourceReading) -> MetricSample:
+    def record(self, t: float, reading: Resources) -> MetricSample:
         """Append one panel reading taken at epoch time `t` and return the stored sample."""
         t = self._monotonic_t(t)
         state_name = _state_name(reading.state)
@@ -582,7 +540,7 @@ class ServerMetricsManager(Mapping[str, ServerMetricsGraphs]):
             self._histories[identifier] = history
         return history
 
-    def record(self, identifier: str, t: float, reading: ResourceReading) -> MetricSample:
+    def record(self, identifier: str, t: float, reading: Resources) -> MetricSample:
         """Append a panel reading to the history of `identifier` and return the stored sample."""
         return self.history(identifier).record(t, reading)
 

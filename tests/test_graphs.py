@@ -7,7 +7,6 @@ import io
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +24,7 @@ from pterodisbot.graphs import (
     GraphRenderer,
     render_graph,
 )
+from pterodisbot.panel.models import PowerState, Resources
 from pterodisbot.server_metrics_graphs import ServerMetricsGraphs
 
 NOW = 1_700_000_000.0
@@ -34,23 +34,9 @@ GIB = 1024**3
 Pixels = npt.NDArray[np.uint8]
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """Stands in for `panel.models.Resources` (same field names)."""
-
-    state: str
-    is_suspended: bool
-    memory_bytes: int
-    cpu_absolute: float
-    disk_bytes: int
-    network_rx_bytes: int
-    network_tx_bytes: int
-    uptime_ms: int
-
-
-def reading(i: int, state: str = "running") -> Reading:
-    running = state not in {"offline"}
-    return Reading(
+def reading(i: int, state: PowerState = PowerState.RUNNING) -> Resources:
+    running = state is not PowerState.OFFLINE
+    return Resources(
         state=state,
         is_suspended=False,
         memory_bytes=int((1.5 + 0.5 * np.sin(i / 7)) * GIB) if running else 0,
@@ -73,7 +59,7 @@ def history_of(
         if state is None:
             history.record_unknown(t)
         else:
-            history.record(t, reading(i, state))
+            history.record(t, reading(i, PowerState(state)))
     return history
 
 
@@ -327,7 +313,7 @@ async def test_render_async_snapshots_data_before_the_worker_draws() -> None:
         )
         await asyncio.sleep(0)
         for i in range(90, 120):  # the loop keeps writing: the render must not see these
-            history.record(NOW + 10 * (i - 89), reading(i, "offline"))
+            history.record(NOW + 10 * (i - 89), reading(i, PowerState.OFFLINE))
         gate.set()
         png = await pending
     expected = GraphRenderer().render(
