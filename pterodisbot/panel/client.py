@@ -264,6 +264,7 @@ class PterodactylAPI:
                 servers.setdefault(server.identifier, server)
             if not page.items or page_number >= page.total_pages or page_number >= _MAX_PAGES:
                 if unreadable and not servers:
+                    self._log_failure(request, unreadable[0], 1)
                     raise unreadable[0]
                 return list(servers.values())
             page_number += 1
@@ -468,7 +469,7 @@ class PterodactylAPI:
     # --- answers into values and errors ---------------------------------------------------------
 
     def _parse(self, request: _Request, answer: _Answer, parser: _Parser[T]) -> T:
-        """Decode the JSON body and parse it; raise PanelBadResponse naming what is wrong."""
+        """Decode the JSON body and parse it; log and raise PanelBadResponse naming the fault."""
         try:
             document = json.loads(answer.body)
         except ValueError:
@@ -480,26 +481,29 @@ class PterodactylAPI:
                 route=request.route,
                 server_id=request.server_id,
             )
-            self._log_failure(request, error, 1)
-            raise error from None
-        return self._parse_value(request, answer, parser, document, "")
+        else:
+            try:
+                return self._parse_value(request, answer, parser, document, "")
+            except PanelBadResponse as exc:
+                error = exc
+        self._log_failure(request, error, 1)
+        raise error from None
 
     def _parse_value(
         self, request: _Request, answer: _Answer, parser: _Parser[T], document: object, path: str
     ) -> T:
+        """Parse one value of an answer; raise (without logging) PanelBadResponse naming it."""
         try:
             return parser(document, path=path)
         except PanelBadResponse as exc:
-            error = PanelBadResponse(
+            raise PanelBadResponse(
                 f"The panel's answer to {request.where} is not what its API promises: "
                 f"{self._redact(exc.message)}.",
                 field=exc.field,
                 status=answer.status,
                 route=request.route,
                 server_id=request.server_id,
-            )
-            self._log_failure(request, error, 1)
-            raise error from None
+            ) from None
 
     def _error_from_answer(self, request: _Request, answer: _Answer) -> PanelError:
         """Map a non-2xx answer to the typed error an operator can act on."""

@@ -841,7 +841,7 @@ async def test_a_session_passed_in_is_used_and_left_open(
 
 
 async def test_one_unreadable_server_is_skipped_and_named_the_rest_are_listed(
-    caplog: pytest.LogCaptureFixture,
+    start_app: StartApp, make_api: MakeAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
     good = {
         "object": "server",
@@ -897,18 +897,12 @@ async def test_one_unreadable_server_is_skipped_and_named_the_rest_are_listed(
     async def listing(request: web.Request) -> web.Response:
         return web.json_response(body)
 
-    app = web.Application()
-    app.router.add_get("/api/client", listing)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with PterodactylAPI(f"http://127.0.0.1:{port}", "ptlc_onebad") as api:
-            with caplog.at_level(logging.WARNING, logger="pterodisbot.panel.client"):
-                servers = await api.list_servers()
-    finally:
-        await runner.cleanup()
+    api = make_api(await start_app([web.get("/api/client", listing)]))
+    with caplog.at_level(logging.WARNING, logger="pterodisbot.panel.client"):
+        servers = await api.list_servers()
+
     assert [s.identifier for s in servers] == ["aaaa1111"]
-    assert any("limits" in r.getMessage() for r in caplog.records)
+    # One line per skipped server, naming the field that made it unreadable.
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "skipped an unreadable server" in warning
+    assert "attributes.limits" in warning
