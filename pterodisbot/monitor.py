@@ -334,18 +334,12 @@ class Monitor:
         if resources is None:
             sample = self._metrics.record_unknown(server.identifier, now)
             status = status_of(server, None)
-            if (
-                status is ServerStatus.UNKNOWN
-                and isinstance(error, str)
-                and "install" in error.lower()
-            ):
-                status = ServerStatus.INSTALLING
-            if (
-                status is ServerStatus.UNKNOWN
-                and isinstance(error, str)
-                and "suspend" in error.lower()
-            ):
-                status = ServerStatus.SUSPENDED
+            if status is ServerStatus.UNKNOWN and error:
+                # A 409's detail may say why: the panel's flags had not caught up yet.
+                if "install" in error.lower():
+                    status = ServerStatus.INSTALLING
+                elif "suspend" in error.lower():
+                    status = ServerStatus.SUSPENDED
         else:
             sample = self._metrics.record(server.identifier, now, resources)
             status = status_of(server, resources)

@@ -11,9 +11,11 @@ import pytest
 from pterodisbot.clock import FakeClock
 from pterodisbot.monitor import Monitor, ServerSnapshot, ServerStatus
 from pterodisbot.panel.client import PterodactylAPI
-from pterodisbot.panel.models import Resources
+from pterodisbot.panel.errors import PanelConflict
+from pterodisbot.panel.models import Resources, Server
 from pterodisbot.sandbox.panel import SimServerSpec
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
+from tests.bot.test_policy import make_server
 from tests.fixtures.panel import MakeSimPanel
 
 FLEET = [
@@ -164,3 +166,39 @@ async def test_cycle_listeners_hear_the_duration_of_every_cycle(
     assert len(durations) == 2
     # Five servers spread over a 10 s interval: the last is asked 8 s after the first.
     assert all(8 <= d < 10 for d in durations)
+
+
+class _ConflictingPanel:
+    """Answers every resources request with a 409 carrying `detail` (the panel's own words)."""
+
+    def __init__(self, server: Server, detail: str | None) -> None:
+        self.server = server
+        self.detail = detail
+
+    async def list_servers(self) -> list[Server]:
+        return [self.server]
+
+    async def get_resources(self, identifier: str) -> Resources:
+        raise PanelConflict("409", status=409, detail=self.detail)
+
+
+@pytest.mark.parametrize(
+    ("detail", "status"),
+    [
+        ("This server has not yet completed its installation process.", ServerStatus.INSTALLING),
+        ("This server is currently suspended.", ServerStatus.SUSPENDED),
+        ("The server is being transferred.", ServerStatus.UNKNOWN),
+        (None, ServerStatus.UNKNOWN),
+    ],
+)
+async def test_a_conflict_says_installing_or_suspended_when_the_panel_says_so(
+    detail: str | None, status: ServerStatus
+) -> None:
+    server = make_server(identifier="aaaa0001")
+    panel = _ConflictingPanel(server, detail)
+    monitor = Monitor(panel, ServerMetricsManager(capacity=10), clock=FakeClock())  # type: ignore[arg-type]
+    await monitor.refresh_servers()
+    snap = await monitor.poll_server("aaaa0001")
+    assert snap is not None
+    assert snap.status is status
+    assert snap.error == (detail or "the panel reports a state conflict")
