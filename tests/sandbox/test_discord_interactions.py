@@ -409,6 +409,7 @@ async def test_bot_edit_of_a_deleted_message_is_unknown_message(
         await message.edit(content="too late")
 
     assert event.message_id == message.id
+    assert (event.channel_id, event.guild_id) == (channel.id, channel.guild.id)
     assert edit.value.code == 10008
 
 
