@@ -47,7 +47,7 @@ _T = TypeVar("_T")
 _RESERVED_ENV: Final = frozenset({CONFIG_PATH_ENV, "PTERODISBOT_ENV_FILE"})
 
 # API keys by shape: Pterodactyl ptlc_/ptla_, Pelican plcn_/peli_ (client/application).
-_KEY_PATTERN: Final = re.compile(r"\b(?:ptl[ac]|plcn|peli)_[A-Za-z0-9]+")
+API_KEY_PATTERN: Final = re.compile(r"\b(?:ptl[ac]|plcn|peli)_[A-Za-z0-9]+")
 _APPLICATION_KEY_PREFIXES: Final = ("ptla_", "peli_")
 _SNOWFLAKE: Final = re.compile(r"[0-9]{1,20}")
 _IDENTIFIER: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,35}")
@@ -407,7 +407,7 @@ class _Context:
 
     def shown(self, value: str) -> str:
         """Quote a value for a problem line; anything secret-looking becomes '***'."""
-        if any(secret in value for secret in self._secrets) or _KEY_PATTERN.search(value):
+        if any(secret in value for secret in self._secrets) or API_KEY_PATTERN.search(value):
             return "'***'"
         if len(value) > 80:
             value = value[:77] + "..."
@@ -417,7 +417,7 @@ class _Context:
         """Replace every known secret and API-key-shaped word in free text with ***."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return _KEY_PATTERN.sub("***", text)
+        return API_KEY_PATTERN.sub("***", text)
 
     def problem(self, where: str, shown: str, expected: str) -> None:
         """Record a problem; section names, keys and hints are scrubbed of secrets too."""

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 from typing import Final, TextIO
 
-from pterodisbot.config import LoggingSettings, Secret
+from pterodisbot.config import API_KEY_PATTERN, LoggingSettings, Secret
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ _MIN_SECRET_LENGTH: Final = 4
 
 # Credentials recognisable by shape even when nobody told us their value.
 _SHAPES: Final = (
-    re.compile(r"\b(?:ptl[ac]|plcn|peli)_[A-Za-z0-9]+"),  # Pterodactyl and Pelican API keys
+    API_KEY_PATTERN,  # Pterodactyl and Pelican API keys
     re.compile(r"(?<=\bBearer )\s*[A-Za-z0-9._~+/=-]+", re.IGNORECASE),  # Authorization headers
     # Discord bot tokens: base64 user id . timestamp . HMAC
     re.compile(r"\b[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}"),
