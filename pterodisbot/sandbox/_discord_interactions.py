@@ -179,9 +179,8 @@ class Interactions:
 
     # ----- building interactions for a simulated user -----
 
-    def _common(
-        self, kind: int, user: UserSeed, channel: Channel, data: Json
-    ) -> tuple[Json, Guild | None]:
+    def _common(self, kind: int, user: UserSeed, channel: Channel, data: Json) -> Json:
+        """Return the INTERACTION_CREATE payload `user` would cause in `channel`."""
         state = self._state
         payload: Json = {
             "application_id": str(state.world.application_id),
@@ -200,7 +199,7 @@ class Interactions:
             payload["context"] = 1
             payload["authorizing_integration_owners"] = {"0": str(user.id)}
             payload["channel"] = {**channel.to_json(), "recipients": [user_json(user)]}
-            return payload, None
+            return payload
         guild = state.guilds[channel.guild_id]
         member = guild.members.get(user.id)
         if member is None:
@@ -219,7 +218,7 @@ class Interactions:
                 "channel": {**channel.to_json(), "permissions": str(perms)},
             }
         )
-        return payload, guild
+        return payload
 
     def _place(self, spec: Mapping[str, Any], user: UserSeed) -> Channel:
         state = self._state
@@ -304,7 +303,7 @@ class Interactions:
         if resolved:
             data["resolved"] = resolved
         kind = AUTOCOMPLETE if autocomplete else APPLICATION_COMMAND
-        payload, _ = self._common(kind, user, channel, data)
+        payload = self._common(kind, user, channel, data)
         return self._register(
             InteractionRecord(
                 id=self._state.ids.next(),
@@ -488,7 +487,7 @@ class Interactions:
             self._select_values(component, spec.get("values"), user, channel, data)
         elif spec.get("values"):
             raise ControlError(400, "only selects take values")
-        payload, _ = self._common(MESSAGE_COMPONENT, user, channel, data)
+        payload = self._common(MESSAGE_COMPONENT, user, channel, data)
         payload["message"] = message.to_json(self._base_url())
         return self._register(
             InteractionRecord(
@@ -557,7 +556,7 @@ class Interactions:
         components = [_submitted(c, values) for c in modal.get("components", [])]
         data: Json = {"custom_id": custom_id, "components": [c for c in components if c]}
         channel = self._state.channels[origin.channel_id]
-        payload, _ = self._common(MODAL_SUBMIT, origin.user, channel, data)
+        payload = self._common(MODAL_SUBMIT, origin.user, channel, data)
         source = origin.source_message_id
         if source is not None and source in self._state.messages:
             payload["message"] = self._state.messages[source].to_json(self._base_url())
