@@ -44,11 +44,12 @@ class BoardStats:
 
 @dataclass(frozen=True, slots=True)
 class RenderedStatus:
-    """What one status message carries: the embed, the graph file (if any), and when."""
+    """What one status message carries: the embed, the graph file (if any), and what it shows."""
 
     embed: discord.Embed
     graph: bytes | None
-    rendered_at: float
+    # What the policy compares the next snapshots with, once this is in Discord.
+    shown: LastRender
 
     def files(self) -> list[discord.File]:
         """Return the attachments to send with the embed (fresh objects for every request)."""
@@ -125,7 +126,8 @@ class StatusBoard:
             now=now,
             show_address=self.show_address,
         )
-        return RenderedStatus(embed=embed, graph=graph, rendered_at=now)
+        shown = LastRender.of(snap, rendered_at=now, graph_at=now if graph is not None else None)
+        return RenderedStatus(embed=embed, graph=graph, shown=shown)
 
     def _view(self, snap: ServerSnapshot) -> discord.ui.View | None:
         return self.view_factory(snap) if self.view_factory is not None else None
@@ -150,11 +152,7 @@ class StatusBoard:
         self.stats.posted += 1
         identifier = snap.server.identifier
         replaced = self._locations.add(EmbedLocation(message.id, guild_id, channel_id, identifier))
-        self._last[message.id] = LastRender.of(
-            snap,
-            rendered_at=rendered.rendered_at,
-            graph_at=rendered.rendered_at if rendered.graph is not None else None,
-        )
+        self._last[message.id] = rendered.shown
         log.info(
             "server %s: status embed posted (guild %s, channel %s, message %s)",
             identifier,
@@ -247,11 +245,7 @@ class StatusBoard:
             )
             return
         self.stats.edits += 1
-        self._last[message_id] = LastRender.of(
-            snap,
-            rendered_at=rendered.rendered_at,
-            graph_at=rendered.rendered_at if rendered.graph is not None else None,
-        )
+        self._last[message_id] = rendered.shown
         log.debug("server %s: message %s edited (%s)", location.server_id, message_id, reason)
 
     async def forget(self, location: EmbedLocation, why: str) -> None:
