@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,8 +13,8 @@ from pterodisbot.config import Settings, settings_from_sections
 from pterodisbot.doctor import run_doctor
 from pterodisbot.sandbox.panel import SimServerSpec, SimulatedPanel
 from tests.fixtures.panel import MakeSimPanel
+from tests.test_cli import subprocess_env
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
 KEY = "ptlc_DoctorKey0123456789abcdefghijklmnopqrstu"
 RESOURCES = "GET /api/client/servers/{server}/resources"
@@ -46,6 +45,22 @@ async def doctor(settings: Settings, clock: FakeClock | None = None) -> tuple[in
     out = io.StringIO()
     code = await run_doctor(settings, out=out, clock=clock)
     return code, out.getvalue()
+
+
+async def doctor_command(cwd: Path, **env: str) -> tuple[int | None, str, str]:
+    """Run `python -m pterodisbot doctor` in `cwd`; return its exit code, stdout and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "pterodisbot",
+        "doctor",
+        cwd=cwd,
+        env=subprocess_env(**env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode, stdout.decode(), stderr.decode()
 
 
 def line_for(output: str, identifier: str) -> str:
@@ -182,22 +197,11 @@ async def test_doctor_command_runs_end_to_end_without_showing_secrets(
     panel = await make_sim_panel(api_key=KEY, fleet=FLEET)
     (tmp_path / "config.ini").write_text(f"[pterodactyl]\nurl = {panel.url}\n")
     (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\nPTERODACTYL_API_KEY={KEY}\n")
-    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
 
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "pterodisbot",
-        "doctor",
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(REPO)},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    output = stdout.decode() + stderr.decode()
+    code, stdout, stderr = await doctor_command(tmp_path)
+    output = stdout + stderr
 
-    assert process.returncode == 0, output
+    assert code == 0, output
     assert "installing (409" in output
     assert "doctor: the bot can run" in output
     assert TOKEN not in output
@@ -207,18 +211,8 @@ async def test_doctor_command_runs_end_to_end_without_showing_secrets(
 async def test_doctor_command_exits_2_on_a_config_problem(tmp_path: Path) -> None:
     (tmp_path / "config.ini").write_text("[pterodactyl]\nurl = https://panel.example.com/api\n")
 
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "pterodisbot",
-        "doctor",
-        cwd=tmp_path,
-        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO), "DISCORD_TOKEN": TOKEN},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    code, stdout, _ = await doctor_command(tmp_path, DISCORD_TOKEN=TOKEN)
 
-    assert process.returncode == 2
-    assert "pterodactyl.url: 'https://panel.example.com/api'" in stdout.decode()
-    assert "PTERODACTYL_API_KEY" in stdout.decode()
+    assert code == 2
+    assert "pterodactyl.url: 'https://panel.example.com/api'" in stdout
+    assert "PTERODACTYL_API_KEY" in stdout
