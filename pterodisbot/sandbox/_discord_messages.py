@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pterodisbot.sandbox import discord_rules as rules
-from pterodisbot.sandbox._discord_http import Body, Upload, invalid_form, known
+from pterodisbot.sandbox._discord_http import ApiError, Body, Upload, invalid_form, known
 from pterodisbot.sandbox._discord_state import (
     MESSAGE_FLAG_EPHEMERAL,
     MESSAGE_FLAG_LOADING,
@@ -41,31 +41,12 @@ def _new_attachments(
     if entries is not None:
         for pos, entry in enumerate(entries):
             if not isinstance(entry, Mapping) or "id" not in entry:
-                raise invalid_form(
-                    {
-                        "attachments": {
-                            str(pos): {
-                                "id": {
-                                    "_errors": [
-                                        _err("BASE_TYPE_REQUIRED", "This field is required")
-                                    ]
-                                }
-                            }
-                        }
-                    }
-                )
+                raise _bad_attachment(pos, "BASE_TYPE_REQUIRED", "This field is required", "id")
             try:
                 aid = int(entry["id"])
             except (TypeError, ValueError):
-                raise invalid_form(
-                    {
-                        "attachments": {
-                            str(pos): {
-                                "id": {"_errors": [_err("NUMBER_TYPE_COERCE", "Value is not int.")]}
-                            }
-                        }
-                    }
-                ) from None
+                error = _bad_attachment(pos, "NUMBER_TYPE_COERCE", "Value is not int.", "id")
+                raise error from None
             upload = by_index.get(aid)
             if upload is not None and aid not in used:
                 used.add(aid)
@@ -73,17 +54,7 @@ def _new_attachments(
             elif editing:
                 keep.append(aid)
             else:
-                raise invalid_form(
-                    {
-                        "attachments": {
-                            str(pos): {
-                                "_errors": [
-                                    _err("ATTACHMENT_NOT_FOUND", "Attachment data not found")
-                                ]
-                            }
-                        }
-                    }
-                )
+                raise _bad_attachment(pos, "ATTACHMENT_NOT_FOUND", "Attachment data not found")
     # Uploads the attachments array does not mention are still attached (Discord does so).
     for upload in body.uploads:
         if upload.index not in used:
@@ -203,5 +174,7 @@ def _int(value: Any) -> int:
         return 0
 
 
-def _err(code: str, message: str) -> Json:
-    return {"code": code, "message": message}
+def _bad_attachment(pos: int, code: str, message: str, key: str | None = None) -> ApiError:
+    """Return 50035 for the `pos`-th entry of `attachments` (or its `key`)."""
+    errors: Json = {"_errors": [{"code": code, "message": message}]}
+    return invalid_form({"attachments": {str(pos): errors if key is None else {key: errors}}})
