@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
 from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
@@ -100,6 +100,11 @@ class MetricArrays:
     tx_rate: Float32Array
     uptime_ms: IntArray
 
+    def __post_init__(self) -> None:
+        # Snapshots are shared with worker threads: nobody may write into them.
+        for column in fields(self):
+            getattr(self, column.name).flags.writeable = False
+
     def __len__(self) -> int:
         """Return the number of samples."""
         return len(self.t)
@@ -132,7 +137,7 @@ class MetricArrays:
     @classmethod
     def from_samples(cls, samples: Sequence[MetricSample]) -> MetricArrays:
         """Build columns from sample objects (tests, restored storage, `render_graph`)."""
-        return cls._frozen(
+        return cls(
             t=np.array([s.t for s in samples], dtype=np.float64),
             state=np.array([STATE_CODES.get(s.state, 0) for s in samples], dtype=np.uint8),
             suspended=np.array([s.is_suspended for s in samples], dtype=np.bool_),
@@ -143,45 +148,6 @@ class MetricArrays:
             tx_rate=np.array([s.tx_rate for s in samples], dtype=np.float32),
             uptime_ms=np.array([s.uptime_ms for s in samples], dtype=np.int64),
         )
-
-    @classmethod
-    def _frozen(
-        cls,
-        *,
-        t: FloatArray,
-        state: StateArray,
-        suspended: npt.NDArray[np.bool_],
-        cpu_percent: Float32Array,
-        memory_bytes: IntArray,
-        disk_bytes: IntArray,
-        rx_rate: Float32Array,
-        tx_rate: Float32Array,
-        uptime_ms: IntArray,
-    ) -> MetricArrays:
-        arrays = cls(
-            t=t,
-            state=state,
-            suspended=suspended,
-            cpu_percent=cpu_percent,
-            memory_bytes=memory_bytes,
-            disk_bytes=disk_bytes,
-            rx_rate=rx_rate,
-            tx_rate=tx_rate,
-            uptime_ms=uptime_ms,
-        )
-        for column in (
-            t,
-            state,
-            suspended,
-            cpu_percent,
-            memory_bytes,
-            disk_bytes,
-            rx_rate,
-            tx_rate,
-            uptime_ms,
-        ):
-            column.flags.writeable = False
-        return arrays
 
 
 def _state_name(state: object) -> str:
@@ -317,14 +283,11 @@ class ServerMetricsGraphs:
 
     def extend(self, arrays: MetricArrays) -> None:
         """Append already-computed samples in bulk (a restored history), oldest first."""
-        count = len(arrays)
+        count = min(len(arrays), self.capacity)  # only the newest fit
         if count == 0:
             return
         if self._size and float(arrays.t[0]) < self._cells_t[(self._next - 1) % self.capacity]:
             raise ValueError("samples to extend with must not be older than the newest held")
-        if count > self.capacity:
-            arrays = _slice(arrays, count - self.capacity, count)
-            count = self.capacity
         codes = arrays.state.astype(np.uint8) | np.where(
             arrays.suspended, _SUSPENDED_BIT, 0
         ).astype(np.uint8)
@@ -340,8 +303,9 @@ class ServerMetricsGraphs:
         )
         first = min(count, self.capacity - self._next)
         for target, source in columns:
-            target[self._next : self._next + first] = source[:first]
-            target[: count - first] = source[first:]
+            newest = source[-count:]
+            target[self._next : self._next + first] = newest[:first]
+            target[: count - first] = newest[first:]
         self._next = (self._next + count) % self.capacity
         self._size = min(self.capacity, self._size + count)
         # Restored rates cannot seed the counters: the next live reading starts fresh.
@@ -475,7 +439,7 @@ class ServerMetricsGraphs:
             return column[picks].copy() if isinstance(picks, slice) else column[picks]
 
         raw = take(self._state)
-        return MetricArrays._frozen(
+        return MetricArrays(
             t=take(self._t),
             state=(raw & _STATE_MASK).astype(np.uint8),
             suspended=(raw & _SUSPENDED_BIT).astype(np.bool_),
@@ -486,22 +450,6 @@ class ServerMetricsGraphs:
             tx_rate=take(self._tx),
             uptime_ms=take(self._uptime),
         )
-
-
-def _slice(arrays: MetricArrays, start: int, stop: int) -> MetricArrays:
-    if start == 0 and stop == len(arrays):
-        return arrays
-    return MetricArrays._frozen(
-        t=arrays.t[start:stop],
-        state=arrays.state[start:stop],
-        suspended=arrays.suspended[start:stop],
-        cpu_percent=arrays.cpu_percent[start:stop],
-        memory_bytes=arrays.memory_bytes[start:stop],
-        disk_bytes=arrays.disk_bytes[start:stop],
-        rx_rate=arrays.rx_rate[start:stop],
-        tx_rate=arrays.tx_rate[start:stop],
-        uptime_ms=arrays.uptime_ms[start:stop],
-    )
 
 
 class ServerMetricsManager(Mapping[str, ServerMetricsGraphs]):
