@@ -186,10 +186,6 @@ class Monitor:
         self._filter = frozenset(identifiers)
         self._list_dirty = True
 
-    def request_server_list_refresh(self) -> None:
-        """Ask for the server list to be re-read before the next cycle."""
-        self._list_dirty = True
-
     async def refresh_servers(self) -> bool:
         """Re-read the server list; return False when the panel could not be read."""
         try:

@@ -20,9 +20,7 @@ class DiscordTraffic(aiohttp.TraceConfig):
     def __init__(self) -> None:
         super().__init__()
         self._counts: Counter[tuple[str, int]] = Counter()
-        self.failures = 0
         self.on_request_end.append(self._ended)
-        self.on_request_exception.append(self._failed)
 
     async def _ended(
         self,
@@ -31,14 +29,6 @@ class DiscordTraffic(aiohttp.TraceConfig):
         params: aiohttp.TraceRequestEndParams,
     ) -> None:
         self._counts[(params.method, params.response.status)] += 1
-
-    async def _failed(
-        self,
-        session: aiohttp.ClientSession,
-        context: SimpleNamespace,
-        params: aiohttp.TraceRequestExceptionParams,
-    ) -> None:
-        self.failures += 1
 
     def snapshot(self) -> dict[tuple[str, int], int]:
         """Return the response counts keyed by (method, status)."""

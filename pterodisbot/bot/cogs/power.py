@@ -215,10 +215,6 @@ class Power(commands.Cog, name=HANDLER_COG):
         """Close the power client's HTTP session."""
         await self.power_api.close()
 
-    def pending(self, server_id: str) -> Pending | None:
-        """Return the action waiting for the panel on a server, if any."""
-        return self._pending.get(server_id)
-
     # -- one click ------------------------------------------------------------------------------
 
     async def handle_button(
