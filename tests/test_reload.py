@@ -16,17 +16,7 @@ from tests.fixtures.product import BOT_TOKEN, Product
 
 def _config_text(product: Product, **changes: dict[str, str]) -> str:
     """Return a config.ini equal to the product's running settings, with `changes` on top."""
-    sections: dict[str, dict[str, str]] = {
-        "pterodactyl": {"url": product.panel.url, "requests_per_minute": "600", "timeout": "5"},
-        "discord": {
-            "guild_ids": str(product.sandbox.world.guilds[0].id),
-            "api_base": product.sandbox.url,
-            "locations_file": str(product.locations_file),
-            "edit_interval": "0.2",
-        },
-        "monitoring": {"poll_interval": "2", "forced_refresh": "600"},
-        "permissions": {"start": "Operator", "stop": "Operator", "restart": "Operator"},
-    }
+    sections = product.sections()
     for section, values in changes.items():
         sections.setdefault(section, {}).update(values)
     return "".join(
