@@ -344,11 +344,6 @@ class GraphRenderer:
                 del self._cache[key]
         return len(stale)
 
-    def clear_cache(self) -> None:
-        """Forget every cached image."""
-        with self._cache_lock:
-            self._cache.clear()
-
     # -- internals ----------------------------------------------------------------------------
 
     def _render_and_store(
