@@ -262,11 +262,6 @@ _DEFAULT_NODES: tuple[SimNode, ...] = (
 _DOWN_NODE = "sgp-1"
 
 
-def game_keys() -> tuple[str, ...]:
-    """Return the game names a `SimServerSpec.game` may take."""
-    return tuple(_GAMES_BY_KEY)
-
-
 def node_for(name: str, index: int) -> SimNode:
     """Return the default node called `name`, or invent a plausible one."""
     for node in _DEFAULT_NODES:

@@ -392,12 +392,6 @@ class SimulatedPanel:
         self._faults = [f for f in self._faults if f.active(now)]
         return list(self._faults)
 
-    def set_node_down(self, node: str, down: bool = True) -> None:
-        """Make every server on `node` unreachable (504) or reachable again."""
-        for server in self._servers.values():
-            if server.node.name == node:
-                server.node_down = down
-
     def stats(self) -> _JSON:
         """Return request counts per route, power signals per server and refusals."""
         return {
