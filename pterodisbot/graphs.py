@@ -407,7 +407,7 @@ def _cache_key(
 
 @dataclass(frozen=True, slots=True)
 class _Role:
-    """Where and how one kind of per-render text is written."""
+    """Where and how one kind of text is written."""
 
     x_px: float
     y_px: float
@@ -422,6 +422,24 @@ _CPU_LIMIT = _Role(WIDTH - _RIGHT_PX, _CPU_HEADER_Y_PX, MUTED, align="right")
 _MEMORY_LIMIT = _Role(WIDTH - _RIGHT_PX, _MEM_HEADER_Y_PX, MUTED, align="right")
 _OFFLINE_KEY = _Role(_LEGEND_X_PX, _CPU_HEADER_Y_PX, OFFLINE_COLOUR)
 _UNKNOWN_KEY = _Role(_LEGEND_X_PX + _LEGEND_GAP_PX, _CPU_HEADER_Y_PX, UNKNOWN_COLOUR)
+_CPU_HEADER = _Role(_LEFT_PX, _CPU_HEADER_Y_PX, CPU_COLOUR, size=9.0, weight="bold")
+_MEMORY_HEADER = _Role(_LEFT_PX, _MEM_HEADER_Y_PX, MEMORY_COLOUR, size=9.0, weight="bold")
+_WINDOW = _Role(WIDTH - _RIGHT_PX, _TITLE_Y_PX, MUTED, align="right")
+
+
+def _place(figure: Figure, role: _Role, text: str = "") -> Text:
+    """Add `text` to `figure` where and as `role` says (plain text: "$5" is no mathtext)."""
+    return figure.text(
+        role.x_px / WIDTH,
+        1 - role.y_px / HEIGHT,
+        text,
+        color=role.colour,
+        fontsize=role.size,
+        fontweight=role.weight,
+        ha=role.align,
+        va="center",
+        parse_math=False,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,9 +529,9 @@ class _GraphFigure:
         self.canvas = cast(_AggCanvas, FigureCanvasAgg(self.figure))
         self.cpu_axes = self._panel(_CPU_TOP_PX, bottom_labels=False)
         self.memory_axes = self._panel(_MEM_TOP_PX, bottom_labels=True)
-        self._label(_LEFT_PX, _CPU_HEADER_Y_PX, "CPU", CPU_COLOUR, weight="bold", size=9)
-        self._label(_LEFT_PX, _MEM_HEADER_Y_PX, "Memory", MEMORY_COLOUR, weight="bold", size=9)
-        self.window_label = self._label(WIDTH - _RIGHT_PX, _TITLE_Y_PX, "", MUTED, align="right")
+        _place(self.figure, _CPU_HEADER, "CPU")
+        _place(self.figure, _MEMORY_HEADER, "Memory")
+        self.window_label = _place(self.figure, _WINDOW)
         # Per-render shapes of both panels, in pixels: two artists to draw instead of a dozen.
         self.areas = PolyCollection(
             [], edgecolors="none", transform=IdentityTransform(), animated=True
@@ -548,28 +566,6 @@ class _GraphFigure:
             axes.xaxis.set_major_formatter(NullFormatter())
         axes.set_autoscale_on(False)
         return axes
-
-    def _label(
-        self,
-        x_px: float,
-        y_px: float,
-        text: str,
-        colour: str,
-        *,
-        align: _Align = "left",
-        size: float = 8.0,
-        weight: str = "normal",
-    ) -> Text:
-        return self.figure.text(
-            x_px / WIDTH,
-            1 - y_px / HEIGHT,
-            text,
-            color=colour,
-            fontsize=size,
-            fontweight=weight,
-            ha=align,
-            va="center",
-        )
 
     def draw(
         self,
@@ -748,17 +744,7 @@ class _CollectingFigure:
         self.hint = self.figure.text(
             0.5, 0.44, "", color=MUTED, fontsize=8.5, ha="center", va="center"
         )
-        self.title = self.figure.text(
-            _TITLE_X_PX / WIDTH,
-            1 - _TITLE_Y_PX / HEIGHT,
-            "",
-            color=TEXT,
-            fontsize=10,
-            fontweight="bold",
-            ha="left",
-            va="center",
-            parse_math=False,
-        )
+        self.title = _place(self.figure, _TITLE)
 
     def draw(self, title: str | None, window: float) -> npt.NDArray[np.uint8]:
         """Draw the placeholder; return its RGB pixels."""
