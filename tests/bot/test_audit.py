@@ -13,7 +13,7 @@ import pytest
 
 from pterodisbot.bot.audit import AuditEntry, AuditFile, AuditLog, build_audit_embed
 from pterodisbot.sandbox.discord_rules import validate_message_payload
-from tests.bot.test_power_e2e import AUDIT_CHANNEL, audited, post_status
+from tests.bot.test_power_e2e import AUDIT_CHANNEL, audited
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product
 
@@ -94,7 +94,7 @@ async def test_audit_channel_the_bot_cannot_post_in_does_not_block_the_answer(
 ) -> None:
     await product.start(settings={"discord": {"audit_channel_id": str(AUDIT_CHANNEL)}})
     server = product.panel.pick("running")
-    message_id = await post_status(product, server.identifier)
+    message_id = await product.post_status(server.identifier)
     await product.control.set_permissions("audit", send=False)
 
     with caplog.at_level(logging.WARNING, logger="pterodisbot.bot.audit"):
@@ -118,7 +118,7 @@ async def test_repeated_refusals_post_once_a_minute_while_the_file_keeps_every_o
     audit = product.services.audit
     assert audit is not None
     server = product.panel.pick("running")
-    message_id = await post_status(product, server.identifier)
+    message_id = await product.post_status(server.identifier)
     for _ in range(4):
         result = await product.control.click(
             message_id, f"pdb:restart:{server.identifier}", user="member"

@@ -29,23 +29,6 @@ def fast_fleet() -> list[Any]:
     ]
 
 
-async def post_status(product: Product, identifier: str) -> str:
-    """Run /server_status as the owner and return the posted message id."""
-    before = {m["id"] for m in await product.control.messages("status")}
-    result = await product.control.command(
-        "server_status", {"server": identifier}, channel="status", wait=5
-    )
-    assert result.status == "answered", result.raw
-
-    async def posted() -> str | None:
-        for message in await product.control.messages("status"):
-            if message["id"] not in before:
-                return str(message["id"])
-        return None
-
-    return str(await poll_until(posted, within=5, what="the status embed"))
-
-
 def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Return a message's buttons by label."""
     return {
@@ -89,7 +72,7 @@ async def test_operator_restarts_a_server_and_the_embed_goes_amber_then_green(
         settings={**NO_CONFIRM, "discord": {"audit_channel_id": str(AUDIT_CHANNEL)}},
     )
     server = product.panel.pick("running")
-    message_id = await post_status(product, server.identifier)
+    message_id = await product.post_status(server.identifier)
     shown = buttons(await product.control.message("status", message_id))
     assert list(shown) == ["Start", "Stop", "Restart", "Show Address"]
     assert shown["Start"]["disabled"] is True  # already running
@@ -142,7 +125,7 @@ async def test_strangers_dms_other_guilds_and_forged_buttons_reach_no_panel(
     await product.start(sandbox={"world": world}, settings=NO_CONFIRM)
     server = product.panel.pick("running")
     identifier = server.identifier
-    message_id = await post_status(product, identifier)
+    message_id = await product.post_status(identifier)
     refusals: list[str] = []
 
     member = await product.control.click(message_id, f"pdb:restart:{identifier}", user="member")
@@ -189,7 +172,7 @@ async def test_buttons_posted_before_a_restart_still_work_after_it(product: Prod
         for s in product.panel.servers.values()
         if s.state == "offline" and not s.status and not s.node_down
     )
-    message_id = await post_status(product, offline.identifier)
+    message_id = await product.post_status(offline.identifier)
     assert (
         buttons(await product.control.message("status", message_id))["Start"]["disabled"] is False
     )
@@ -206,7 +189,7 @@ async def test_buttons_posted_before_a_restart_still_work_after_it(product: Prod
 async def test_stop_asks_first_and_cancel_sends_nothing(product: Product) -> None:
     await product.start(panel={"fleet": fast_fleet()})
     server = product.panel.pick("running")
-    message_id = await post_status(product, server.identifier)
+    message_id = await product.post_status(server.identifier)
 
     asked = await product.control.click(
         message_id, f"pdb:stop:{server.identifier}", user="operator"
@@ -233,7 +216,7 @@ async def test_stop_asks_first_and_cancel_sends_nothing(product: Product) -> Non
 async def test_show_address_lists_every_allocation_primary_first(product: Product) -> None:
     await product.start(settings={"permissions": {"hide_address": "true"}})
     server = product.panel.pick("running")
-    message_id = await post_status(product, server.identifier)
+    message_id = await product.post_status(server.identifier)
     embed = (await product.control.message("status", message_id))["embeds"][0]
     assert "Address" not in [field["name"] for field in embed["fields"]]
 
@@ -261,7 +244,7 @@ class LaterClock(SystemClock):
 async def test_an_old_confirmation_no_longer_fires(product: Product) -> None:
     await product.start()
     server = product.panel.pick("running")
-    message_id = await post_status(product, server.identifier)
+    message_id = await product.post_status(server.identifier)
     asked = await product.control.click(message_id, f"pdb:stop:{server.identifier}", user="owner")
     assert "Stop" in asked.content
 

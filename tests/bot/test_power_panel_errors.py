@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pterodisbot.sandbox.panel import SimServer, SimServerSpec, default_fleet
-from tests.bot.test_power_e2e import NO_CONFIRM, audited, post_status, power_calls, said
+from tests.bot.test_power_e2e import NO_CONFIRM, audited, power_calls, said
 from tests.fixtures.discord import InteractionResult, poll_until
 from tests.fixtures.product import Product
 
@@ -39,7 +39,7 @@ async def test_refusals_and_failures_of_the_panel_are_told_in_words(product: Pro
     locked = next(s for s in servers if s.name == "Locked Box")
     down = next(s for s in servers if s.node_down)
     messages = {
-        s.identifier: await post_status(product, s.identifier)
+        s.identifier: await product.post_status(s.identifier)
         for s in (installing, failing, locked, down)
     }
     await _quiet(product)
@@ -74,7 +74,7 @@ async def test_refusals_and_failures_of_the_panel_are_told_in_words(product: Pro
 async def test_rate_limited_panel_says_when_to_try_again(product: Product) -> None:
     await product.start(panel={"rate_limit": 100}, settings=NO_CONFIRM)
     server = product.panel.pick("running")
-    message_id = await post_status(product, server.identifier)
+    message_id = await product.post_status(server.identifier)
     await _quiet(product)
     # Another user of the same key spends the rest of the panel's minute.
     headers = {
@@ -103,7 +103,7 @@ async def test_slow_panel_gets_a_late_truthful_answer_and_blocks_a_second_click(
 ) -> None:
     await product.start(settings={**NO_CONFIRM, "pterodactyl": {"timeout": "8"}})
     server = product.panel.pick("running")
-    message_id = await post_status(product, server.identifier)
+    message_id = await product.post_status(server.identifier)
     await _quiet(product)
     fault = {"kind": "slow", "delay": 5, "servers": [server.identifier]}
     await product.sim("POST", "/faults", json=fault)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from pterodisbot.sandbox.panel import default_fleet
-from tests.bot.test_power_e2e import audited, post_status, power_calls, said
+from tests.bot.test_power_e2e import audited, power_calls, said
 from tests.fixtures.product import Product
 
 OWN = "aaaa0001"
@@ -37,8 +37,8 @@ async def test_server_override_lets_its_own_people_restart_only_that_server(
             f"permissions.{OWN}": {"restart": "@everyone"},
         },
     )
-    own = await post_status(product, OWN)
-    other = await post_status(product, OTHER)
+    own = await product.post_status(OWN)
+    other = await product.post_status(OTHER)
 
     allowed = await product.control.click(own, f"pdb:restart:{OWN}", user="member", wait=5)
     refused = await product.control.click(other, f"pdb:restart:{OTHER}", user="member")
@@ -59,7 +59,7 @@ async def test_administrators_can_be_denied_by_config(product: Product) -> None:
             }
         },
     )
-    message_id = await post_status(product, OWN)
+    message_id = await product.post_status(OWN)
 
     owner = await product.control.click(message_id, f"pdb:stop:{OWN}", user="owner")
     operator = await product.control.click(message_id, f"pdb:stop:{OWN}", user="operator", wait=5)
@@ -74,7 +74,7 @@ async def test_a_removed_role_stops_working_at_the_next_click(product: Product) 
         panel={"fleet": two_named_servers()},
         settings={"permissions": {"confirm_dangerous": "false"}},
     )
-    message_id = await post_status(product, OWN)
+    message_id = await product.post_status(OWN)
     first = await product.control.click(message_id, f"pdb:stop:{OWN}", user="operator", wait=5)
     assert "is stopping" in said(first)
 

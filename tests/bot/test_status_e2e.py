@@ -14,23 +14,6 @@ RED = 0xED4245
 GREEN = 0x57F287
 
 
-async def _post_status(product: Product, identifier: str, *, user: str = "owner") -> str:
-    """Run /server_status for `identifier` and return the posted message id."""
-    before = {m["id"] for m in await product.control.messages("status")}
-    result = await product.control.command(
-        "server_status", {"server": identifier}, user=user, channel="status", wait=5
-    )
-    assert result.status == "answered", result.raw
-
-    async def posted() -> str | None:
-        for message in await product.control.messages("status"):
-            if message["id"] not in before:
-                return str(message["id"])
-        return None
-
-    return str(await poll_until(posted, within=5, what="the status embed"))
-
-
 async def test_server_status_posts_an_embed_with_its_graph_attached(product: Product) -> None:
     await product.start()
     running = product.panel.pick("running")
@@ -39,7 +22,7 @@ async def test_server_status_posts_an_embed_with_its_graph_attached(product: Pro
     )
     assert running.identifier in [c["value"] for c in choices.choices]
 
-    message_id = await _post_status(product, running.identifier)
+    message_id = await product.post_status(running.identifier)
     message = await product.control.message("status", message_id)
     embed = message["embeds"][0]
     assert embed["title"] == running.name
@@ -62,7 +45,7 @@ async def test_server_status_posts_an_embed_with_its_graph_attached(product: Pro
 async def test_crashed_server_turns_red_within_a_poll(product: Product) -> None:
     await product.start()
     running = product.panel.pick("running")
-    message_id = await _post_status(product, running.identifier)
+    message_id = await product.post_status(running.identifier)
     await product.sim("POST", f"/servers/{running.identifier}/crash")
 
     async def red() -> bool:
@@ -91,7 +74,7 @@ async def test_steady_server_gets_no_edits_between_forced_refreshes(product: Pro
         for s in product.panel.servers.values()
         if s.state == "offline" and not s.status and not s.node_down
     )
-    message_id = await _post_status(product, offline.identifier)
+    message_id = await product.post_status(offline.identifier)
     cycles = product.services.monitor
     # Let several poll cycles pass.
     for _ in range(4):
@@ -109,8 +92,8 @@ async def _later(monitor: Monitor, than: float | None) -> bool:
 async def test_deleted_message_and_channel_drop_only_their_locations(product: Product) -> None:
     await product.start()
     running = [s for s in product.panel.servers.values() if s.state == "running"]
-    first = await _post_status(product, running[0].identifier)
-    second = await _post_status(product, running[1].identifier)
+    first = await product.post_status(running[0].identifier)
+    second = await product.post_status(running[1].identifier)
     alerts_first = None
     result = await product.control.command(
         "server_status", {"server": running[0].identifier}, channel="alerts", wait=5
@@ -156,7 +139,7 @@ async def _more(edits: Any, than: int) -> bool:
 async def test_restarted_bot_keeps_editing_the_same_messages(product: Product) -> None:
     await product.start()
     running = product.panel.pick("running")
-    message_id = await _post_status(product, running.identifier)
+    message_id = await product.post_status(running.identifier)
     await product.restart()
     seq = len(await product.control.requests())
     await product.sim("POST", f"/servers/{running.identifier}/crash")
@@ -179,5 +162,5 @@ async def test_corrupt_locations_file_is_kept_aside_and_the_bot_runs(product: Pr
     kept = list(product.locations_file.parent.glob("embed_locations.json.corrupt-*"))
     assert len(kept) == 1
     assert kept[0].read_text() == "{not json"
-    await _post_status(product, product.panel.pick("running").identifier)
+    await product.post_status(product.panel.pick("running").identifier)
     assert len(product.services.locations) == 1
