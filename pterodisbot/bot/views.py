@@ -213,9 +213,7 @@ class ServerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"pd
         await cog.handle_button(interaction, ref, problem)
 
 
-def build_status_view(
-    snap: ServerSnapshot, *, show_address_button: bool = True, hung: bool = False
-) -> discord.ui.View:
+def build_status_view(snap: ServerSnapshot, *, hung: bool = False) -> discord.ui.View:
     """Return the button row of a status embed, each button enabled only when it makes sense."""
     view = discord.ui.View(timeout=None)
     identifier = snap.server.identifier
@@ -223,7 +221,7 @@ def build_status_view(
     actions = [ButtonAction.START, ButtonAction.STOP, ButtonAction.RESTART]
     if shows_kill(snap.status, hung=hung):
         actions.append(ButtonAction.KILL)
-    if show_address_button and snap.server.allocations:
+    if snap.server.allocations:
         actions.append(ButtonAction.ADDRESS)
     for action in actions:
         ref = ButtonRef(action, identifier)
@@ -247,9 +245,8 @@ class StatusViews:
     A server seen starting or stopping for longer than `hung_after` seconds gets a Kill button.
     """
 
-    def __init__(self, *, hung_after: float = 120.0, show_address_button: bool = True) -> None:
+    def __init__(self, *, hung_after: float = 120.0) -> None:
         self.hung_after = hung_after
-        self.show_address_button = show_address_button
         self._since: dict[str, tuple[ServerStatus, float]] = {}
 
     def observe(self, snap: ServerSnapshot, previous: ServerSnapshot | None) -> None:
@@ -274,6 +271,4 @@ class StatusViews:
 
     def __call__(self, snap: ServerSnapshot) -> discord.ui.View:
         """Return the buttons for `snap` (the `StatusBoard`'s `view_factory`)."""
-        return build_status_view(
-            snap, show_address_button=self.show_address_button, hung=self.is_hung(snap)
-        )
+        return build_status_view(snap, hung=self.is_hung(snap))
