@@ -581,7 +581,7 @@ class _GraphFigure:
         """Draw the samples selected by `keep`; return the canvas' RGBA pixels (a view)."""
         x = arrays.t[keep] - now
         state = arrays.state[keep]
-        gap = (state == _OFFLINE) | (state == _UNKNOWN)
+        gap = arrays.gap_mask[keep]
         breaks = _missed_polls(x)
         column = window / _PLOT_WIDTH_PX
         cpu = _series(x, arrays.cpu_percent[keep].astype(np.float64), gap, breaks, column)
