@@ -773,10 +773,7 @@ class SimulatedPanel:
     def _sim_server_or_404(self, request: web.Request) -> SimServer:
         server = self._find(request.match_info["server"])
         if server is None:
-            raise web.HTTPNotFound(
-                text=json.dumps({"error": f"no server {request.match_info['server']!r}"}),
-                content_type="application/json",
-            )
+            raise _sim_error(404, f"no server {request.match_info['server']!r}")
         return server
 
     async def _sim_servers(self, request: web.Request) -> web.Response:

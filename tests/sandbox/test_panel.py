@@ -607,6 +607,7 @@ async def test_crash_takes_a_running_server_offline_without_stopping(
     assert [s for _, s in panel.servers["dead0001"].history] == ["running", "offline"]
     async with http.post(panel.url + "/_sim/servers/nope0000/crash") as response:
         assert response.status == 404
+        assert await response.json() == {"error": "no server 'nope0000'"}
 
 
 async def test_crashloop_makes_every_start_fail_until_it_ends(
