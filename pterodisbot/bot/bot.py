@@ -45,7 +45,6 @@ class PterodactylBot(commands.Bot):
         extensions: Sequence[str] = DEFAULT_EXTENSIONS,
         intents: discord.Intents | None = None,
         clock: Clock | None = None,
-        services: BotServices | None = None,
         **options: Any,
     ) -> None:
         if sync_commands not in SYNC_MODES:
@@ -63,8 +62,9 @@ class PterodactylBot(commands.Bot):
         self.started_at: float = self.clock.monotonic()
         self.commands_synced = asyncio.Event()
         self.synced_commands: dict[int | None, list[discord.app_commands.AppCommand]] = {}
-        # Set before `start()` by `pterodisbot.app`; the status and power cogs need it.
-        self.services: BotServices | None = services
+        # Set before `start()` by `pterodisbot.app` (the services need the bot first); the
+        # status, power and admin cogs need it.
+        self.services: BotServices | None = None
 
     def __repr__(self) -> str:
         return f"<PterodactylBot guilds={self.guild_ids} sync={self.sync_mode}>"
