@@ -560,7 +560,6 @@ class SimServer:
     def attributes(self) -> dict[str, Any]:
         """Return the server as `ServerTransformer` renders it, relationships included."""
         spec = self.spec
-        limits = spec.limits
         can_read_startup = self.has_permission("startup.read")
         values = {env: value for _, env, value in self._game.variables}
         default = next((a for a in self.allocations if a.is_default), self.allocations[0])
@@ -574,15 +573,7 @@ class SimServer:
             "is_node_under_maintenance": self.node_maintenance,
             "sftp_details": {"ip": self.node.fqdn, "port": _SFTP_PORT},
             "description": spec.description,
-            "limits": {
-                "memory": limits.memory,
-                "swap": limits.swap,
-                "disk": limits.disk,
-                "io": limits.io,
-                "cpu": limits.cpu,
-                "threads": limits.threads,
-                "oom_disabled": limits.oom_disabled,
-            },
+            "limits": dataclasses.asdict(spec.limits),
             "invocation": self._invocation(values, default, hide=not can_read_startup),
             "docker_image": self._game.docker_image,
             "egg_features": list(self._game.egg_features)
@@ -597,7 +588,7 @@ class SimServer:
                 "allocations": {
                     "object": "list",
                     "data": [
-                        {"object": "allocation", "attributes": _allocation_json(a)}
+                        {"object": "allocation", "attributes": dataclasses.asdict(a)}
                         for a in self.allocations
                     ],
                 },
@@ -718,17 +709,6 @@ class SimServer:
             },
             "resources": stats["resources"],
         }
-
-
-def _allocation_json(allocation: SimAllocation) -> dict[str, Any]:
-    return {
-        "id": allocation.id,
-        "ip": allocation.ip,
-        "ip_alias": allocation.ip_alias,
-        "port": allocation.port,
-        "notes": allocation.notes,
-        "is_default": allocation.is_default,
-    }
 
 
 def _null_resource() -> dict[str, Any]:
