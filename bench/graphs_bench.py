@@ -49,6 +49,14 @@ def reading(i: int, rng: np.random.Generator) -> Resources:
     )
 
 
+def window_history(identifier: str, rng: np.random.Generator) -> ServerMetricsGraphs:
+    """Return a history holding one window of samples (90, every 10 s), up to NOW."""
+    history = ServerMetricsGraphs(identifier, capacity=DAY_SAMPLES)
+    for i in range(90):
+        history.record(NOW - WINDOW + INTERVAL * i, reading(i, rng))
+    return history
+
+
 def percentile(values: list[float], q: float) -> float:
     """Return the q-th percentile of `values` (q in 0..100)."""
     return float(np.percentile(values, q))
@@ -115,10 +123,7 @@ def reused_figure_full_redraw(history: ServerMetricsGraphs, repeat: int) -> list
 def renderer_sliding_window(repeat: int) -> tuple[list[float], float, list[int]]:
     """Time GraphRenderer.render with one new sample per render (as the bot does)."""
     rng = np.random.default_rng(1)
-    history = ServerMetricsGraphs("bench0001", capacity=DAY_SAMPLES)
-    start = NOW - WINDOW
-    for i in range(90):
-        history.record(start + INTERVAL * i, reading(i, rng))
+    history = window_history("bench0001", rng)
     renderer = GraphRenderer()
 
     def draw(now: float) -> bytes:
@@ -146,10 +151,7 @@ def renderer_sliding_window(repeat: int) -> tuple[list[float], float, list[int]]
 
 def renderer_cache_hit(repeat: int) -> list[float]:
     """Time `render_history` when the history has not changed since the last render."""
-    rng = np.random.default_rng(3)
-    history = ServerMetricsGraphs("bench0002", capacity=DAY_SAMPLES)
-    for i in range(90):
-        history.record(NOW - WINDOW + INTERVAL * i, reading(i, rng))
+    history = window_history("bench0002", np.random.default_rng(3))
     renderer = GraphRenderer()
 
     def draw() -> None:
@@ -170,9 +172,7 @@ def renderer_cache_hit(repeat: int) -> list[float]:
 def renderer_async(repeat: int) -> list[float]:
     """Time `render_async` (snapshot, worker thread, cache store) with new data each time."""
     rng = np.random.default_rng(4)
-    history = ServerMetricsGraphs("bench0003", capacity=DAY_SAMPLES)
-    for i in range(90):
-        history.record(NOW - WINDOW + INTERVAL * i, reading(i, rng))
+    history = window_history("bench0003", rng)
     renderer = GraphRenderer()
 
     async def run() -> list[float]:
@@ -271,10 +271,7 @@ def report(label: str, figures: str) -> None:
 
 def main() -> None:
     """Measure and print."""
-    rng = np.random.default_rng(0)
-    history = ServerMetricsGraphs("bench0000", capacity=DAY_SAMPLES)
-    for i in range(90):
-        history.record(NOW - WINDOW + INTERVAL * i, reading(i, rng))
+    history = window_history("bench0000", np.random.default_rng(0))
 
     naive = naive_pyplot(history, 20)
     report(
