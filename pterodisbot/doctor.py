@@ -15,6 +15,7 @@ from typing import TextIO
 
 import aiohttp
 
+from pterodisbot.bot.units import format_bytes
 from pterodisbot.clock import Clock
 from pterodisbot.config import Settings
 from pterodisbot.log_setup import RedactingFilter
@@ -231,17 +232,12 @@ def _server_lines(checks: Sequence[ServerCheck]) -> list[str]:
             state = res.state.value
             lines.append(
                 f"    {OK} {head}  {state:<8}  CPU {res.cpu_absolute:.0f}%  "
-                f"memory {_mib(res.memory_bytes)}"
+                f"memory {format_bytes(res.memory_bytes)}"
             )
         else:
             mark = FAIL if check.failed else NOTE
             lines.append(f"    {mark} {head}  cannot be read: {check.reason}")
     return lines
-
-
-def _mib(size: int) -> str:
-    mib = size / 1024 / 1024
-    return f"{mib / 1024:.1f} GiB" if mib >= 1024 else f"{mib:.0f} MiB"
 
 
 def _budget_line(api: PterodactylAPI, settings: Settings, watched: int) -> str:
