@@ -207,11 +207,9 @@ async def run(settings: Settings, build: BotFactory) -> int:
 
 
 async def _shutdown(bot: PterodactylBot, runner: asyncio.Task[None], web: WebServer | None) -> None:
-    # The bot's close() stops polling, flushes embed locations and closes both sessions.
+    # The bot's close() stops polling, flushes embed locations and the audit trail, and closes
+    # both sessions.
     await bot.close()
-    audit = getattr(bot.services, "audit", None)
-    if audit is not None:
-        await audit.close()
     if not runner.done():
         runner.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -84,12 +84,17 @@ class PterodactylBot(commands.Bot):
             self.services.monitor.start()
 
     async def close(self) -> None:
-        """Stop polling, flush embed locations, close the panel session, then the gateway."""
+        """Stop polling, flush embed locations and the audit trail, close the panel session.
+
+        The gateway and Discord session close last: the audit trail posts through them.
+        """
         services = self.services
         if services is not None:
             await services.monitor.stop()
             await services.pump.close()
             await services.board.close()
+            if services.audit is not None:
+                await services.audit.close()
             await services.api.close()
         await super().close()
 
