@@ -21,6 +21,7 @@ from pterodisbot.graphs import (
     MEMORY_COLOUR,
     OFFLINE_COLOUR,
     PANEL,
+    UNKNOWN_COLOUR,
     WIDTH,
     GraphRenderer,
     render_graph,
@@ -134,11 +135,16 @@ def test_offline_stretch_leaves_a_gap_in_both_lines_and_is_shaded(renderer: Grap
 
 
 def test_unknown_samples_leave_a_gap_instead_of_a_line_to_zero(renderer: GraphRenderer) -> None:
+    steady = decode(render(renderer, history_of(lambda i: "running")))
     pixels = decode(render(renderer, history_of(lambda i: None if 40 <= i < 70 else "running")))
-    gap, span = widest_gap(near(pixels, CPU_COLOUR).any(axis=0))
-    assert gap > span * 0.25
-    # No line was drawn down to the floor of the CPU panel during the outage.
+    # No line was drawn down to the floor of either panel during the outage.
+    for colour in (CPU_COLOUR, MEMORY_COLOUR):
+        gap, span = widest_gap(near(pixels, colour).any(axis=0))
+        assert gap > span * 0.25
     assert near(pixels, MEMORY_COLOUR).sum() > 300
+    # The outage is shaded grey ("no data"); the grid is a similar grey, hence the comparison.
+    shade = mix(PANEL, UNKNOWN_COLOUR, 0.16)
+    assert near(pixels, shade, 3).sum() > near(steady, shade, 3).sum() + 20_000
 
 
 def test_missed_polls_break_the_line(renderer: GraphRenderer) -> None:
