@@ -45,16 +45,8 @@ def build_bot(
     the sandboxes send every guild at once, so the demo and tests shorten it.
     """
     clock = clock or SystemClock()
-    panel = settings.pterodactyl
     monitoring = settings.monitoring
-    api = PterodactylAPI(
-        panel.url,
-        panel.api_key.reveal(),
-        requests_per_minute=panel.requests_per_minute,
-        timeout=panel.timeout,
-        max_retries=panel.max_retries,
-        clock=clock,
-    )
+    api = PterodactylAPI.from_settings(settings.pterodactyl, clock=clock)
     metrics = ServerMetricsManager(capacity=monitoring.history_size)
     monitor = Monitor(
         api,

@@ -69,15 +69,7 @@ async def run_doctor(
 
     panel = settings.pterodactyl
     say(f"pterodisbot doctor — panel {panel.url}")
-    api = PterodactylAPI(
-        panel.url,
-        panel.api_key.reveal(),
-        requests_per_minute=panel.requests_per_minute,
-        timeout=panel.timeout,
-        max_retries=panel.max_retries,
-        clock=clock,
-        session=session,
-    )
+    api = PterodactylAPI.from_settings(panel, clock=clock, session=session)
     async with api:
         healthy = await _diagnose(api, settings, say)
     if healthy:

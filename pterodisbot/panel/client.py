@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Literal, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, Self, TypeVar
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -41,6 +41,9 @@ from pterodisbot.panel.models import (
     Server,
     WebsocketCredentials,
 )
+
+if TYPE_CHECKING:
+    from pterodisbot.config import PterodactylSettings
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +190,26 @@ class PterodactylAPI:
         }
         self.budget = RateBudget(requests_per_minute, clock=self._clock)
         self.stats = RequestStats()
+
+    @classmethod
+    def from_settings(
+        cls,
+        panel: PterodactylSettings,
+        *,
+        clock: Clock | None = None,
+        session: aiohttp.ClientSession | None = None,
+        max_retries: int | None = None,
+    ) -> Self:
+        """Build a client from `[pterodactyl]`; `max_retries` overrides the configured count."""
+        return cls(
+            panel.url,
+            panel.api_key.reveal(),
+            requests_per_minute=panel.requests_per_minute,
+            timeout=panel.timeout,
+            max_retries=panel.max_retries if max_retries is None else max_retries,
+            clock=clock,
+            session=session,
+        )
 
     def __repr__(self) -> str:
         return f"PterodactylAPI(base_url={self.base_url!r}, key_kind={self.key_kind!r})"

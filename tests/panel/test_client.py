@@ -906,3 +906,23 @@ async def test_one_unreadable_server_is_skipped_and_named_the_rest_are_listed(
     (warning,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert "skipped an unreadable server" in warning
     assert "attributes.limits" in warning
+
+
+def test_client_from_settings_takes_the_configured_panel_budget_and_retries() -> None:
+    from pterodisbot.config import settings_from_sections
+
+    settings = settings_from_sections(
+        {
+            "pterodactyl": {
+                "url": "http://127.0.0.1:9",
+                "requests_per_minute": "120",
+                "max_retries": "5",
+            }
+        },
+        env={"DISCORD_TOKEN": "x" * 59, "PTERODACTYL_API_KEY": "ptlc_fromsettings"},
+    )
+    api = PterodactylAPI.from_settings(settings.pterodactyl)
+    assert api.base_url == "http://127.0.0.1:9"
+    assert api.budget.capacity == 120
+    assert api._max_retries == 5
+    assert PterodactylAPI.from_settings(settings.pterodactyl, max_retries=0)._max_retries == 0

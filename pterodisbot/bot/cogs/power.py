@@ -435,18 +435,12 @@ async def setup(bot: PterodactylBot) -> None:
     services = bot.services
     if services is None:
         raise RuntimeError("the power cog needs the bot's services (see pterodisbot.app)")
-    panel = services.settings.pterodactyl
     # Its own client, without retries: a power signal answered 429 or 5xx is reported to the
     # person who clicked instead of being silently retried later. Each signal first takes a
     # token from the shared budget (see Power._take_budget), so polls and clicks share the
     # panel's limit; the client's own budget only mirrors that.
-    power_api = PterodactylAPI(
-        services.api.base_url,
-        panel.api_key.reveal(),
-        requests_per_minute=panel.requests_per_minute,
-        timeout=panel.timeout,
-        max_retries=0,
-        clock=services.clock,
+    power_api = PterodactylAPI.from_settings(
+        services.settings.pterodactyl, max_retries=0, clock=services.clock
     )
     power_api.stats = services.api.stats
     bot.add_dynamic_items(ServerButton)
