@@ -67,7 +67,7 @@ async def _measure(url: str) -> dict[str, float]:
             await renderer.render_async(
                 history,
                 cpu_limit_percent=float(snap.server.limits.cpu) or None,
-                memory_limit_bytes=snap.server.limits.memory * 1024 * 1024 or None,
+                memory_limit_bytes=snap.server.limits.memory_bytes,
                 window_seconds=900,
                 now=snap.t,
             )

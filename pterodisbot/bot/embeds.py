@@ -40,7 +40,6 @@ FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000  # per message: the sum over all its embeds
 EMBEDS_PER_MESSAGE = 10
 
-_MIB = 1024 * 1024
 _ELLIPSIS = "…"
 _DASH = "—"
 # An error reason is a hint for the operator, not a log: keep the Status field readable.
@@ -244,12 +243,12 @@ def _cpu_text(snap: ServerSnapshot) -> str:
     return format_cpu(cpu, limit)
 
 
-def _bytes_limit_text(limit_mib: int) -> str:
-    return format_bytes(limit_mib * _MIB) if limit_mib > 0 else "unlimited"
+def _bytes_limit_text(limit: int | None) -> str:
+    return format_bytes(limit) if limit is not None else "unlimited"
 
 
 def _memory_text(snap: ServerSnapshot) -> str:
-    limit = _bytes_limit_text(snap.server.limits.memory)
+    limit = _bytes_limit_text(snap.server.limits.memory_bytes)
     used = current_memory_bytes(snap)
     if used is None:
         return f"limit {limit}" if snap.server.limits.memory > 0 else limit
@@ -257,7 +256,7 @@ def _memory_text(snap: ServerSnapshot) -> str:
 
 
 def _disk_text(snap: ServerSnapshot) -> str:
-    limit = _bytes_limit_text(snap.server.limits.disk)
+    limit = _bytes_limit_text(snap.server.limits.disk_bytes)
     # Wings reports disk use for stopped servers too, so it is shown whenever it was read.
     used: int | None = None
     if snap.resources is not None:

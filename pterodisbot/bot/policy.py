@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from pterodisbot.config import MonitoringSettings
     from pterodisbot.monitor import ServerSnapshot
 
-_MIB = 1024 * 1024
 
 # States in which the server process exists and its metrics move: they get a graph, and the graph
 # can go stale. Starting and stopping belong here because a slow start (a modded Minecraft can
@@ -166,8 +165,7 @@ def should_update(
     if (memory is None) != (last.memory_bytes is None):
         return UpdateReason.MEMORY
     if memory is not None and last.memory_bytes is not None:
-        memory_limit = snap.server.limits.memory * _MIB
-        reference = memory_limit if memory_limit > 0 else last.memory_bytes
+        reference = snap.server.limits.memory_bytes or last.memory_bytes
         delta = abs(memory - last.memory_bytes)
         if reference > 0:
             if delta * 100.0 / reference > thresholds.memory_percent:

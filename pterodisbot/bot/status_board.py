@@ -23,7 +23,6 @@ from pterodisbot.server_metrics_graphs import ServerMetricsManager
 log = logging.getLogger(__name__)
 
 GRAPH_FILENAME = "graph.png"
-_MIB = 1024 * 1024
 # Discord error codes that mean "this embed is gone for good": unknown channel, unknown message,
 # missing access, missing permissions.
 _GONE_CODES = frozenset({10003, 10008, 50001, 50013})
@@ -113,7 +112,7 @@ class StatusBoard:
                 graph = await self._renderer.render_async(
                     history,
                     cpu_limit_percent=float(limits.cpu) if limits.cpu > 0 else None,
-                    memory_limit_bytes=limits.memory * _MIB if limits.memory > 0 else None,
+                    memory_limit_bytes=limits.memory_bytes,
                     window_seconds=self.graph_window,
                     now=now,
                 )

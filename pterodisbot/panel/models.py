@@ -26,6 +26,9 @@ __all__ = [
 ]
 
 
+_MIB = 1024 * 1024  # the panel gives memory and disk limits in MiB
+
+
 class PowerState(StrEnum):
     """What Wings says a server is doing."""
 
@@ -216,6 +219,16 @@ class Limits:
     cpu: int  # % of one core: 200 = two cores
     threads: str | None  # cpuset pinning such as "0-3", or None
     oom_disabled: bool
+
+    @property
+    def memory_bytes(self) -> int | None:
+        """Return the memory limit in bytes, None when unlimited."""
+        return self.memory * _MIB if self.memory > 0 else None
+
+    @property
+    def disk_bytes(self) -> int | None:
+        """Return the disk limit in bytes, None when unlimited."""
+        return self.disk * _MIB if self.disk > 0 else None
 
     @classmethod
     def from_api(cls, payload: object, *, path: str = "") -> Limits:

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_MIB = 1024 * 1024
 SERVER_LABELS = ("server_id", "server_name")
 # Seconds; a panel answer takes tens of milliseconds, a whole poll cycle up to its interval.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -134,10 +133,10 @@ class BotCollector(Collector):
             limits = server.limits
             if limits.cpu > 0:
                 gauges["cpu_limit_percent"].add_metric(labels, limits.cpu)
-            if limits.memory > 0:
-                gauges["memory_limit_bytes"].add_metric(labels, limits.memory * _MIB)
-            if limits.disk > 0:
-                gauges["disk_limit_bytes"].add_metric(labels, limits.disk * _MIB)
+            if limits.memory_bytes is not None:
+                gauges["memory_limit_bytes"].add_metric(labels, limits.memory_bytes)
+            if limits.disk_bytes is not None:
+                gauges["disk_limit_bytes"].add_metric(labels, limits.disk_bytes)
             res = snap.resources
             if res is None:
                 continue

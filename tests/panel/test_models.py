@@ -364,3 +364,14 @@ def test_power_enums_carry_the_panels_words() -> None:
     assert [s.value for s in PowerState] == ["offline", "starting", "running", "stopping"]
     assert [s.value for s in PowerSignal] == ["start", "stop", "restart", "kill"]
     assert PowerSignal("restart") is PowerSignal.RESTART
+
+
+def test_limits_in_bytes_are_none_when_unlimited() -> None:
+    limited = Limits(
+        memory=4096, swap=0, disk=20480, io=500, cpu=200, threads=None, oom_disabled=True
+    )
+    unlimited = Limits(memory=0, swap=-1, disk=0, io=500, cpu=0, threads=None, oom_disabled=True)
+    assert limited.memory_bytes == 4 * 1024**3
+    assert limited.disk_bytes == 20 * 1024**3
+    assert unlimited.memory_bytes is None
+    assert unlimited.disk_bytes is None
