@@ -15,7 +15,6 @@ from typing import TextIO
 
 import aiohttp
 
-from pterodisbot.bot.units import format_bytes
 from pterodisbot.clock import Clock
 from pterodisbot.config import Settings
 from pterodisbot.log_setup import RedactingFilter
@@ -29,6 +28,7 @@ from pterodisbot.panel.errors import (
     PanelUnavailable,
 )
 from pterodisbot.panel.models import Account, Resources, Server
+from pterodisbot.units import format_bytes
 
 OK = "✓"
 NOTE = "!"

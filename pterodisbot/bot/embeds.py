@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import discord
 
 from pterodisbot.bot.policy import current_cpu_percent, current_memory_bytes, shows_graph
-from pterodisbot.bot.units import (
+from pterodisbot.monitor import ServerStatus
+from pterodisbot.units import (
     format_bytes,
     format_cores,
     format_cpu,
@@ -24,7 +25,6 @@ from pterodisbot.bot.units import (
     format_rate,
     format_uptime,
 )
-from pterodisbot.monitor import ServerStatus
 
 if TYPE_CHECKING:
     from pterodisbot.monitor import ServerSnapshot

@@ -21,16 +21,16 @@ from pterodisbot.bot.embeds import (
     group_for_messages,
     truncate,
 )
-from pterodisbot.bot.units import (
+from pterodisbot.monitor import ServerSnapshot, ServerStatus
+from pterodisbot.panel.models import Allocation
+from pterodisbot.sandbox.discord_rules import validate_message_payload
+from pterodisbot.units import (
     format_bytes,
     format_cpu,
     format_percent,
     format_rate,
     format_uptime,
 )
-from pterodisbot.monitor import ServerSnapshot, ServerStatus
-from pterodisbot.panel.models import Allocation
-from pterodisbot.sandbox.discord_rules import validate_message_payload
 from tests.bot.test_policy import MIB, T0, make_server, make_snapshot
 
 GIB = 1024 * MIB

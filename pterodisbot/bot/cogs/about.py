@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 import pterodisbot
-from pterodisbot.bot.units import format_uptime
+from pterodisbot.units import format_uptime
 
 if TYPE_CHECKING:
     from pterodisbot.bot.bot import PterodactylBot
