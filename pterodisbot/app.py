@@ -73,6 +73,8 @@ def build_bot(
     views = StatusViews()
     monitor.add_listener(views.observe)
     monitor.add_removal_listener(views.forget)
+    # A server gone from the panel: its cached graph images go with its history.
+    monitor.add_removal_listener(renderer.discard)
     board = StatusBoard(
         client=bot,
         monitor=monitor,

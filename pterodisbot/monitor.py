@@ -86,7 +86,7 @@ class ServerSnapshot:
 
 
 Listener = Callable[[ServerSnapshot, "ServerSnapshot | None"], None]
-RemovalListener = Callable[[str], None]
+RemovalListener = Callable[[str], object]
 
 
 def status_of(server: Server, resources: Resources | None) -> ServerStatus:

@@ -164,3 +164,24 @@ async def test_corrupt_locations_file_is_kept_aside_and_the_bot_runs(product: Pr
     assert kept[0].read_text() == "{not json"
     await product.post_status(product.panel.pick("running").identifier)
     assert len(product.services.locations) == 1
+
+
+async def test_a_server_gone_from_the_panel_takes_its_cached_graphs_along(
+    product: Product,
+) -> None:
+    await product.start()
+    gone = product.panel.pick("running").identifier
+    kept = next(i for i in product.panel.servers if i != gone)
+    await product.post_status(gone)
+    renderer = product.services.renderer
+    assert renderer.renders >= 1  # the posted embed's graph is in the cache
+    monitor = product.services.monitor
+    monitor.set_server_filter([kept])
+    await poll_until(
+        functools.partial(_not_watched, monitor, gone), within=5, what="the server to be dropped"
+    )
+    assert renderer.discard(gone) == 0  # nothing left to drop: the removal already did
+
+
+async def _not_watched(monitor: Monitor, identifier: str) -> bool:
+    return identifier not in monitor.servers
