@@ -319,13 +319,7 @@ class Demo:
             if task is not None and task.done():
                 task.result()
                 raise RuntimeError("the bot stopped before it was ready")
-            services = bot.services
-            if (
-                bot.is_ready()
-                and bot.commands_synced.is_set()
-                and services is not None
-                and services.monitor.last_cycle_completed is not None
-            ):
+            if bot.is_watching():
                 return
             if loop.time() > deadline:
                 raise RuntimeError("the bot did not get ready within a minute")

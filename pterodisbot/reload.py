@@ -181,9 +181,8 @@ def apply_settings(services: BotServices, new: Settings) -> ReloadOutcome:
     services.board.graph_window = monitoring.graph_window
     services.board.show_address = not merged.permissions.hide_address
     services.pump.interval = merged.discord.edit_interval
-    audit = getattr(services, "audit", None)
-    if audit is not None:
-        audit.channel_id = merged.discord.audit_channel_id
+    if services.audit is not None:
+        services.audit.channel_id = merged.discord.audit_channel_id
     # Cogs read permissions and the audit channel from here on every use.
     services.settings = merged
     return ReloadOutcome(

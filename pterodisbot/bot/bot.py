@@ -120,6 +120,15 @@ class PterodactylBot(commands.Bot):
             log.info("synced %d global commands", len(self.synced_commands[None]))
         self.commands_synced.set()
 
+    def is_watching(self) -> bool:
+        """Tell whether the bot is connected, its commands synced and one poll cycle done."""
+        return (
+            self.is_ready()
+            and self.commands_synced.is_set()
+            and self.services is not None
+            and self.services.monitor.last_cycle_completed is not None
+        )
+
     def uptime(self) -> float:
         """Return seconds since the bot object was created."""
         return self.clock.monotonic() - self.started_at
