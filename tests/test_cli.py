@@ -13,8 +13,8 @@ import pytest
 from pterodisbot import __version__
 from pterodisbot.__main__ import main
 from pterodisbot.sandbox.discord_server import DiscordSandbox, make_bot_token
+from tests.processes import REPO, subprocess_env
 
-REPO = Path(__file__).resolve().parents[1]
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
 API_KEY = "ptlc_Z9y8X7w6V5u4T3s2R1q0PoNmLkJiHgFeDcBaZyX"
 GOOD = "[pterodactyl]\nurl = https://panel.example.com\n"
@@ -34,12 +34,6 @@ def with_secrets(clean_env: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     clean_env.setenv("DISCORD_TOKEN", TOKEN)
     clean_env.setenv("PTERODACTYL_API_KEY", API_KEY)
     return clean_env
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    keep = {"PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT", "TMPDIR"}
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    return {**env, "PYTHONPATH": str(REPO), **extra}
 
 
 def run_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

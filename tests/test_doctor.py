@@ -13,7 +13,7 @@ from pterodisbot.config import Settings, settings_from_sections
 from pterodisbot.doctor import run_doctor
 from pterodisbot.sandbox.panel import SimServerSpec, SimulatedPanel
 from tests.fixtures.panel import MakeSimPanel
-from tests.test_cli import subprocess_env
+from tests.processes import subprocess_env
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
 KEY = "ptlc_DoctorKey0123456789abcdefghijklmnopqrstu"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import socket
 import sys
@@ -22,9 +21,7 @@ from pterodisbot.sandbox.panel import SimulatedPanel
 from pterodisbot.web import WebServer
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import BOT_TOKEN, Product
-
-REPO = Path(__file__).resolve().parents[1]
-
+from tests.processes import subprocess_env
 
 # ------------------------------------------------------------------ signals, without a process
 
@@ -151,12 +148,7 @@ class Outside:
         return self.log.read_text(encoding="utf-8") if self.log.exists() else ""
 
     async def start_bot(self, token: str = BOT_TOKEN) -> asyncio.subprocess.Process:
-        env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
-        env |= {
-            "PYTHONPATH": str(REPO),
-            "DISCORD_TOKEN": token,
-            "PTERODACTYL_API_KEY": self.panel.api_key,
-        }
+        env = subprocess_env(DISCORD_TOKEN=token, PTERODACTYL_API_KEY=self.panel.api_key)
         return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

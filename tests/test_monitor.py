@@ -15,8 +15,8 @@ from pterodisbot.panel.errors import PanelConflict
 from pterodisbot.panel.models import Resources, Server
 from pterodisbot.sandbox.panel import SimServerSpec
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
-from tests.bot.test_policy import make_server
 from tests.fixtures.panel import MakeSimPanel
+from tests.snapshots import make_server
 
 FLEET = [
     SimServerSpec(name="Alpha", identifier="aaaa0001", state="running"),

@@ -31,7 +31,7 @@ from pterodisbot.units import (
     format_rate,
     format_uptime,
 )
-from tests.bot.test_policy import MIB, T0, make_server, make_snapshot
+from tests.snapshots import MIB, T0, make_server, make_snapshot
 
 GIB = 1024 * MIB
 

@@ -26,7 +26,7 @@ from pterodisbot.panel.errors import (
     UnavailableReason,
 )
 from pterodisbot.panel.models import Allocation
-from tests.bot.test_policy import make_server
+from tests.snapshots import make_server
 
 NAME = "Survival-1"
 

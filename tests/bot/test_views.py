@@ -22,7 +22,7 @@ from pterodisbot.bot.views import (
 )
 from pterodisbot.monitor import ServerStatus
 from pterodisbot.sandbox.discord_rules import validate_message_payload
-from tests.bot.test_policy import T0, make_server, make_snapshot
+from tests.snapshots import T0, make_server, make_snapshot
 
 UUID = "0f6c3a9e-1b2d-4c5e-8f90-123456789abc"
 

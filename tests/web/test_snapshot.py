@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pterodisbot.panel.models import Allocation
 from pterodisbot.web.snapshot import server_json
-from tests.bot.test_policy import make_server, make_snapshot
+from tests.snapshots import make_server, make_snapshot
 
 
 def _allocation(ip: str, alias: str | None = None) -> Allocation:
