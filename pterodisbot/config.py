@@ -1004,12 +1004,20 @@ def _build_discord(
     elif any(ch.isspace() for ch in token):
         hint = " without 'Bot '" if token.lower().startswith("bot ") else ""
         ctx.problem(where, "'***' (contains spaces)", f"the bare bot token{hint}, one word")
+    sync_commands = cast(
+        SyncMode, ctx.read("discord", "sync_commands", _choice(("guild", "global", "off")))
+    )
+    if sync_commands == "off":
+        # The one setting that can leave Discord with no commands to show: a choice, not an error.
+        ctx.warnings.append(
+            "discord.sync_commands = off: the bot registers no slash commands, so Discord shows "
+            "none unless an earlier run registered them; set sync_commands = guild (every guild "
+            "the bot is in, at once) or global"
+        )
     return DiscordSettings(
         token=Secret(token),
         guild_ids=ctx.read("discord", "guild_ids", _snowflakes),
-        sync_commands=cast(
-            SyncMode, ctx.read("discord", "sync_commands", _choice(("guild", "global", "off")))
-        ),
+        sync_commands=sync_commands,
         api_base=ctx.read("discord", "api_base", _api_base),
         audit_channel_id=ctx.read("discord", "audit_channel_id", _optional_snowflake),
         locations_file=ctx.read("discord", "locations_file", _data_file(base_dir)),
