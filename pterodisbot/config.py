@@ -1004,12 +1004,20 @@ def _build_discord(
     elif any(ch.isspace() for ch in token):
         hint = " without 'Bot '" if token.lower().startswith("bot ") else ""
         ctx.problem(where, "'***' (contains spaces)", f"the bare bot token{hint}, one word")
+    sync_commands = cast(
+        SyncMode, ctx.read("discord", "sync_commands", _choice(("guild", "global", "off")))
+    )
+    if sync_commands == "off":
+        # The one setting that can leave Discord with no commands to show: a choice, not an error.
+        ctx.warnings.append(
+            "discord.sync_commands = off: the bot registers no slash commands, so Discord shows "
+            "none unless an earlier run registered them; set sync_commands = guild (every guild "
+            "the bot is in, at once) or global"
+        )
     return DiscordSettings(
         token=Secret(token),
         guild_ids=ctx.read("discord", "guild_ids", _snowflakes),
-        sync_commands=cast(
-            SyncMode, ctx.read("discord", "sync_commands", _choice(("guild", "global", "off")))
-        ),
+        sync_commands=sync_commands,
         api_base=ctx.read("discord", "api_base", _api_base),
         audit_channel_id=ctx.read("discord", "audit_channel_id", _optional_snowflake),
         locations_file=ctx.read("discord", "locations_file", _data_file(base_dir)),
@@ -1126,9 +1134,10 @@ def _build(
     base_dir: Path,
     config_path: Path | None,
     require_secrets: bool,
+    require_token: bool,
 ) -> Settings:
     pterodactyl = _build_pterodactyl(ctx, *api_key, require_secrets)
-    discord = _build_discord(ctx, *token, require_secrets, base_dir)
+    discord = _build_discord(ctx, *token, require_secrets and require_token, base_dir)
     monitoring = _build_monitoring(ctx, pterodactyl.requests_per_minute)
     permissions = _build_permissions(ctx, servers, monitoring.servers)
     logging_settings = _build_logging(ctx, base_dir)
@@ -1153,6 +1162,7 @@ def settings_from_sections(
     env: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
     require_secrets: bool = True,
+    require_token: bool = True,
 ) -> Settings:
     """Build settings from ini-like sections and an environment mapping, without any file."""
     environ: Mapping[str, str] = {} if env is None else env
@@ -1171,6 +1181,7 @@ def settings_from_sections(
         base_dir=base_dir or Path.cwd(),
         config_path=None,
         require_secrets=require_secrets,
+        require_token=require_token,
     )
 
 
@@ -1180,11 +1191,15 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     dotenv_path: Path | None = None,
     require_secrets: bool = True,
+    require_token: bool = True,
 ) -> Settings:
     """Read config.ini, .env and the environment; raise ConfigValidationError listing every problem.
 
     `config_path` defaults to `$PTERODISBOT_CONFIG` or ./config.ini; `dotenv_path` to the `.env`
     beside the config file (absent is fine unless given explicitly); `env` to `os.environ`.
+    `require_secrets=False` lets both secrets be missing (a reload keeps the running ones);
+    `require_token=False` only the Discord token (`doctor` checks the panel without it). A
+    secret that is there but malformed is a problem either way.
     """
     environ: Mapping[str, str] = os.environ if env is None else env
     path = config_path or Path(environ.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_PATH)
@@ -1211,4 +1226,5 @@ def load_settings(
         base_dir=path.parent.resolve(),
         config_path=path,
         require_secrets=require_secrets,
+        require_token=require_token,
     )

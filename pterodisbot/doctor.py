@@ -1,8 +1,14 @@
-"""`python -m pterodisbot doctor`: reach the panel as the bot would and say what works.
+"""`python -m pterodisbot doctor`: reach the panel and Discord as the bot would and say what works.
 
 It checks the API key (a client key, accepted), lists the servers the key sees, reads each
 watched server's resources once (inside the configured request budget) and names every server
-it cannot read, and why. Exit 0 when the bot could run, 1 when something must be fixed first.
+it cannot read, and why. Then, when `DISCORD_TOKEN` is set, it asks Discord (`[discord] api_base`)
+whose token it is (`GET /users/@me`) and which guilds that bot is in (`GET /users/@me/guilds`),
+and says so in one line; without a token that line says the token was not checked.
+
+Exit codes: 0 when every check passed (the bot can run; without a token, the panel side is
+ready), 1 when something must be fixed first (a line marked ✗ says what), and 2, from
+`__main__`, when the configuration itself has problems (nothing is contacted then).
 """
 
 from __future__ import annotations
@@ -16,7 +22,14 @@ from typing import TextIO
 import aiohttp
 
 from pterodisbot.clock import Clock
-from pterodisbot.config import Settings
+from pterodisbot.config import TOKEN_ENV, DiscordSettings, Settings
+from pterodisbot.discord_account import (
+    BotAccount,
+    DiscordCheckError,
+    DiscordCheckFailure,
+    fetch_bot_account,
+    rest_base_for,
+)
 from pterodisbot.log_setup import RedactingFilter
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.panel.errors import (
@@ -40,6 +53,8 @@ EXIT_CANNOT_RUN = 1
 # Resources calls in flight at once; the rate budget paces them, this only bounds sockets.
 _CONCURRENCY = 8
 _NAME_WIDTH = 28
+# Guilds named in the Discord line; more are counted.
+_GUILDS_SHOWN = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +75,7 @@ async def run_doctor(
     clock: Clock | None = None,
     session: aiohttp.ClientSession | None = None,
 ) -> int:
-    """Check the panel with the configured key and print a report; return the exit code."""
+    """Check the panel (and the bot token, when set) and print a report; return the exit code."""
     redactor = RedactingFilter(settings.secret_values())
 
     def say(line: str) -> None:
@@ -72,8 +87,12 @@ async def run_doctor(
     api = PterodactylAPI.from_settings(panel, clock=clock, session=session)
     async with api:
         healthy = await _diagnose(api, settings, say)
-    if healthy:
-        say("doctor: the bot can run with this configuration")
+    discord_ok = await _check_discord(settings.discord, say)
+    if healthy and discord_ok:
+        if not settings.discord.token:
+            say("doctor: the panel side is ready; the bot token was not checked")
+        else:
+            say("doctor: the bot can run with this configuration")
         return EXIT_CAN_RUN
     say(f"doctor: the bot cannot run yet — fix the lines marked {FAIL} above")
     return EXIT_CANNOT_RUN
@@ -153,6 +172,68 @@ async def _check_key(api: PterodactylAPI, say: Callable[[str], None]) -> Account
         f"user {account.username!r} ({role})"
     )
     return account
+
+
+async def _check_discord(discord: DiscordSettings, say: Callable[[str], None]) -> bool:
+    """Say in one line whose the bot token is and where that bot is; return False on a fault."""
+    if not discord.token:
+        say(f"  {NOTE} Discord not checked: {TOKEN_ENV} is not set (run needs it; doctor does not)")
+        return True
+    try:
+        account = await fetch_bot_account(discord.token.reveal(), api_base=discord.api_base)
+    except DiscordCheckError as error:
+        say(f"  {FAIL} {_discord_failure(error, discord.api_base)}")
+        return False
+    line, ok = _discord_account_line(account, discord.guild_ids)
+    say(line)
+    return ok
+
+
+def _discord_failure(error: DiscordCheckError, api_base: str | None) -> str:
+    if error.reason is DiscordCheckFailure.REFUSED:
+        return (
+            "Discord refused the bot token (401 Unauthorized): set DISCORD_TOKEN to the token "
+            "from the Developer Portal (Bot → Reset Token), without 'Bot '"
+        )
+    where = rest_base_for(api_base)
+    if error.reason is DiscordCheckFailure.UNREACHABLE:
+        fix = "check [discord] api_base" if api_base is not None else "check the network"
+        return f"Discord not reachable at {where} ({error}): {fix}"
+    return f"Discord at {where} gave an unexpected answer: {error}"
+
+
+def _discord_account_line(account: BotAccount, guild_ids: Sequence[int]) -> tuple[str, bool]:
+    """Return the Discord line for an accepted token, and whether it needs no fix."""
+    head = (
+        f"Discord accepted the bot token: bot {account.name!r} (id {account.id}); "
+        "it needs no privileged intent"
+    )
+    names = {guild.id: guild.name for guild in account.guilds}
+    if guild_ids:
+        missing = [guild_id for guild_id in guild_ids if guild_id not in names]
+        if missing:
+            listed = ", ".join(map(str, missing))
+            return (
+                f"  {FAIL} {head}, but it is not in guild(s) {listed} of discord.guild_ids: "
+                "invite it there (scopes bot and applications.commands), or remove the id(s)",
+                False,
+            )
+        return f"  {OK} {head}; in every configured guild: {_guild_list(account, guild_ids)}", True
+    if not account.guilds:
+        return (
+            f"  {NOTE} {head}; it is in no guild yet: invite it (scopes bot and "
+            "applications.commands), its commands appear in each guild it joins",
+            True,
+        )
+    every = [guild.id for guild in account.guilds]
+    return f"  {OK} {head}; serves every guild it is in: {_guild_list(account, every)}", True
+
+
+def _guild_list(account: BotAccount, guild_ids: Sequence[int]) -> str:
+    names = {guild.id: guild.name for guild in account.guilds}
+    shown = [f"{names[guild_id]} ({guild_id})" for guild_id in guild_ids[:_GUILDS_SHOWN]]
+    more = len(guild_ids) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
 def _says_application_key(error: PanelAuthError) -> bool:

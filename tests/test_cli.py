@@ -160,6 +160,30 @@ def test_check_config_prints_warnings_but_still_passes(
     assert "  warning: pterodactyl.requests_per_minute = 1000 is above" in output
 
 
+@pytest.mark.parametrize("mode", ["guild", "global"])
+def test_check_config_accepts_every_command_sync_that_registers_commands(
+    tmp_path: Path,
+    mode: str,
+    with_secrets: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, output = check(tmp_path, GOOD + f"[discord]\nsync_commands = {mode}\n", capsys)
+
+    assert code == 0
+    assert "warning" not in output
+
+
+def test_check_config_warns_that_sync_off_registers_no_commands(
+    tmp_path: Path, with_secrets: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, output = check(tmp_path, GOOD + "[discord]\nsync_commands = off\n", capsys)
+
+    assert code == 0
+    (warning,) = [line for line in output.splitlines() if "warning:" in line]
+    assert warning.startswith("  warning: discord.sync_commands = off: the bot registers no slash")
+    assert "set sync_commands = guild" in warning
+
+
 def test_check_config_subprocess_reports_a_bad_poll_interval(tmp_path: Path) -> None:
     (tmp_path / "config.ini").write_text(GOOD + "[monitoring]\npoll_interval = 0\n")
 

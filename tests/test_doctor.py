@@ -1,4 +1,5 @@
-"""`doctor` against the simulated panel: key checks, server states told truthfully, exit codes."""
+"""`doctor` against the simulated panel and the Discord sandbox: key and token checks, server
+states told truthfully, one line about Discord, exit codes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 from pterodisbot.clock import FakeClock
 from pterodisbot.config import Settings, settings_from_sections
 from pterodisbot.doctor import run_doctor
+from pterodisbot.sandbox.discord_server import DiscordSandbox, make_bot_token
 from pterodisbot.sandbox.panel import SimServerSpec, SimulatedPanel
+from tests.fixtures.discord import SandboxFactory
 from tests.fixtures.panel import MakeSimPanel
 from tests.processes import subprocess_env
 
@@ -32,12 +35,19 @@ def settings_for(
     panel: SimulatedPanel,
     key: str = KEY,
     sections: Mapping[str, Mapping[str, str]] | None = None,
+    *,
+    token: str | None = None,
+    discord: DiscordSandbox | str | None = None,
 ) -> Settings:
+    """Settings for doctor; without a `token` Discord is not checked, else at `discord`'s URL."""
     extra = dict(sections or {})
     pterodactyl = {"url": panel.url, **extra.pop("pterodactyl", {})}
+    if discord is not None:
+        api_base = discord if isinstance(discord, str) else discord.url
+        extra["discord"] = {"api_base": api_base, **extra.get("discord", {})}
+    env = {"PTERODACTYL_API_KEY": key} | ({"DISCORD_TOKEN": token} if token else {})
     return settings_from_sections(
-        {"pterodactyl": pterodactyl, **extra},
-        env={"DISCORD_TOKEN": TOKEN, "PTERODACTYL_API_KEY": key},
+        {"pterodactyl": pterodactyl, **extra}, env=env, require_token=False
     )
 
 
@@ -49,11 +59,16 @@ async def doctor(settings: Settings, clock: FakeClock | None = None) -> tuple[in
 
 async def doctor_command(cwd: Path, **env: str) -> tuple[int | None, str, str]:
     """Run `python -m pterodisbot doctor` in `cwd`; return its exit code, stdout and stderr."""
+    return await cli(cwd, "doctor", **env)
+
+
+async def cli(cwd: Path, command: str, **env: str) -> tuple[int | None, str, str]:
+    """Run `python -m pterodisbot <command>` in `cwd`; return its exit code, stdout and stderr."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "pterodisbot",
-        "doctor",
+        command,
         cwd=cwd,
         env=subprocess_env(**env),
         stdout=asyncio.subprocess.PIPE,
@@ -68,12 +83,19 @@ def line_for(output: str, identifier: str) -> str:
     return line
 
 
+def discord_line(output: str) -> str:
+    """Return the one line of the report that speaks of Discord (fail if there are more)."""
+    lines = [line for line in output.splitlines() if "Discord" in line]
+    assert len(lines) == 1, output
+    return lines[0]
+
+
 async def test_doctor_tells_each_server_state_truthfully_and_passes(
-    make_sim_panel: MakeSimPanel,
+    make_sim_panel: MakeSimPanel, discord_sandbox: DiscordSandbox
 ) -> None:
     panel = await make_sim_panel(api_key=KEY, fleet=FLEET)
 
-    code, output = await doctor(settings_for(panel))
+    code, output = await doctor(settings_for(panel, token=TOKEN, discord=discord_sandbox))
 
     assert code == 0
     assert "the API key is a client key of user 'simulated'" in output
@@ -191,11 +213,105 @@ async def test_doctor_warns_when_the_budget_cannot_keep_up_with_the_poll(
     assert panel.stats()["rate_limited"] == 0
 
 
-async def test_doctor_command_runs_end_to_end_without_showing_secrets(
-    make_sim_panel: MakeSimPanel, tmp_path: Path
+# ------------------------------------------------------------------ Discord
+
+
+async def test_doctor_without_a_token_checks_the_panel_and_says_discord_was_not_checked(
+    make_sim_panel: MakeSimPanel,
 ) -> None:
     panel = await make_sim_panel(api_key=KEY, fleet=FLEET)
-    (tmp_path / "config.ini").write_text(f"[pterodactyl]\nurl = {panel.url}\n")
+
+    code, output = await doctor(settings_for(panel))
+
+    assert code == 0
+    assert "the key sees 5 server(s)" in output
+    assert discord_line(output) == (
+        "  ! Discord not checked: DISCORD_TOKEN is not set (run needs it; doctor does not)"
+    )
+    assert output.rstrip().endswith(
+        "doctor: the panel side is ready; the bot token was not checked"
+    )
+
+
+async def test_doctor_checks_the_token_for_real_and_names_the_bot_and_its_guilds(
+    make_sim_panel: MakeSimPanel, discord_sandbox: DiscordSandbox
+) -> None:
+    panel = await make_sim_panel(api_key=KEY, fleet=FLEET)
+    bot = discord_sandbox.world.bot
+    guild = discord_sandbox.world.guilds[0]
+
+    code, output = await doctor(settings_for(panel, token=TOKEN, discord=discord_sandbox))
+
+    assert code == 0
+    assert discord_line(output) == (
+        f"  ✓ Discord accepted the bot token: bot 'Pterodisbot' (id {bot.id}); it needs no "
+        f"privileged intent; serves every guild it is in: Pterodisbot Sandbox ({guild.id})"
+    )
+    calls = [(e["route"], e["status"]) for e in discord_sandbox.requests.since(0)]
+    assert calls == [("GET /users/@me", 200), ("GET /users/@me/guilds", 200)]
+    assert TOKEN not in output
+
+
+async def test_doctor_fails_when_the_bot_is_not_in_a_configured_guild(
+    make_sim_panel: MakeSimPanel, discord_sandbox: DiscordSandbox
+) -> None:
+    panel = await make_sim_panel(api_key=KEY, fleet=FLEET)
+    guild = discord_sandbox.world.guilds[0]
+    elsewhere = 123456789012345678
+    sections = {"discord": {"guild_ids": f"{guild.id}, {elsewhere}"}}
+
+    code, output = await doctor(
+        settings_for(panel, sections=sections, token=TOKEN, discord=discord_sandbox)
+    )
+
+    assert code == 1
+    line = discord_line(output)
+    assert line.startswith("  ✗ Discord accepted the bot token: bot 'Pterodisbot'")
+    assert f"but it is not in guild(s) {elsewhere} of discord.guild_ids: invite it there" in line
+    assert "the bot cannot run yet" in output
+
+
+async def test_doctor_says_in_one_line_that_discord_refused_the_token(
+    make_sim_panel: MakeSimPanel, discord_sandbox_factory: SandboxFactory
+) -> None:
+    panel = await make_sim_panel(api_key=KEY, fleet=FLEET)
+    # The sandbox accepts only its own token, as Discord refuses a reset or mistyped one.
+    sandbox = await discord_sandbox_factory(token=make_bot_token(1))
+
+    code, output = await doctor(settings_for(panel, token=TOKEN, discord=sandbox))
+
+    assert code == 1
+    assert discord_line(output) == (
+        "  ✗ Discord refused the bot token (401 Unauthorized): set DISCORD_TOKEN to the token "
+        "from the Developer Portal (Bot → Reset Token), without 'Bot '"
+    )
+    assert "the bot cannot run yet" in output
+    assert TOKEN not in output
+    assert TOKEN.split(".")[2] not in output
+
+
+async def test_doctor_says_in_one_line_that_discord_cannot_be_reached(
+    make_sim_panel: MakeSimPanel, unused_tcp_port: int
+) -> None:
+    panel = await make_sim_panel(api_key=KEY, fleet=FLEET)
+    nowhere = f"http://127.0.0.1:{unused_tcp_port}"  # nothing listens there
+
+    code, output = await doctor(settings_for(panel, token=TOKEN, discord=nowhere))
+
+    assert code == 1
+    line = discord_line(output)
+    assert line.startswith(f"  ✗ Discord not reachable at {nowhere}/api/v10 (")
+    assert line.endswith(" (connection refused): check [discord] api_base")
+    assert "the bot cannot run yet" in output
+
+
+async def test_doctor_command_runs_end_to_end_without_showing_secrets(
+    make_sim_panel: MakeSimPanel, discord_sandbox: DiscordSandbox, tmp_path: Path
+) -> None:
+    panel = await make_sim_panel(api_key=KEY, fleet=FLEET)
+    (tmp_path / "config.ini").write_text(
+        f"[pterodactyl]\nurl = {panel.url}\n[discord]\napi_base = {discord_sandbox.url}\n"
+    )
     (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\nPTERODACTYL_API_KEY={KEY}\n")
 
     code, stdout, stderr = await doctor_command(tmp_path)
@@ -203,9 +319,49 @@ async def test_doctor_command_runs_end_to_end_without_showing_secrets(
 
     assert code == 0, output
     assert "installing (409" in output
-    assert "doctor: the bot can run" in output
+    assert discord_line(output).startswith("  ✓ Discord accepted the bot token: bot 'Pterodisbot'")
+    assert output.rstrip().endswith("doctor: the bot can run with this configuration")
     assert TOKEN not in output
     assert KEY not in output
+
+
+async def test_doctor_command_checks_the_panel_without_a_token_where_run_refuses(
+    make_sim_panel: MakeSimPanel, tmp_path: Path
+) -> None:
+    panel = await make_sim_panel(api_key=KEY, fleet=FLEET)
+    (tmp_path / "config.ini").write_text(f"[pterodactyl]\nurl = {panel.url}\n")
+    (tmp_path / ".env").write_text(f"PTERODACTYL_API_KEY={KEY}\n")
+
+    code, stdout, stderr = await doctor_command(tmp_path)
+
+    assert code == 0, stdout + stderr
+    assert "the key sees 5 server(s)" in stdout
+    assert discord_line(stdout) == (
+        "  ! Discord not checked: DISCORD_TOKEN is not set (run needs it; doctor does not)"
+    )
+    assert "Traceback" not in stdout + stderr
+    # `run` cannot do without it: the same configuration is a problem there, before any start.
+    code, stdout, _ = await cli(tmp_path, "run")
+    assert code == 2
+    assert "discord.token (DISCORD_TOKEN): missing" in stdout
+
+
+async def test_doctor_command_exits_1_on_a_token_discord_refuses(
+    make_sim_panel: MakeSimPanel, discord_sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    panel = await make_sim_panel(api_key=KEY, fleet=FLEET)
+    sandbox = await discord_sandbox_factory(token=make_bot_token(1))
+    (tmp_path / "config.ini").write_text(
+        f"[pterodactyl]\nurl = {panel.url}\n[discord]\napi_base = {sandbox.url}\n"
+    )
+
+    code, stdout, stderr = await doctor_command(
+        tmp_path, DISCORD_TOKEN=TOKEN, PTERODACTYL_API_KEY=KEY
+    )
+
+    assert code == 1, stdout + stderr
+    assert discord_line(stdout).startswith("  ✗ Discord refused the bot token (401 Unauthorized)")
+    assert TOKEN not in stdout + stderr
 
 
 async def test_doctor_command_exits_2_on_a_config_problem(tmp_path: Path) -> None:

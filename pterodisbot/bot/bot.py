@@ -32,9 +32,11 @@ def default_intents() -> discord.Intents:
 class PterodactylBot(commands.Bot):
     """The bot: loads `extensions` in `setup_hook`, then syncs slash commands per `sync_commands`.
 
-    `sync_commands`: "guild" copies the global commands into each of `guild_ids` and syncs them
-    there (they appear at once); "global" syncs globally (Discord may take a while to show them);
-    "off" leaves Discord's registered commands alone.
+    `sync_commands`: "guild" copies the global commands into each guild the bot serves (every
+    guild it is in, or those of `guild_ids` it is in) and syncs them there (they appear at once),
+    once the gateway has said which guilds those are, and again in each guild it joins later;
+    "global" syncs globally (Discord may take a while to show them); "off" leaves Discord's
+    registered commands alone.
     """
 
     def __init__(
@@ -60,8 +62,13 @@ class PterodactylBot(commands.Bot):
         self.initial_extensions: tuple[str, ...] = tuple(extensions)
         self.clock: Clock = clock or SystemClock()
         self.started_at: float = self.clock.monotonic()
+        # Set once the commands are registered everywhere `sync_mode` asks (for "guild": in every
+        # served guild the bot is in); unset again while a guild refuses them.
         self.commands_synced = asyncio.Event()
         self.synced_commands: dict[int | None, list[discord.app_commands.AppCommand]] = {}
+        self.sync_failures: set[int] = set()
+        # on_ready and on_guild_join may sync at the same time; one sync at a time.
+        self._sync_lock = asyncio.Lock()
         # Set before `start()` by `pterodisbot.app` (the services need the bot first); the
         # status, power and admin cogs need it.
         self.services: BotServices | None = None
@@ -70,7 +77,7 @@ class PterodactylBot(commands.Bot):
         return f"<PterodactylBot guilds={self.guild_ids} sync={self.sync_mode}>"
 
     async def setup_hook(self) -> None:
-        """Find the gateway of a non-Discord API base, load extensions, sync commands."""
+        """Find the gateway of a non-Discord API base, load extensions, sync global commands."""
         await discord_api.adopt_gateway_from_api(self.http)
         if self.services is not None:
             await self.services.locations.load()
@@ -79,7 +86,13 @@ class PterodactylBot(commands.Bot):
         for name in self.initial_extensions:
             await self.load_extension(name)
             log.info("loaded extension %s", name)
-        await self.sync_application_commands()
+        if self.sync_mode == "global":
+            self.synced_commands[None] = await self.tree.sync()
+            log.info("synced %d global commands", len(self.synced_commands[None]))
+            self.commands_synced.set()
+        elif self.sync_mode == "off":
+            self.commands_synced.set()
+        # "guild": the guilds the bot is in come with READY and GUILD_CREATE, after this hook.
         if self.services is not None:
             self.services.monitor.start()
 
@@ -98,27 +111,91 @@ class PterodactylBot(commands.Bot):
             await services.api.close()
         await super().close()
 
-    async def sync_application_commands(self) -> None:
-        """Register the command tree with Discord according to `sync_mode`."""
-        if self.sync_mode == "guild":
-            if not self.guild_ids:
+    async def on_ready(self) -> None:
+        """Sync the commands in each served guild the bot is in that has not had them yet."""
+        if self.sync_mode != "guild":
+            return
+        joined = {guild.id for guild in self.guilds}
+        for guild_id in self.guild_ids:
+            if guild_id not in joined:
                 log.warning(
-                    "command sync mode is 'guild' but no guild ids are configured; "
-                    "no slash commands will appear"
+                    "the bot is not in guild %s (discord.guild_ids), so it has no commands there: "
+                    "invite the bot to it (scopes bot and applications.commands), or remove the id",
+                    guild_id,
                 )
-            for guild_id in self.guild_ids:
+        targets = [guild.id for guild in self.guilds if self.serves(guild.id)]
+        if not targets:
+            log.warning(
+                "the bot is in no guild it serves yet: invite it (scopes bot and "
+                "applications.commands); its commands are registered in each guild it joins"
+            )
+        # After a new session (not a resume) only guilds without commands yet need a sync.
+        await self.sync_guild_commands([g for g in targets if g not in self.synced_commands])
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """Sync the commands in a guild the bot just joined, if it serves that guild."""
+        if self.sync_mode != "guild":
+            return
+        if not self.serves(guild.id):
+            log.info(
+                "joined guild %s (%s), which discord.guild_ids does not list: no commands there",
+                guild.name,
+                guild.id,
+            )
+            return
+        log.info("joined guild %s (%s): registering the commands there", guild.name, guild.id)
+        await self.sync_guild_commands([guild.id])
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Forget a guild's commands: Discord drops them when the bot leaves."""
+        self.synced_commands.pop(guild.id, None)
+        if guild.id in self.sync_failures:
+            self.sync_failures.discard(guild.id)
+            if not self.sync_failures:
+                self.commands_synced.set()
+
+    def serves(self, guild_id: int) -> bool:
+        """Tell whether commands belong in this guild (`guild_ids`; empty: every guild)."""
+        return not self.guild_ids or guild_id in self.guild_ids
+
+    async def sync_guild_commands(self, guild_ids: Sequence[int]) -> None:
+        """Copy the global commands into each guild and sync them there; set `commands_synced`.
+
+        A guild that refuses (the bot was invited without applications.commands) is logged with
+        the fix and leaves `commands_synced` unset until it accepts them; the others are synced
+        all the same.
+        """
+        async with self._sync_lock:
+            for guild_id in guild_ids:
                 guild = discord.Object(id=guild_id)
                 self.tree.copy_global_to(guild=guild)
-                self.synced_commands[guild_id] = await self.tree.sync(guild=guild)
+                try:
+                    self.synced_commands[guild_id] = await self.tree.sync(guild=guild)
+                except discord.HTTPException as exc:
+                    self.sync_failures.add(guild_id)
+                    fix = (
+                        "invite the bot again with the scopes bot and applications.commands"
+                        if isinstance(exc, discord.Forbidden)
+                        else "the bot tries again when it reconnects"
+                    )
+                    log.error(
+                        "cannot register the commands in guild %s (HTTP %s, code %s): %s",
+                        guild_id,
+                        exc.status,
+                        exc.code,
+                        fix,
+                    )
+                    continue
+                self.sync_failures.discard(guild_id)
                 log.info(
                     "synced %d commands to guild %s",
                     len(self.synced_commands[guild_id]),
                     guild_id,
                 )
-        elif self.sync_mode == "global":
-            self.synced_commands[None] = await self.tree.sync()
-            log.info("synced %d global commands", len(self.synced_commands[None]))
-        self.commands_synced.set()
+            if self.sync_failures:
+                self.commands_synced.clear()
+            else:
+                self.commands_synced.set()
 
     def is_watching(self) -> bool:
         """Tell whether the bot is connected, its commands synced and one poll cycle done."""

@@ -19,10 +19,13 @@ import discord.gateway
 import discord.http
 import yarl
 
+# The REST base rule lives in the core, where `doctor` checks the token without discord.py.
+from pterodisbot.discord_account import API_VERSION, DISCORD_API_BASE, rest_base_for
+
 log = logging.getLogger(__name__)
 
-API_VERSION = 10
-DISCORD_API_BASE = f"https://discord.com/api/v{API_VERSION}"
+__all__ = ["API_VERSION", "DISCORD_API_BASE", "DISCORD_GATEWAY", "ApiTarget", "rest_base_for"]
+
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"
 
 
@@ -47,11 +50,6 @@ def current_target() -> ApiTarget:
     )
 
 
-def rest_base_for(base: str) -> str:
-    """Return the versioned REST base (`<base>/api/v10`) for a server root URL."""
-    return f"{base.rstrip('/')}/api/v{API_VERSION}"
-
-
 def use_api_base(base: str | None, *, gateway_url: str | None = None) -> ApiTarget:
     """Send discord.py's REST calls to `<base>/api/v10` (None: real Discord); process-wide.
 
@@ -60,7 +58,7 @@ def use_api_base(base: str | None, *, gateway_url: str | None = None) -> ApiTarg
     `adopt_gateway_from_api()` reads it once the client has logged in. Return the old target.
     """
     previous = current_target()
-    rest = DISCORD_API_BASE if base is None else rest_base_for(base)
+    rest = rest_base_for(base)
     gateway = gateway_url or DISCORD_GATEWAY
     _apply(ApiTarget(rest_base=rest, gateway=gateway))
     if base is not None:
