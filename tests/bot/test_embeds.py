@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import discord
@@ -97,6 +98,31 @@ def test_unknown_state_says_why() -> None:
     embed = status_embed(snap)
     assert fields_of(embed)["Status"] == "Unknown — node node-2 is unreachable (504)"
     assert embed.image.url is None
+
+
+@pytest.mark.parametrize(
+    ("last_known", "status_text"),
+    [
+        (ServerStatus.INSTALLING, "Unknown — panel unreachable · last seen Installing"),
+        (ServerStatus.SUSPENDED, "Unknown — panel unreachable · last seen Suspended"),
+        (None, "Unknown — panel unreachable"),
+    ],
+)
+def test_unknown_state_mentions_the_last_known_one_as_the_past(
+    last_known: ServerStatus | None, status_text: str
+) -> None:
+    snap = dataclasses.replace(
+        make_snapshot(
+            ServerStatus.UNKNOWN,
+            with_resources=False,
+            with_sample=False,
+            error="panel unreachable",
+        ),
+        last_known=last_known,
+    )
+    embed = status_embed(snap)
+    assert fields_of(embed)["Status"] == status_text
+    assert embed.colour == discord.Colour(0x4F545C)  # the unknown grey, not installing's
 
 
 # --- figures ------------------------------------------------------------------------------------
