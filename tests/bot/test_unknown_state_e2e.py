@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.bot.test_power_e2e import buttons
+import discord
+
+from pterodisbot.bot.views import ServerButton
+from pterodisbot.sandbox._discord_world import World
+from tests.bot.test_power_e2e import buttons, power_calls
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product
 
 UNKNOWN_GREY = 0x4F545C
+POWER_POST = "POST /api/client/servers/{server}/power"
 
 
 def status_field(message: dict[str, Any]) -> str:
@@ -25,6 +30,11 @@ def enabled(message: dict[str, Any]) -> dict[str, bool]:
 async def cut_off(product: Product) -> None:
     """Make the panel answer nothing at all (every client API connection is reset)."""
     await product.sim("POST", "/faults", json={"kind": "down"})
+
+
+async def power_requests(product: Product) -> int:
+    """Return how many power requests reached the panel's door, answered or not."""
+    return int((await product.sim("GET", "/stats"))["requests"].get(POWER_POST, 0))
 
 
 async def test_a_cut_off_panel_shows_unknown_and_disables_power_buttons(product: Product) -> None:
@@ -74,3 +84,47 @@ async def test_a_cut_off_panel_shows_unknown_and_disables_power_buttons(product:
         messages[running.identifier], f"pdb:address:{running.identifier}", user="member"
     )
     assert address.content.startswith(f"Connect to **{running.name}** with:")
+
+
+async def test_older_buttons_of_an_unknown_server_are_answered_without_calling_the_panel(
+    product: Product,
+) -> None:
+    await product.start()
+    running = product.panel.pick("running")
+    message_id = await product.post_status(running.identifier)
+    # A confirm prompt asked while the panel still answered...
+    asked = await product.control.click(
+        message_id, f"pdb:restart:{running.identifier}", user="operator"
+    )
+    assert "Players on it will be disconnected" in asked.content
+    # ...and an older status embed whose buttons were posted enabled.
+    view = discord.ui.View(timeout=None)
+    view.add_item(ServerButton(f"pdb:start:{running.identifier}", label="Start"))
+    assert product.bot is not None
+    status = product.bot.get_partial_messageable(World.default().channel("status").id)
+    old = str((await status.send("an older status embed", view=view)).id)
+
+    await cut_off(product)
+
+    async def unknown() -> bool:
+        return status_field(await product.control.message("status", message_id)).startswith(
+            "Unknown"
+        )
+
+    await poll_until(unknown, within=10, what="the embed to say the state is unknown")
+
+    confirmed = await product.control.click(
+        asked.message_id, f"pdb:restart:{running.identifier}:yes", user="operator"
+    )
+    assert confirmed.response_type == 7  # the prompt itself becomes the answer
+    assert confirmed.content == (
+        f"The state of **{running.name}** is unknown right now (panel unreachable), so nothing "
+        "was sent: a restart could not get through either. Try again once the status embed "
+        "shows the server's state."
+    )
+    assert buttons(confirmed.message or {}) == {}  # no "Yes, restart" left to press
+    started = await product.control.click(old, f"pdb:start:{running.identifier}", user="operator")
+    assert started.ephemeral
+    assert started.content.startswith(f"The state of **{running.name}** is unknown right now")
+    assert await power_requests(product) == 0
+    assert await power_calls(product) == {}

@@ -17,7 +17,7 @@ import discord
 from discord.ext import commands
 
 from pterodisbot.bot.audit import AuditEntry, Outcome
-from pterodisbot.bot.embeds import format_address
+from pterodisbot.bot.embeds import format_address, truncate
 from pterodisbot.bot.views import (
     HANDLER_COG,
     POWER_ACTIONS,
@@ -61,6 +61,8 @@ _BUDGET_WAIT = 3.0
 _EXTRA_WAIT = 2.0
 # Seconds a "Yes, restart" stays valid: an old confirm message must not fire by surprise.
 CONFIRM_TTL = 300.0
+# The monitor's reason for an unknown state is a hint in a sentence, not a log.
+_REASON_LIMIT = 120
 
 _VERBS: dict[ButtonAction, tuple[str, str]] = {
     ButtonAction.START: ("start", "Starting"),
@@ -116,6 +118,19 @@ def redundant_text(action: ButtonAction, status: ServerStatus, server_name: str)
     if action is ButtonAction.KILL and status is ServerStatus.OFFLINE:
         return f"{name} is already offline. Nothing was sent."
     return None
+
+
+def unknown_text(action: ButtonAction, server_name: str, reason: str | None) -> str:
+    """Return why nothing is sent while the server's state is unknown (a stale button's click)."""
+    why = ""
+    if reason:
+        short = truncate(" ".join(reason.split()), _REASON_LIMIT)
+        why = f" ({discord.utils.escape_markdown(short)})"
+    return (
+        f"The state of {bold(server_name)} is unknown right now{why}, so nothing was sent: "
+        f"a {verb(action)} could not get through either. Try again once the status embed "
+        "shows the server's state."
+    )
 
 
 def failure_text(
@@ -284,6 +299,16 @@ class Power(commands.Cog, name=HANDLER_COG):
         if snap is not None and (text := redundant_text(action, snap.status, server.name)):
             await click.refuse(text, f"server already {snap.status.value}", allowed=True)
             return
+        if snap is not None and snap.status is ServerStatus.UNKNOWN:
+            # The embed's buttons are disabled while the state is unknown; this is an older
+            # embed's button, or a click from before the last poll. Whatever kept the panel
+            # from answering the poll would keep the signal from the server too.
+            await click.refuse(
+                unknown_text(action, server.name, snap.error),
+                f"server state unknown ({snap.error or 'no answer'})",
+                allowed=True,
+            )
+            return
         busy = self._pending.get(server.identifier)
         if busy is not None:
             who = discord.utils.escape_markdown(busy.user_name)
@@ -396,8 +421,18 @@ class _Click:
     async def refuse(self, text: str, why: str, *, allowed: bool = False) -> None:
         """Answer privately that nothing was done, then audit it."""
         response = self.interaction.response
+        message = self.interaction.message
         if response.is_done():
             await self.interaction.followup.send(text, ephemeral=True)
+        elif (
+            self.ref is not None
+            and self.ref.step is Step.CONFIRM
+            and message is not None
+            and message.flags.ephemeral
+        ):
+            # "Yes" on the clicker's own confirm prompt: the refusal replaces the prompt (and
+            # its buttons) instead of leaving it behind a second private message.
+            await response.edit_message(content=text, view=None)
         else:
             await response.send_message(text, ephemeral=True)
         await self.audit(allowed, "refused", why)
