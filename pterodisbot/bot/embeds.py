@@ -309,7 +309,7 @@ def _list_line(snap: ServerSnapshot) -> str:
     cpu = current_cpu_percent(snap)
     memory = current_memory_bytes(snap)
     if cpu is not None:
-        line += f" · CPU {format_percent(cpu)}"
+        line += f" · CPU {format_cpu(cpu, server.limits.cpu)}"
     if memory is not None:
         line += f" · RAM {format_bytes(memory)}"
     if snap.status is ServerStatus.UNKNOWN and snap.error:

@@ -386,11 +386,26 @@ def test_server_list_lines_are_compact_and_escaped() -> None:
     [embed] = build_server_list_embed([down, running], now=T0)
     assert embed.description == (
         "1 running · 1 unknown\n\n"
-        "**a\\_b\\*c** `aaaa0001` — Running · CPU 57.2 % · RAM 1.50 GiB\n"
+        "**a\\_b\\*c** `aaaa0001` — Running · CPU 57.2 % of 200 % · RAM 1.50 GiB\n"
         "**Zeta** `zzzz0002` — Unknown (node down)"
     )
     assert embed.title == "Servers"
     assert embed.footer.text == "2 servers"
+
+
+def test_server_list_shows_cpu_against_the_limit_as_the_status_embed_does() -> None:
+    limited = make_snapshot(
+        cpu_percent=57.25, server=make_server(name="Limited", identifier="aaaa0001", cpu=200)
+    )
+    unlimited = make_snapshot(
+        cpu_percent=250.0, server=make_server(name="Unlimited", identifier="bbbb0002", cpu=0)
+    )
+    [embed] = build_server_list_embed([limited, unlimited], now=T0)
+    lines = (embed.description or "").splitlines()
+    assert "CPU 57.2 % of 200 % ·" in lines[2]
+    assert "CPU 250 % (unlimited, 2.5 cores) ·" in lines[3]
+    assert fields_of(status_embed(limited))["CPU"] == "57.2 % of 200 %"
+    assert fields_of(status_embed(unlimited))["CPU"] == "250 % (unlimited, 2.5 cores)"
 
 
 def test_empty_server_list_says_so() -> None:
