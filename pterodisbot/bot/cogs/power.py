@@ -2,7 +2,8 @@
 
 Every click is checked from scratch (guild, server, the member's live roles): a button carries no
 authority of its own. The click is acknowledged at once, before the panel is called, so Discord's
-3 s window never runs out however slow the panel is; the outcome follows as a follow-up.
+3 s window never runs out however slow the panel is; that one private message is then edited to
+the outcome, so a click leaves one answer, not a trail of them.
 """
 
 from __future__ import annotations
@@ -345,11 +346,11 @@ class Power(commands.Cog, name=HANDLER_COG):
                     "The panel is busy: the bot is at its panel request limit for the moment. "
                     "Nothing was sent; try again in a few seconds."
                 )
-                await self._follow_up(interaction, detail)
+                await self._conclude(interaction, detail)
                 await click.audit(True, "failed", detail)
                 return
             outcome, detail, latency = await self._send(server, action)
-            await self._follow_up(interaction, detail)
+            await self._conclude(interaction, detail)
         finally:
             self._pending.pop(server.identifier, None)
         await click.audit(True, outcome, detail, latency_ms=latency)
@@ -388,12 +389,13 @@ class Power(commands.Cog, name=HANDLER_COG):
         log.info("server %s (%s): %s sent", server.identifier, server.name, action.value)
         return "ok", success_text(action, server.name), (clock.monotonic() - started) * 1000
 
-    async def _follow_up(self, interaction: discord.Interaction, text: str) -> None:
+    async def _conclude(self, interaction: discord.Interaction, text: str) -> None:
+        """Edit the click's one private answer (progress or confirm prompt) to the outcome."""
         try:
-            await interaction.followup.send(text, ephemeral=True)
+            await interaction.edit_original_response(content=text, view=None)
         except discord.HTTPException as exc:
             # The token lasts 15 minutes; past that the audit entry still tells the story.
-            log.warning("could not send the follow-up of interaction %s: %s", interaction.id, exc)
+            log.warning("could not edit the answer of interaction %s: %s", interaction.id, exc)
 
     async def _refresh(self, identifier: str) -> None:
         try:
