@@ -74,7 +74,11 @@ class Trend:
 
 @dataclass(frozen=True, slots=True)
 class ServerSnapshot:
-    """One server as last seen by the monitor."""
+    """One server as last seen by the monitor.
+
+    `last_known` is set only while the status is unknown: the last status the panel confirmed
+    (None if it never did), for "last seen Installing" rather than a claim about the present.
+    """
 
     server: Server
     status: ServerStatus
@@ -83,6 +87,7 @@ class ServerSnapshot:
     t: float
     error: str | None = None
     trend: Trend | None = None
+    last_known: ServerStatus | None = None
 
 
 Listener = Callable[[ServerSnapshot, "ServerSnapshot | None"], None]
@@ -98,6 +103,17 @@ def status_of(server: Server, resources: Resources | None) -> ServerStatus:
     if resources is None:
         return ServerStatus.UNKNOWN
     return ServerStatus(str(resources.state))
+
+
+def conflict_status(server: Server, detail: str | None) -> ServerStatus:
+    """Decide the status from a 409 answer: the panel's words first, then the server's flags."""
+    # The 409 is this poll's answer; the flags are as old as the last server list (minutes).
+    words = (detail or "").lower()
+    if "suspend" in words:
+        return ServerStatus.SUSPENDED
+    if "install" in words:
+        return ServerStatus.INSTALLING
+    return status_of(server, None)
 
 
 class Monitor:
@@ -295,6 +311,7 @@ class Monitor:
         now = self._clock.time()
         resources: Resources | None = None
         error: str | None = None
+        conflict = False
         try:
             resources = await self._api.get_resources(server.identifier)
             self.panel_reachable = True
@@ -311,6 +328,7 @@ class Monitor:
             self._list_dirty = True
             return self._snapshots.get(server.identifier)
         except PanelConflict as exc:
+            conflict = True
             error = exc.detail or "the panel reports a state conflict"
         except PanelUnavailable as exc:
             # A node that is down says nothing about the panel itself.
@@ -327,15 +345,19 @@ class Monitor:
             return None
         if error is not None:
             log.debug("server %s: %s", server.identifier, error)
+        previous = self._snapshots.get(server.identifier)
+        last_known: ServerStatus | None = None
         if resources is None:
             sample = self._metrics.record_unknown(server.identifier, now)
-            status = status_of(server, None)
-            if status is ServerStatus.UNKNOWN and error:
-                # A 409's detail may say why: the panel's flags had not caught up yet.
-                if "install" in error.lower():
-                    status = ServerStatus.INSTALLING
-                elif "suspend" in error.lower():
-                    status = ServerStatus.SUSPENDED
+            # Only a 409 is the panel speaking about this server now. Without an answer, the
+            # cached list's installing/suspended flags would be a guess shown as a fact.
+            status = conflict_status(server, error) if conflict else ServerStatus.UNKNOWN
+            if status is ServerStatus.UNKNOWN and previous is not None:
+                last_known = (
+                    previous.last_known
+                    if previous.status is ServerStatus.UNKNOWN
+                    else previous.status
+                )
         else:
             sample = self._metrics.record(server.identifier, now, resources)
             status = status_of(server, resources)
@@ -347,8 +369,8 @@ class Monitor:
             t=now,
             error=error,
             trend=self._trend(server.identifier, now) if resources is not None else None,
+            last_known=last_known,
         )
-        previous = self._snapshots.get(server.identifier)
         self._snapshots[server.identifier] = snapshot
         if previous is not None and previous.status is not snapshot.status:
             log.info(

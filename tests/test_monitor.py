@@ -92,6 +92,35 @@ async def test_a_panel_outage_marks_servers_unknown_and_they_recover(
     assert monitor.panel_reachable is True
 
 
+async def test_a_cut_off_panel_makes_installing_and_suspended_servers_unknown_too(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    clock = FakeClock(autojump=0.001)
+    panel = await make_sim_panel(fleet=FLEET, clock=clock)
+    api = PterodactylAPI(panel.url, panel.api_key, clock=clock, max_retries=0)
+    monitor = Monitor(api, ServerMetricsManager(capacity=100), poll_interval=10, clock=clock)
+    async with api:
+        await monitor.poll_once()
+        panel.add_fault("down")  # the panel answers nothing at all
+        await monitor.poll_once()
+        await monitor.poll_once()  # a second unknown poll still knows what was last seen
+        cut_off = dict(monitor.snapshots)
+        panel.clear_faults()
+        await monitor.poll_once()
+    # The server list is cached, and says installing/suspended; with no answer that is history.
+    assert {i: (s.status, s.last_known) for i, s in cut_off.items()} == {
+        "aaaa0001": (ServerStatus.UNKNOWN, ServerStatus.RUNNING),
+        "bbbb0002": (ServerStatus.UNKNOWN, ServerStatus.OFFLINE),
+        "cccc0003": (ServerStatus.UNKNOWN, ServerStatus.INSTALLING),
+        "dddd0004": (ServerStatus.UNKNOWN, ServerStatus.SUSPENDED),
+        "eeee0005": (ServerStatus.UNKNOWN, None),  # node down from the start: never known
+    }
+    assert cut_off["cccc0003"].error == "panel unreachable"
+    back = {i: (s.status, s.last_known) for i, s in monitor.snapshots.items()}
+    assert back["cccc0003"] == (ServerStatus.INSTALLING, None)
+    assert back["dddd0004"] == (ServerStatus.SUSPENDED, None)
+
+
 async def test_a_removed_server_loses_its_history_and_its_snapshot(
     make_sim_panel: MakeSimPanel,
 ) -> None:

@@ -222,10 +222,15 @@ def _embed_len(embed: discord.Embed) -> int:
 
 def _status_text(snap: ServerSnapshot) -> str:
     word = status_word(snap.status)
-    if snap.status is ServerStatus.UNKNOWN and snap.error:
-        reason = truncate(" ".join(snap.error.split()), _ERROR_LIMIT)
-        return f"{word} {_DASH} {reason}"
-    return word
+    if snap.status is not ServerStatus.UNKNOWN:
+        return word
+    text = word
+    if snap.error:
+        text += f" {_DASH} {truncate(' '.join(snap.error.split()), _ERROR_LIMIT)}"
+    if snap.last_known is not None and snap.last_known is not ServerStatus.UNKNOWN:
+        # The past, said as the past: what the panel last confirmed, not what is true now.
+        text += f" · last seen {status_word(snap.last_known)}"
+    return text
 
 
 def _cpu_limit_text(limit: float) -> str:
@@ -304,7 +309,7 @@ def _list_line(snap: ServerSnapshot) -> str:
     cpu = current_cpu_percent(snap)
     memory = current_memory_bytes(snap)
     if cpu is not None:
-        line += f" · CPU {format_percent(cpu)}"
+        line += f" · CPU {format_cpu(cpu, server.limits.cpu)}"
     if memory is not None:
         line += f" · RAM {format_bytes(memory)}"
     if snap.status is ServerStatus.UNKNOWN and snap.error:

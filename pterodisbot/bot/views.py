@@ -105,7 +105,7 @@ def parse_custom_id(custom_id: str) -> ButtonRef:
 
 
 def enabled_actions(status: ServerStatus) -> frozenset[ButtonAction]:
-    """Return the power actions that make sense in `status` (Kill counts as always possible)."""
+    """Return the actions that make sense in `status` (Kill whenever the panel can act)."""
     always = {ButtonAction.ADDRESS, ButtonAction.KILL}
     if status is ServerStatus.OFFLINE:
         return frozenset({*always, ButtonAction.START, ButtonAction.RESTART})
@@ -113,10 +113,9 @@ def enabled_actions(status: ServerStatus) -> frozenset[ButtonAction]:
         return frozenset({*always, ButtonAction.STOP, ButtonAction.RESTART})
     if status is ServerStatus.STOPPING:
         return frozenset(always)
-    if status is ServerStatus.UNKNOWN:
-        # The panel could not be read: let the panel itself say what it can do.
-        return frozenset({*always, ButtonAction.START, ButtonAction.STOP, ButtonAction.RESTART})
-    # Installing or suspended: the panel refuses every power signal (409).
+    # Installing or suspended: the panel refuses every power signal (409). Unknown: whatever
+    # kept the state from us (the panel, its key, the node) stands between a signal and the
+    # server too, so a click could only fail; Show Address needs nothing from the panel.
     return frozenset({ButtonAction.ADDRESS})
 
 

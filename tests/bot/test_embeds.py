@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import discord
@@ -97,6 +98,31 @@ def test_unknown_state_says_why() -> None:
     embed = status_embed(snap)
     assert fields_of(embed)["Status"] == "Unknown — node node-2 is unreachable (504)"
     assert embed.image.url is None
+
+
+@pytest.mark.parametrize(
+    ("last_known", "status_text"),
+    [
+        (ServerStatus.INSTALLING, "Unknown — panel unreachable · last seen Installing"),
+        (ServerStatus.SUSPENDED, "Unknown — panel unreachable · last seen Suspended"),
+        (None, "Unknown — panel unreachable"),
+    ],
+)
+def test_unknown_state_mentions_the_last_known_one_as_the_past(
+    last_known: ServerStatus | None, status_text: str
+) -> None:
+    snap = dataclasses.replace(
+        make_snapshot(
+            ServerStatus.UNKNOWN,
+            with_resources=False,
+            with_sample=False,
+            error="panel unreachable",
+        ),
+        last_known=last_known,
+    )
+    embed = status_embed(snap)
+    assert fields_of(embed)["Status"] == status_text
+    assert embed.colour == discord.Colour(0x4F545C)  # the unknown grey, not installing's
 
 
 # --- figures ------------------------------------------------------------------------------------
@@ -360,11 +386,26 @@ def test_server_list_lines_are_compact_and_escaped() -> None:
     [embed] = build_server_list_embed([down, running], now=T0)
     assert embed.description == (
         "1 running · 1 unknown\n\n"
-        "**a\\_b\\*c** `aaaa0001` — Running · CPU 57.2 % · RAM 1.50 GiB\n"
+        "**a\\_b\\*c** `aaaa0001` — Running · CPU 57.2 % of 200 % · RAM 1.50 GiB\n"
         "**Zeta** `zzzz0002` — Unknown (node down)"
     )
     assert embed.title == "Servers"
     assert embed.footer.text == "2 servers"
+
+
+def test_server_list_shows_cpu_against_the_limit_as_the_status_embed_does() -> None:
+    limited = make_snapshot(
+        cpu_percent=57.25, server=make_server(name="Limited", identifier="aaaa0001", cpu=200)
+    )
+    unlimited = make_snapshot(
+        cpu_percent=250.0, server=make_server(name="Unlimited", identifier="bbbb0002", cpu=0)
+    )
+    [embed] = build_server_list_embed([limited, unlimited], now=T0)
+    lines = (embed.description or "").splitlines()
+    assert "CPU 57.2 % of 200 % ·" in lines[2]
+    assert "CPU 250 % (unlimited, 2.5 cores) ·" in lines[3]
+    assert fields_of(status_embed(limited))["CPU"] == "57.2 % of 200 %"
+    assert fields_of(status_embed(unlimited))["CPU"] == "250 % (unlimited, 2.5 cores)"
 
 
 def test_empty_server_list_says_so() -> None:

@@ -83,8 +83,8 @@ async def test_operator_restarts_a_server_and_the_embed_goes_amber_then_green(
     )
     assert result.status == "answered"
     assert result.ephemeral
-    assert result.content == f"Restarting **{server.name}**…"
-    assert "is restarting" in said(result)
+    assert result.data["content"] == f"Restarting **{server.name}**…"  # the first answer...
+    assert "is restarting" in result.content  # ...edited to the outcome
     assert await power_calls(product) == {server.identifier: {"restart": 1}}
 
     colours: list[int] = []

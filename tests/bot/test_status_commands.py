@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
 from pterodisbot.sandbox._discord_ratelimit import Bucket, RateLimits
+from pterodisbot.units import format_percent
 from tests.fixtures.discord import ControlError, poll_until
 from tests.fixtures.product import Product
 
@@ -62,6 +64,24 @@ async def test_member_sees_server_list_but_cannot_refresh_or_purge(product: Prod
         with pytest.raises(ControlError) as hidden:
             await product.control.command(name, user="member")
         assert hidden.value.status == 403
+
+
+async def test_server_list_shows_cpu_against_each_servers_limit(product: Product) -> None:
+    await product.start()
+    listing = await product.control.command("server_list", user="member")
+    lines = "\n".join(e.get("description") or "" for e in listing.embeds).splitlines()
+    running = [
+        s
+        for s in product.panel.servers.values()
+        if s.state == "running" and s.conflict() is None and not s.node_down
+    ]
+    assert running
+    for server in running:
+        [line] = [line for line in lines if f"`{server.identifier}`" in line]
+        limit = server.spec.limits.cpu
+        # As the status embed says it: "57.2 % of 200 %", or in cores when unlimited.
+        tail = f"of {format_percent(limit)}" if limit else "(unlimited, "
+        assert re.search(r"CPU [\d.]+ % " + re.escape(tail), line), line
 
 
 async def test_bot_checks_its_own_admin_roles_behind_discords_command_permissions(

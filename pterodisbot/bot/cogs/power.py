@@ -2,7 +2,8 @@
 
 Every click is checked from scratch (guild, server, the member's live roles): a button carries no
 authority of its own. The click is acknowledged at once, before the panel is called, so Discord's
-3 s window never runs out however slow the panel is; the outcome follows as a follow-up.
+3 s window never runs out however slow the panel is; that one private message is then edited to
+the outcome, so a click leaves one answer, not a trail of them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import discord
 from discord.ext import commands
 
 from pterodisbot.bot.audit import AuditEntry, Outcome
-from pterodisbot.bot.embeds import format_address
+from pterodisbot.bot.embeds import format_address, truncate
 from pterodisbot.bot.views import (
     HANDLER_COG,
     POWER_ACTIONS,
@@ -61,6 +62,8 @@ _BUDGET_WAIT = 3.0
 _EXTRA_WAIT = 2.0
 # Seconds a "Yes, restart" stays valid: an old confirm message must not fire by surprise.
 CONFIRM_TTL = 300.0
+# The monitor's reason for an unknown state is a hint in a sentence, not a log.
+_REASON_LIMIT = 120
 
 _VERBS: dict[ButtonAction, tuple[str, str]] = {
     ButtonAction.START: ("start", "Starting"),
@@ -116,6 +119,19 @@ def redundant_text(action: ButtonAction, status: ServerStatus, server_name: str)
     if action is ButtonAction.KILL and status is ServerStatus.OFFLINE:
         return f"{name} is already offline. Nothing was sent."
     return None
+
+
+def unknown_text(action: ButtonAction, server_name: str, reason: str | None) -> str:
+    """Return why nothing is sent while the server's state is unknown (a stale button's click)."""
+    why = ""
+    if reason:
+        short = truncate(" ".join(reason.split()), _REASON_LIMIT)
+        why = f" ({discord.utils.escape_markdown(short)})"
+    return (
+        f"The state of {bold(server_name)} is unknown right now{why}, so nothing was sent: "
+        f"a {verb(action)} could not get through either. Try again once the status embed "
+        "shows the server's state."
+    )
 
 
 def failure_text(
@@ -284,6 +300,16 @@ class Power(commands.Cog, name=HANDLER_COG):
         if snap is not None and (text := redundant_text(action, snap.status, server.name)):
             await click.refuse(text, f"server already {snap.status.value}", allowed=True)
             return
+        if snap is not None and snap.status is ServerStatus.UNKNOWN:
+            # The embed's buttons are disabled while the state is unknown; this is an older
+            # embed's button, or a click from before the last poll. Whatever kept the panel
+            # from answering the poll would keep the signal from the server too.
+            await click.refuse(
+                unknown_text(action, server.name, snap.error),
+                f"server state unknown ({snap.error or 'no answer'})",
+                allowed=True,
+            )
+            return
         busy = self._pending.get(server.identifier)
         if busy is not None:
             who = discord.utils.escape_markdown(busy.user_name)
@@ -320,11 +346,11 @@ class Power(commands.Cog, name=HANDLER_COG):
                     "The panel is busy: the bot is at its panel request limit for the moment. "
                     "Nothing was sent; try again in a few seconds."
                 )
-                await self._follow_up(interaction, detail)
+                await self._conclude(interaction, detail)
                 await click.audit(True, "failed", detail)
                 return
             outcome, detail, latency = await self._send(server, action)
-            await self._follow_up(interaction, detail)
+            await self._conclude(interaction, detail)
         finally:
             self._pending.pop(server.identifier, None)
         await click.audit(True, outcome, detail, latency_ms=latency)
@@ -363,12 +389,13 @@ class Power(commands.Cog, name=HANDLER_COG):
         log.info("server %s (%s): %s sent", server.identifier, server.name, action.value)
         return "ok", success_text(action, server.name), (clock.monotonic() - started) * 1000
 
-    async def _follow_up(self, interaction: discord.Interaction, text: str) -> None:
+    async def _conclude(self, interaction: discord.Interaction, text: str) -> None:
+        """Edit the click's one private answer (progress or confirm prompt) to the outcome."""
         try:
-            await interaction.followup.send(text, ephemeral=True)
+            await interaction.edit_original_response(content=text, view=None)
         except discord.HTTPException as exc:
             # The token lasts 15 minutes; past that the audit entry still tells the story.
-            log.warning("could not send the follow-up of interaction %s: %s", interaction.id, exc)
+            log.warning("could not edit the answer of interaction %s: %s", interaction.id, exc)
 
     async def _refresh(self, identifier: str) -> None:
         try:
@@ -396,8 +423,18 @@ class _Click:
     async def refuse(self, text: str, why: str, *, allowed: bool = False) -> None:
         """Answer privately that nothing was done, then audit it."""
         response = self.interaction.response
+        message = self.interaction.message
         if response.is_done():
             await self.interaction.followup.send(text, ephemeral=True)
+        elif (
+            self.ref is not None
+            and self.ref.step is Step.CONFIRM
+            and message is not None
+            and message.flags.ephemeral
+        ):
+            # "Yes" on the clicker's own confirm prompt: the refusal replaces the prompt (and
+            # its buttons) instead of leaving it behind a second private message.
+            await response.edit_message(content=text, view=None)
         else:
             await response.send_message(text, ephemeral=True)
         await self.audit(allowed, "refused", why)
