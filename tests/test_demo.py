@@ -299,6 +299,45 @@ async def test_demo_command_prints_one_url_and_stops_cleanly_on_a_signal(
 
 
 @in_demo_loop
+async def test_demo_info_answers_503_until_the_seeded_embeds_are_posted(
+    session: aiohttp.ClientSession,
+) -> None:
+    # A child process: discord.py's API base is process-wide, so no second bot in this one.
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = await _run_cli("--port", str(port), "--servers", "4")
+    answers: list[tuple[int, Any]] = []
+
+    async def ready() -> bool:
+        try:
+            async with session.get(f"{url}/_demo/info") as response:
+                answers.append((response.status, await response.json()))
+                return response.status == 200
+        except aiohttp.ClientConnectionError:
+            return False  # not listening yet
+
+    try:
+        await poll_until(ready, within=60, what="/_demo/info to answer 200")
+        # Read at once: were the seeded embeds there when the demo said it was ready?
+        status = await SandboxClient(url, session).messages("status")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert answers[0] == (503, {"ready": False})
+    assert all(answer == (503, {"ready": False}) for answer in answers[:-1])
+    info = answers[-1][1]
+    assert info["ready"] is True
+    assert info["discord_api"] == url
+    titles = [m["embeds"][0]["title"] for m in status if m["embeds"]]
+    assert titles == ["Modded Minecraft (ATM9)", "Valheim Vikings", "Rust Monthly (flaky)"]
+
+
+@in_demo_loop
 async def test_demo_command_says_so_when_its_port_is_taken() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
