@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import random
 import secrets
@@ -159,10 +158,8 @@ def demo_fleet(count: int = DEFAULT_SERVERS) -> list[SimServerSpec]:
     ]
     if count <= len(curated):
         return curated[:count]
-    extra = default_fleet(count - len(curated), seed=7)
-    taken = {spec.name for spec in curated}
-    padded = [dataclasses.replace(s, name=f"{s.name} #{i}") for i, s in enumerate(extra, 1)]
-    return curated + [s for s in padded if s.name not in taken]
+    extra = default_fleet(count - len(curated), seed=7, taken=[spec.name for spec in curated])
+    return curated + extra
 
 
 def demo_settings(

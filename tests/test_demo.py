@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 
 from pterodisbot.demo import Demo, demo_fleet
+from pterodisbot.sandbox.panel import SimulatedPanel
 from tests.fixtures.discord import SandboxClient, poll_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +70,15 @@ def test_demo_fleet_has_every_kind_of_server() -> None:
     bigger = demo_fleet(20)
     assert len(bigger) == 20
     assert len({spec.name for spec in bigger}) == 20
+
+
+def test_a_big_demo_fleet_has_unique_names_without_double_numbers() -> None:
+    names = [spec.name for spec in demo_fleet(200)]
+    assert len(set(names)) == 200
+    assert [name for name in names if name.count("#") > 1] == []
+    assert names[:8] == [spec.name for spec in demo_fleet(8)]
+    # The panel accepts the fleet: identifiers are unique too.
+    assert len(SimulatedPanel(fleet=demo_fleet(200)).servers) == 200
 
 
 @in_demo_loop
