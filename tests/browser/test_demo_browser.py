@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from pterodisbot.demo import Demo
 
@@ -31,9 +32,14 @@ CHROMIUM_FLAGS = [
 AMBER = 0xFEE75C
 GREEN = 0x57F287
 
+ADMIN_COMMANDS = {"purge_embeds", "refresh_embeds", "reload_config"}
+
+# One demo serves every test here (it takes seconds to start); each test opens its own browser
+# and acts on its own servers.
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(120),
+    pytest.mark.asyncio(loop_scope="module"),
     pytest.mark.skipif(
         importlib.util.find_spec("playwright") is None,
         reason="playwright is not installed: run scripts/install-browser.sh (make test does)",
@@ -46,10 +52,11 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Demo]:
     """Run the demo on a free port, without the random crashes of the flaky server."""
-    running = Demo(port=0, chaos=False, seed_embeds=("mcmodded", "valheim1"), workdir=tmp_path)
+    workdir = tmp_path_factory.mktemp("demo")
+    running = Demo(port=0, chaos=False, seed_embeds=("mcmodded", "valheim1"), workdir=workdir)
     await running.start()
     try:
         yield running
@@ -57,7 +64,7 @@ async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
         await running.stop()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def page(tmp_path: Path) -> AsyncIterator[Any]:
     """Return a page of a fresh headless Chromium profile."""
     from playwright.async_api import async_playwright
@@ -139,4 +146,47 @@ async def _visit(demo: Demo, page: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "demo.png"))
     assert (ARTIFACTS / "demo.png").stat().st_size > 10_000
+    assert errors == []
+
+
+async def _open(demo: Demo, page: Any) -> list[str]:
+    """Open the demo page and wait until it runs; return the list its errors are collected in."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(demo.url + "/")
+    await page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+    return errors
+
+
+async def _offered_commands(page: Any, user: str) -> set[str]:
+    """Type / as `user` and return the commands the picker offers."""
+    await page.select_option("#user-select", user)
+    await page.fill("#command-input", "")
+    await page.fill("#command-input", "/")
+    await page.wait_for_selector("#suggestions .suggestion[data-name='server_status']")
+    names = await page.locator("#suggestions .suggestion").evaluate_all(
+        "nodes => nodes.map(n => n.dataset.name)"
+    )
+    return set(names)
+
+
+async def test_command_picker_offers_each_user_only_the_commands_discord_shows_them(
+    demo: Demo, page: Any
+) -> None:
+    errors = await _open(demo, page)
+
+    member = await _offered_commands(page, "member")
+    owner = await _offered_commands(page, "owner")
+    operator = await _offered_commands(page, "operator")
+
+    assert {"server_status", "server_list"} <= member
+    assert member & ADMIN_COMMANDS == set()
+    assert operator & ADMIN_COMMANDS == set()
+    assert owner == member | ADMIN_COMMANDS
+    # Typed out in full, a hidden command is unknown to the member, as in Discord's picker.
+    await page.select_option("#user-select", "member")
+    await page.fill("#command-input", "/purge_embeds")
+    await page.click("#send")
+    await page.wait_for_selector(".notice:text('No command /purge_embeds')")
+    assert await page.locator(".notice:text('permission')").count() == 0
     assert errors == []

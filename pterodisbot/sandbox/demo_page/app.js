@@ -12,7 +12,8 @@ const state = {
   channelId: null,
   user: "operator",
   messages: new Map(), // id -> message JSON, every channel
-  commands: [],
+  commands: [], // what this user's picker shows in this channel, as the sandbox decided
+  commandsAsked: 0,
   command: null, // the chosen command: {path, def, options}
   optionValues: {},
   unread: new Map(),
@@ -50,7 +51,10 @@ async function api(method, path, body) {
   try { data = text ? JSON.parse(text) : null; } catch { data = { error: text }; }
   if (!response.ok) {
     const message = (data && (data.error || data.message)) || `HTTP ${response.status}`;
-    throw new Error(message);
+    const error = new Error(message);
+    // Discord's own refusals carry a numeric code: shown as Discord shows them, not as ours.
+    error.discord = !!(data && typeof data.code === "number");
+    throw error;
   }
   return data;
 }
@@ -261,9 +265,9 @@ function upsertMessage(message) {
   if (stick) box.scrollTop = box.scrollHeight;
 }
 
-function notice(text) {
+function notice(text, kind) {
   const box = $("#messages");
-  const node = el("div", { class: "notice", text });
+  const node = el("div", { class: kind ? `notice ${kind}` : "notice", text });
   box.append(node);
   box.scrollTop = box.scrollHeight;
   setTimeout(() => node.remove(), 12000);
@@ -290,6 +294,7 @@ async function selectChannel(channelId) {
   $("#channel-name").textContent = channel.name;
   $("#channel-topic").textContent = channel.name === "status" ? "Live server status" : "";
   renderChannelList();
+  loadCommands();
   const messages = await api("GET", `/_sandbox/channels/${channelId}/messages?ephemeral=1`);
   for (const message of messages) {
     const known = state.messages.get(message.id);
@@ -344,6 +349,24 @@ async function clickComponent(message, customId, values, control) {
   } finally {
     control.classList.remove("busy");
   }
+}
+
+async function loadCommands() {
+  // Discord shows each member only the commands their permissions in this channel allow;
+  // the sandbox decides, the page only lists. A later ask (another user) wins.
+  const mine = ++state.commandsAsked;
+  state.commands = []; // never offer the previous user's commands meanwhile
+  const query = state.channelId ? `?channel_id=${state.channelId}` : "";
+  try {
+    const answer = await api("GET", `/_sandbox/users/${encodeURIComponent(state.user)}/commands${query}`);
+    if (mine !== state.commandsAsked) return;
+    state.commands = answer.commands;
+  } catch (error) {
+    if (mine !== state.commandsAsked) return;
+    state.commands = [];
+    notice(`Could not list the commands of ${state.user}: ${error.message}`);
+  }
+  if (!$("#suggestions").hidden || document.activeElement === $("#command-input")) showSuggestions();
 }
 
 function commandEntries() {
@@ -489,7 +512,8 @@ async function runCommand(event) {
     state.command = null;
     state.optionValues = {};
   } catch (error) {
-    notice(`/${path} as ${state.user}: ${error.message}`);
+    if (error.discord) notice(error.message, "discord-error");
+    else notice(`/${path} as ${state.user}: ${error.message}`);
   } finally {
     button.disabled = false;
   }
@@ -554,13 +578,12 @@ async function main() {
   $("#guild-name").textContent = state.guild.name;
   state.user = $("#user-select").value;
   connectEvents();
-  const commands = await api("GET", "/_sandbox/commands");
-  state.commands = [...(commands.guilds[state.guild.id] || []), ...(commands.global || [])];
   const status = state.guild.channels.find((c) => c.name === "status") || state.guild.channels[0];
   await selectChannel(status.id);
   $("#user-select").addEventListener("change", () => {
     state.user = $("#user-select").value;
     $("#command-input").placeholder = `Type / for commands, as ${state.user}`;
+    loadCommands();
     renderChannel();
   });
   $("#command-input").addEventListener("input", showSuggestions);
