@@ -237,14 +237,31 @@ function renderMessage(message) {
 }
 
 function renderChannel() {
+  // Called when who is looking changes: only ephemeral messages come or go, so the messages
+  // that stay keep their nodes (and loaded graphs) and the view keeps its place.
   const box = $("#messages");
   const stick = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-  box.replaceChildren();
   const list = [...state.messages.values()]
     .filter((m) => m.channel_id === state.channelId && visible(m))
     .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
-  for (const message of list) box.append(renderMessage(message));
+  const shown = new Map([...box.querySelectorAll(".message")].map((n) => [n.dataset.id, n]));
+  const staying = new Set(list.map((m) => m.id));
+  const view = box.getBoundingClientRect();
+  const viewTop = view.top;
+  // The anchor: of the messages still shown afterwards, the one taking most of the view (what
+  // is being read); private answers around it may come or go, it stays where it is.
+  let anchor = null;
+  let most = 0;
+  for (const node of shown.values()) {
+    if (!staying.has(node.dataset.id)) continue;
+    const r = node.getBoundingClientRect();
+    const seen = Math.min(r.bottom, view.bottom) - Math.max(r.top, view.top);
+    if (seen > most) { most = seen; anchor = node; }
+  }
+  const anchorOffset = anchor ? anchor.getBoundingClientRect().top - viewTop : 0;
+  box.replaceChildren(...list.map((m) => shown.get(m.id) || renderMessage(m)));
   if (stick) box.scrollTop = box.scrollHeight;
+  else if (anchor) box.scrollTop += anchor.getBoundingClientRect().top - viewTop - anchorOffset;
 }
 
 function upsertMessage(message) {
@@ -446,15 +463,16 @@ function attachAutocomplete(wrap, input, option) {
   const box = el("div", { class: "choices", hidden: true });
   wrap.append(box);
   let timer = null;
-  let asked = 0;
+  let asked = 0; // bumped by every keystroke: an answer to anything older is dropped
   const ask = async () => {
     const mine = ++asked;
-    const options = { ...state.optionValues, [option.name]: input.value };
+    const typed = input.value;
+    const options = { ...state.optionValues, [option.name]: typed };
     try {
       const result = await api("POST", "/_sandbox/interactions", {
         type: "autocomplete", name: state.command.path, options, focused: option.name, user_id: state.user,
       });
-      if (mine !== asked) return;
+      if (mine !== asked || input.value !== typed || document.activeElement !== input) return;
       const choices = (result.response && result.response.data && result.response.data.choices) || [];
       box.replaceChildren(...choices.map((c) => el("div", {
         class: "choice", "data-value": c.value,
@@ -467,17 +485,25 @@ function attachAutocomplete(wrap, input, option) {
       }, c.name)));
       box.hidden = choices.length === 0;
     } catch (error) {
-      box.replaceChildren(el("div", { class: "choice", text: `no suggestions: ${error.message}` }));
+      if (mine !== asked) return;
+      box.replaceChildren(el("div", { class: "note", text: `no suggestions: ${error.message}` }));
       box.hidden = false;
     }
+  };
+  const askSoon = (delay) => {
+    // Until the answer for what is typed now arrives, the old list would be a lie.
+    asked += 1;
+    box.replaceChildren(el("div", { class: "searching", text: "searching…" }));
+    box.hidden = false;
+    clearTimeout(timer);
+    timer = setTimeout(ask, delay);
   };
   input.addEventListener("input", () => {
     // Typing replaces a picked choice: what is sent is what the user typed until they pick.
     state.optionValues[option.name] = input.value;
-    clearTimeout(timer);
-    timer = setTimeout(ask, 120);
+    askSoon(120);
   });
-  input.addEventListener("focus", () => { clearTimeout(timer); timer = setTimeout(ask, 0); });
+  input.addEventListener("focus", () => askSoon(0));
   input.addEventListener("blur", () => setTimeout(() => { box.hidden = true; }, 150));
 }
 
