@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import random
 import secrets
@@ -159,10 +158,8 @@ def demo_fleet(count: int = DEFAULT_SERVERS) -> list[SimServerSpec]:
     ]
     if count <= len(curated):
         return curated[:count]
-    extra = default_fleet(count - len(curated), seed=7)
-    taken = {spec.name for spec in curated}
-    padded = [dataclasses.replace(s, name=f"{s.name} #{i}") for i, s in enumerate(extra, 1)]
-    return curated + [s for s in padded if s.name not in taken]
+    extra = default_fleet(count - len(curated), seed=7, taken=[spec.name for spec in curated])
+    return curated + extra
 
 
 def demo_settings(
@@ -234,18 +231,26 @@ class Demo:
         self._chaos_task: asyncio.Task[None] | None = None
         self._previous_target: discord_api.ApiTarget | None = None
         self._rng = random.Random(0)
+        # Set once the seeded embeds are posted: a script that starts earlier would race them.
+        self._seeded = False
 
     @property
     def url(self) -> str:
         """Return the one URL a visitor opens (the sandbox's port); empty before `start()`."""
         return self.sandbox.url
 
+    @property
+    def ready(self) -> bool:
+        """Tell whether the bot watches the panel and the seeded embeds are posted."""
+        return self._seeded and self.bot is not None and self.bot.is_watching()
+
     def info(self) -> dict[str, Any]:
-        """Return what `/_demo/info` answers: where the APIs are and the demo's ids."""
+        """Return what `/_demo/info` answers once ready: where the APIs are and the demo's ids."""
         guild = self.sandbox.world.guilds[0]
         channels = {c.name: str(c.id) for c in guild.channels}
         world = self.sandbox.world
         return {
+            "ready": self.ready,
             "discord_api": self.sandbox.url,
             "panel_url": self.panel.url,
             "panel_api_key": self.panel.api_key,
@@ -275,6 +280,7 @@ class Demo:
         await self._wait_ready(bot)
         for identifier in self.seed_embeds:
             await self._post_status(identifier)
+        self._seeded = True
         if self.chaos:
             self._chaos_task = asyncio.create_task(self._chaos_loop(), name="demo-chaos")
         log.info("demo ready on %s", self.url)
@@ -282,6 +288,7 @@ class Demo:
 
     async def stop(self) -> None:
         """Stop the bot, then the sandbox and the panel; forget the temporary files."""
+        self._seeded = False
         if self._chaos_task is not None:
             self._chaos_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -368,6 +375,9 @@ class Demo:
         ]
 
     async def _info_route(self, request: web.Request) -> web.Response:
+        if not self.ready:
+            # Scripts poll until 200; Retry-After says how soon is worth asking again.
+            return web.json_response({"ready": False}, status=503, headers={"Retry-After": "1"})
         return web.json_response(self.info())
 
     async def _sim_proxy(self, request: web.Request) -> web.StreamResponse:

@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 
 from pterodisbot.demo import Demo, demo_fleet
+from pterodisbot.sandbox.panel import SimulatedPanel
 from tests.fixtures.discord import SandboxClient, poll_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +70,15 @@ def test_demo_fleet_has_every_kind_of_server() -> None:
     bigger = demo_fleet(20)
     assert len(bigger) == 20
     assert len({spec.name for spec in bigger}) == 20
+
+
+def test_a_big_demo_fleet_has_unique_names_without_double_numbers() -> None:
+    names = [spec.name for spec in demo_fleet(200)]
+    assert len(set(names)) == 200
+    assert [name for name in names if name.count("#") > 1] == []
+    assert names[:8] == [spec.name for spec in demo_fleet(8)]
+    # The panel accepts the fleet: identifiers are unique too.
+    assert len(SimulatedPanel(fleet=demo_fleet(200)).servers) == 200
 
 
 @in_demo_loop
@@ -296,6 +306,45 @@ async def test_demo_command_prints_one_url_and_stops_cleanly_on_a_signal(
     assert "http://" not in rest  # one URL, printed once
     with pytest.raises(aiohttp.ClientConnectionError):
         await _get_json(session, urls[0] + "_demo/info")
+
+
+@in_demo_loop
+async def test_demo_info_answers_503_until_the_seeded_embeds_are_posted(
+    session: aiohttp.ClientSession,
+) -> None:
+    # A child process: discord.py's API base is process-wide, so no second bot in this one.
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = await _run_cli("--port", str(port), "--servers", "4")
+    answers: list[tuple[int, Any]] = []
+
+    async def ready() -> bool:
+        try:
+            async with session.get(f"{url}/_demo/info") as response:
+                answers.append((response.status, await response.json()))
+                return response.status == 200
+        except aiohttp.ClientConnectionError:
+            return False  # not listening yet
+
+    try:
+        await poll_until(ready, within=60, what="/_demo/info to answer 200")
+        # Read at once: were the seeded embeds there when the demo said it was ready?
+        status = await SandboxClient(url, session).messages("status")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert answers[0] == (503, {"ready": False})
+    assert all(answer == (503, {"ready": False}) for answer in answers[:-1])
+    info = answers[-1][1]
+    assert info["ready"] is True
+    assert info["discord_api"] == url
+    titles = [m["embeds"][0]["title"] for m in status if m["embeds"]]
+    assert titles == ["Modded Minecraft (ATM9)", "Valheim Vikings", "Rust Monthly (flaky)"]
 
 
 @in_demo_loop

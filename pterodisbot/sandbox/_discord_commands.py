@@ -82,6 +82,21 @@ class CommandRegistry:
                     return c
         return None
 
+    def reachable(self, guild_id: int | None) -> list[Json]:
+        """Return the chat-input commands a user in this guild (or DM) may pick, by name.
+
+        A guild command hides a global one of the same name, as `find()` resolves them.
+        """
+        scopes: Sequence[int | None] = (guild_id, None) if guild_id is not None else (None,)
+        seen: set[str] = set()
+        out: list[Json] = []
+        for scope in scopes:
+            for c in self._scopes.get(scope, []):
+                if c.get("type", CHAT_INPUT) == CHAT_INPUT and c["name"] not in seen:
+                    seen.add(c["name"])
+                    out.append(c)
+        return sorted(out, key=lambda c: str(c["name"]))
+
     def _store(self, guild_id: int | None, command: Mapping[str, Any], old: Json | None) -> Json:
         cmd_type = command.get("type", CHAT_INPUT)
         out: Json = {

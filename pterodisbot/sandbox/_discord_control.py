@@ -90,6 +90,7 @@ class Control:
             web.get(f"{c}/stats", self.stats, allow_head=False),
             web.get(f"{c}/world", self.world, allow_head=False),
             web.get(f"{c}/commands", self.commands, allow_head=False),
+            web.get(f"{c}/users/{{user}}/commands", self.user_commands, allow_head=False),
             web.get(f"{c}/gateway", self.gateway, allow_head=False),
             web.post(f"{c}/gateway/disconnect", self.disconnect),
             web.post(f"{c}/interactions", self.interact),
@@ -113,7 +114,7 @@ class Control:
         try:
             return await handler(request)
         except ControlError as exc:
-            return json_response({"error": exc.message}, status=exc.status)
+            return json_response(exc.body(), status=exc.status)
 
     async def _json(self, request: web.Request) -> dict[str, Any]:
         if not request.can_read_body:
@@ -171,6 +172,28 @@ class Control:
             {
                 "global": scopes.get(None, []),
                 "guilds": {str(k): v for k, v in scopes.items() if k is not None},
+            }
+        )
+
+    async def user_commands(self, request: web.Request) -> web.Response:
+        """Return the commands a user's `/` picker shows in a channel (`?channel_id=`, `guild_id`).
+
+        Decided as Discord does, from the member's permissions in that channel: a command whose
+        `default_member_permissions` the member lacks is not listed (administrators see all).
+        """
+        spec: dict[str, Any] = {"user_id": request.match_info["user"]}
+        for key in ("channel_id", "guild_id"):
+            if key in request.query:
+                spec[key] = request.query[key]
+        if request.query.get("dm", "") in ("1", "true"):
+            spec["dm"] = True
+        user, channel, commands = self._interactions.visible_commands(spec)
+        return json_response(
+            {
+                "user_id": str(user.id),
+                "guild_id": None if channel.guild_id is None else str(channel.guild_id),
+                "channel_id": str(channel.id),
+                "commands": commands,
             }
         )
 

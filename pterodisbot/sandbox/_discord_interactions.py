@@ -78,13 +78,52 @@ SELECT_TYPES = frozenset({3, 5, 6, 7, 8})
 _SELECT_OPTION_TYPES = {5: 6, 6: 8, 7: 9, 8: 7}
 
 
-class ControlError(Exception):
-    """A control-API request a real Discord user could not make (unknown command, no access)."""
+# Discord's answer to a client invoking a command hidden from that member (a stale or forged
+# request): 400 Invalid Form Body with this error under `data`; the client shows the message.
+NO_PERMISSION_TEXT = "You do not have permission to use this command."
+NO_PERMISSION_CODE = "INTERACTION_APPLICATION_COMMAND_INVALID_PERMISSIONS"
 
-    def __init__(self, status: int, message: str) -> None:
+
+class ControlError(Exception):
+    """A control-API request a real Discord user could not make (unknown command, no access).
+
+    `discord` is the error Discord itself would answer, when it answers one (its body is sent
+    alongside `error`).
+    """
+
+    def __init__(self, status: int, message: str, *, discord: ApiError | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.discord = discord
+
+    def body(self) -> Json:
+        """Return the control API's answer: Discord's error body, if any, plus `error`."""
+        out = self.discord.body() if self.discord is not None else {}
+        out["error"] = self.message
+        return out
+
+
+def usable_in_dms(command: Mapping[str, Any]) -> bool:
+    """Tell whether a command may be used in a DM with the bot."""
+    contexts = command.get("contexts")
+    return not (
+        command.get("guild_id") is not None
+        or command.get("dm_permission") is False
+        or (contexts is not None and 1 not in contexts)
+    )
+
+
+def member_sees(command: Mapping[str, Any], permissions: int) -> bool:
+    """Tell whether Discord shows a guild member with `permissions` (in a channel) `command`.
+
+    Administrators see every command; "0" hides a command from everyone else.
+    """
+    required = command.get("default_member_permissions")
+    if required is None or permissions & Perm.ADMINISTRATOR:
+        return True
+    needed = int(required)
+    return needed != 0 and permissions & needed == needed
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,24 +357,42 @@ class Interactions:
 
     def _check_can_use(self, command: Json, user: UserSeed, channel: Channel) -> None:
         if channel.guild_id is None:
-            contexts = command.get("contexts")
-            if (
-                command.get("guild_id") is not None
-                or command.get("dm_permission") is False
-                or (contexts is not None and 1 not in contexts)
-            ):
+            if not usable_in_dms(command):
                 raise ControlError(403, f"/{command['name']} is not available in DMs")
             return
-        required = command.get("default_member_permissions")
-        if required is None:
-            return
         perms = self._state.guilds[channel.guild_id].channel_permissions(user.id, channel)
-        needed = int(required)
-        if perms & needed != needed:
-            # Discord hides the command from this user; they cannot run it.
+        if not member_sees(command, perms):
+            # Discord hides the command from this user; invoked anyway, Discord refuses it.
             raise ControlError(
-                403, f"user {user.name!r} lacks the permissions to see /{command['name']}"
+                400,
+                NO_PERMISSION_TEXT,
+                discord=invalid_form(
+                    {
+                        "data": {
+                            "_errors": [{"code": NO_PERMISSION_CODE, "message": NO_PERMISSION_TEXT}]
+                        }
+                    }
+                ),
             )
+
+    def visible_commands(self, spec: Mapping[str, Any]) -> tuple[UserSeed, Channel, list[Json]]:
+        """Return the user, the channel and the chat-input commands Discord's picker shows there.
+
+        `spec` names the user (`user_id`) and the place (`channel_id`, `guild_id` or `dm`) as
+        for an interaction; a user who cannot see the channel gets a ControlError.
+        """
+        user = self._user(spec)
+        channel = self._place(spec, user)
+        if channel.guild_id is None:
+            return user, channel, [c for c in self._commands.reachable(None) if usable_in_dms(c)]
+        guild = self._state.guilds[channel.guild_id]
+        if user.id not in guild.members:
+            raise ControlError(403, f"user {user.name!r} is not a member of guild {guild.name!r}")
+        perms = guild.channel_permissions(user.id, channel)
+        if not perms & Perm.VIEW_CHANNEL:
+            raise ControlError(403, f"user {user.name!r} cannot see #{channel.name}")
+        commands = self._commands.reachable(channel.guild_id)
+        return user, channel, [c for c in commands if member_sees(c, perms)]
 
     def _options(
         self,

@@ -718,11 +718,12 @@ def _null_resource() -> dict[str, Any]:
 # --------------------------------------------------------------------- building a fleet
 
 
-def default_fleet(count: int, seed: int) -> list[SimServerSpec]:
+def default_fleet(count: int, seed: int, *, taken: Iterable[str] = ()) -> list[SimServerSpec]:
     """Return `count` varied, plausible server specs, the same for the same seed.
 
     With five or more servers at least one is installing, one suspended and one on a node
-    that is down; of the rest most run and some are offline.
+    that is down; of the rest most run and some are offline. Names are unique, also against
+    `taken` (the names of servers the caller adds itself), with at most one `#N` suffix.
     """
     rng = random.Random(seed)
     order = rng.sample(range(count), count)
@@ -738,7 +739,7 @@ def default_fleet(count: int, seed: int) -> list[SimServerSpec]:
             cursor += how_many
     up_nodes = [node.name for node in _DEFAULT_NODES if node.name != _DOWN_NODE]
     weighted = [game for game in _GAMES for _ in range(game.weight)]
-    used_names: set[str] = set()
+    used_names = set(taken)
     specs: list[SimServerSpec] = []
     for index in range(count):
         role = roles.get(index, "running")

@@ -21,6 +21,10 @@ Control API (JSON; users, guilds and channels may be given by name or id):
   `files` (file names) for multipart.
 - `GET  /_sandbox/stats`: totals, `requests_by_route`, `429_by_route`, `global_429`, syncs...
 - `GET  /_sandbox/commands`: registered commands, `global` and `guilds` by id.
+- `GET  /_sandbox/users/{user}/commands[?channel_id=|guild_id=|dm=1]`: `{"user_id", "guild_id",
+  "channel_id", "commands"}`, the chat-input commands that user's `/` picker shows there (a
+  command whose `default_member_permissions` the member lacks in the channel is hidden, as
+  Discord hides it; administrators see all). Default place: the first guild's `status` channel.
 - `POST /_sandbox/interactions`: act as a user. `{"type": "command", "name": "status add",
   "options": {"server": "abc"}, "user_id": "operator", "guild_id"?, "channel_id"?, "dm"?}`,
   `{"type": "component", "message_id", "custom_id", "values"?}`, `{"type": "autocomplete",
@@ -29,8 +33,10 @@ Control API (JSON; users, guilds and channels may be given by name or id):
   rejected, "response": {"type", "data", "files"}, "message", "followups": [{"kind", "message"}],
   "rejected": [{"status", "body"}]}`; `"wait": N` also waits up to N s for `min_followups`
   (default 1) follow-ups or @original edits. A request a real user could not make (unknown
-  command or option, no access to the channel, command hidden by `default_member_permissions`,
-  disabled or missing component) is answered `4xx {"error": ...}` and nothing is dispatched.
+  command or option, no access to the channel, disabled or missing component) is answered
+  `4xx {"error": ...}` and nothing is dispatched; a command hidden by
+  `default_member_permissions` gets Discord's own answer to a forged invocation (400 50035
+  `INTERACTION_APPLICATION_COMMAND_INVALID_PERMISSIONS`, plus `error`).
 - `GET  /_sandbox/interactions/{id}`: the same record later (late follow-ups).
 - `GET  /_sandbox/channels/{id}/messages[?ephemeral=1]` (oldest first), `.../messages/{mid}`.
 - `DELETE /_sandbox/channels/{id}/messages/{mid}`, `DELETE /_sandbox/channels/{id}`: as a

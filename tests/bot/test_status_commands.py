@@ -60,10 +60,13 @@ async def test_member_sees_server_list_but_cannot_refresh_or_purge(product: Prod
     for server in product.panel.servers.values():
         assert server.name in text or server.identifier in text
     # The admin commands carry default member permissions: Discord hides them from members...
+    offered = {c["name"] for c in await product.control.visible_commands("member")}
+    assert "server_list" in offered
+    assert offered.isdisjoint({"refresh_embeds", "purge_embeds", "reload_config"})
     for name in ("refresh_embeds", "purge_embeds"):
         with pytest.raises(ControlError) as hidden:
             await product.control.command(name, user="member")
-        assert hidden.value.status == 403
+        assert (hidden.value.status, hidden.value.body["code"]) == (400, 50035)
 
 
 async def test_server_list_shows_cpu_against_each_servers_limit(product: Product) -> None:

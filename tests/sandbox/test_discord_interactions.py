@@ -246,17 +246,68 @@ async def wipe(interaction: discord.Interaction) -> None:
     await interaction.response.send_message("wiped", ephemeral=True)
 
 
+@app_commands.command(name="tidy", description="Moderators only")
+@app_commands.default_permissions(manage_messages=True)
+async def tidy(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message("tidied", ephemeral=True)
+
+
+@app_commands.command(name="lockdown", description="Nobody but administrators")
+@app_commands.default_permissions()
+async def lockdown(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message("locked", ephemeral=True)
+
+
 async def test_command_hidden_by_default_permissions_cannot_be_run_by_a_member(
     bot_runner: BotRunner, discord_control: SandboxClient
 ):
-    await bot_runner.start(setup=lambda bot: add(bot, wipe))
+    await bot_runner.start(setup=lambda bot: add(bot, wipe, lockdown))
+    before = (await discord_control.stats())["interactions"]
 
     with pytest.raises(ControlError) as hidden:
         await discord_control.command("wipe", user="member")
+    with pytest.raises(ControlError) as nobody:
+        await discord_control.command("lockdown", user="operator")
+    dispatched = (await discord_control.stats())["interactions"] - before
     allowed = await discord_control.command("wipe", user="owner")
 
-    assert hidden.value.status == 403
+    # Discord's own answer to a client invoking a command hidden from that member.
+    for refused in (hidden.value, nobody.value):
+        assert refused.status == 400
+        assert refused.body["code"] == 50035
+        assert refused.body["errors"]["data"]["_errors"] == [
+            {
+                "code": "INTERACTION_APPLICATION_COMMAND_INVALID_PERMISSIONS",
+                "message": "You do not have permission to use this command.",
+            }
+        ]
+    assert dispatched == 0
     assert allowed.content == "wiped"
+
+
+async def test_each_user_is_offered_only_the_commands_discord_shows_them(
+    bot_runner: BotRunner, discord_control: SandboxClient
+):
+    await bot_runner.start(setup=lambda bot: add(bot, wipe, tidy, lockdown))
+
+    async def names(user: str) -> set[str]:
+        return {c["name"] for c in await discord_control.visible_commands(user, channel="alerts")}
+
+    restricted = {"wipe", "tidy", "lockdown"}
+    member, operator, owner = await names("member"), await names("operator"), await names("owner")
+    # The administrator sees every command, even "0" (no one else); the Operator role has
+    # Manage Messages, so /tidy; the member none of the three.
+    assert restricted <= owner
+    assert operator & restricted == {"tidy"}
+    assert member & restricted == set()
+    assert owner - restricted == member
+    assert "about" in member
+    # Guild commands are offered in that guild only, never in a DM with the bot.
+    assert await discord_control.visible_commands("owner", dm=True) == []
+
+    with pytest.raises(ControlError) as outsider:
+        await discord_control.visible_commands("outsider", channel="alerts")
+    assert outsider.value.status == 403
 
 
 async def test_only_guild_members_can_use_guild_commands(

@@ -8,6 +8,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ import aiohttp
 import pytest
 
 from pterodisbot.clock import FakeClock
-from pterodisbot.sandbox.panel import SimLimits, SimServerSpec, SimulatedPanel
+from pterodisbot.sandbox.panel import SimLimits, SimServerSpec, SimulatedPanel, default_fleet
 from tests.fixtures.discord import poll_until
 from tests.fixtures.panel import MakeSimPanel
 
@@ -957,6 +958,16 @@ def test_small_default_fleets_still_have_each_special_server(count: int) -> None
     assert sum(s.status == "installing" for s in servers) >= 1
     assert sum(s.status == "suspended" for s in servers) >= 1
     assert sum(s.node_down for s in servers) >= 1
+
+
+def test_default_fleet_names_are_unique_with_at_most_one_number() -> None:
+    taken = ["Minecraft Survival", "Minecraft Survival #2", "Valheim Community"]
+    names = [spec.name for spec in default_fleet(300, seed=7, taken=taken)]
+    assert len(set(names)) == 300
+    assert not set(names) & set(taken)
+    assert all(re.fullmatch(r"[^#]+( #\d+)?", name) for name in names), names
+    # Repeats are numbered from 2, as a person would: "Minecraft Survival #3" follows the taken #2.
+    assert "Minecraft Survival #3" in names
 
 
 def test_server_specs_with_bad_identifiers_are_refused() -> None:

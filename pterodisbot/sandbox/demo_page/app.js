@@ -12,7 +12,8 @@ const state = {
   channelId: null,
   user: "operator",
   messages: new Map(), // id -> message JSON, every channel
-  commands: [],
+  commands: [], // what this user's picker shows in this channel, as the sandbox decided
+  commandsAsked: 0,
   command: null, // the chosen command: {path, def, options}
   optionValues: {},
   unread: new Map(),
@@ -50,7 +51,10 @@ async function api(method, path, body) {
   try { data = text ? JSON.parse(text) : null; } catch { data = { error: text }; }
   if (!response.ok) {
     const message = (data && (data.error || data.message)) || `HTTP ${response.status}`;
-    throw new Error(message);
+    const error = new Error(message);
+    // Discord's own refusals carry a numeric code: shown as Discord shows them, not as ours.
+    error.discord = !!(data && typeof data.code === "number");
+    throw error;
   }
   return data;
 }
@@ -233,14 +237,31 @@ function renderMessage(message) {
 }
 
 function renderChannel() {
+  // Called when who is looking changes: only ephemeral messages come or go, so the messages
+  // that stay keep their nodes (and loaded graphs) and the view keeps its place.
   const box = $("#messages");
   const stick = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-  box.replaceChildren();
   const list = [...state.messages.values()]
     .filter((m) => m.channel_id === state.channelId && visible(m))
     .sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
-  for (const message of list) box.append(renderMessage(message));
+  const shown = new Map([...box.querySelectorAll(".message")].map((n) => [n.dataset.id, n]));
+  const staying = new Set(list.map((m) => m.id));
+  const view = box.getBoundingClientRect();
+  const viewTop = view.top;
+  // The anchor: of the messages still shown afterwards, the one taking most of the view (what
+  // is being read); private answers around it may come or go, it stays where it is.
+  let anchor = null;
+  let most = 0;
+  for (const node of shown.values()) {
+    if (!staying.has(node.dataset.id)) continue;
+    const r = node.getBoundingClientRect();
+    const seen = Math.min(r.bottom, view.bottom) - Math.max(r.top, view.top);
+    if (seen > most) { most = seen; anchor = node; }
+  }
+  const anchorOffset = anchor ? anchor.getBoundingClientRect().top - viewTop : 0;
+  box.replaceChildren(...list.map((m) => shown.get(m.id) || renderMessage(m)));
   if (stick) box.scrollTop = box.scrollHeight;
+  else if (anchor) box.scrollTop += anchor.getBoundingClientRect().top - viewTop - anchorOffset;
 }
 
 function upsertMessage(message) {
@@ -261,9 +282,9 @@ function upsertMessage(message) {
   if (stick) box.scrollTop = box.scrollHeight;
 }
 
-function notice(text) {
+function notice(text, kind) {
   const box = $("#messages");
-  const node = el("div", { class: "notice", text });
+  const node = el("div", { class: kind ? `notice ${kind}` : "notice", text });
   box.append(node);
   box.scrollTop = box.scrollHeight;
   setTimeout(() => node.remove(), 12000);
@@ -290,6 +311,7 @@ async function selectChannel(channelId) {
   $("#channel-name").textContent = channel.name;
   $("#channel-topic").textContent = channel.name === "status" ? "Live server status" : "";
   renderChannelList();
+  loadCommands();
   const messages = await api("GET", `/_sandbox/channels/${channelId}/messages?ephemeral=1`);
   for (const message of messages) {
     const known = state.messages.get(message.id);
@@ -344,6 +366,24 @@ async function clickComponent(message, customId, values, control) {
   } finally {
     control.classList.remove("busy");
   }
+}
+
+async function loadCommands() {
+  // Discord shows each member only the commands their permissions in this channel allow;
+  // the sandbox decides, the page only lists. A later ask (another user) wins.
+  const mine = ++state.commandsAsked;
+  state.commands = []; // never offer the previous user's commands meanwhile
+  const query = state.channelId ? `?channel_id=${state.channelId}` : "";
+  try {
+    const answer = await api("GET", `/_sandbox/users/${encodeURIComponent(state.user)}/commands${query}`);
+    if (mine !== state.commandsAsked) return;
+    state.commands = answer.commands;
+  } catch (error) {
+    if (mine !== state.commandsAsked) return;
+    state.commands = [];
+    notice(`Could not list the commands of ${state.user}: ${error.message}`);
+  }
+  if (!$("#suggestions").hidden || document.activeElement === $("#command-input")) showSuggestions();
 }
 
 function commandEntries() {
@@ -423,15 +463,16 @@ function attachAutocomplete(wrap, input, option) {
   const box = el("div", { class: "choices", hidden: true });
   wrap.append(box);
   let timer = null;
-  let asked = 0;
+  let asked = 0; // bumped by every keystroke: an answer to anything older is dropped
   const ask = async () => {
     const mine = ++asked;
-    const options = { ...state.optionValues, [option.name]: input.value };
+    const typed = input.value;
+    const options = { ...state.optionValues, [option.name]: typed };
     try {
       const result = await api("POST", "/_sandbox/interactions", {
         type: "autocomplete", name: state.command.path, options, focused: option.name, user_id: state.user,
       });
-      if (mine !== asked) return;
+      if (mine !== asked || input.value !== typed || document.activeElement !== input) return;
       const choices = (result.response && result.response.data && result.response.data.choices) || [];
       box.replaceChildren(...choices.map((c) => el("div", {
         class: "choice", "data-value": c.value,
@@ -444,17 +485,25 @@ function attachAutocomplete(wrap, input, option) {
       }, c.name)));
       box.hidden = choices.length === 0;
     } catch (error) {
-      box.replaceChildren(el("div", { class: "choice", text: `no suggestions: ${error.message}` }));
+      if (mine !== asked) return;
+      box.replaceChildren(el("div", { class: "note", text: `no suggestions: ${error.message}` }));
       box.hidden = false;
     }
+  };
+  const askSoon = (delay) => {
+    // Until the answer for what is typed now arrives, the old list would be a lie.
+    asked += 1;
+    box.replaceChildren(el("div", { class: "searching", text: "searching…" }));
+    box.hidden = false;
+    clearTimeout(timer);
+    timer = setTimeout(ask, delay);
   };
   input.addEventListener("input", () => {
     // Typing replaces a picked choice: what is sent is what the user typed until they pick.
     state.optionValues[option.name] = input.value;
-    clearTimeout(timer);
-    timer = setTimeout(ask, 120);
+    askSoon(120);
   });
-  input.addEventListener("focus", () => { clearTimeout(timer); timer = setTimeout(ask, 0); });
+  input.addEventListener("focus", () => askSoon(0));
   input.addEventListener("blur", () => setTimeout(() => { box.hidden = true; }, 150));
 }
 
@@ -489,7 +538,8 @@ async function runCommand(event) {
     state.command = null;
     state.optionValues = {};
   } catch (error) {
-    notice(`/${path} as ${state.user}: ${error.message}`);
+    if (error.discord) notice(error.message, "discord-error");
+    else notice(`/${path} as ${state.user}: ${error.message}`);
   } finally {
     button.disabled = false;
   }
@@ -554,13 +604,12 @@ async function main() {
   $("#guild-name").textContent = state.guild.name;
   state.user = $("#user-select").value;
   connectEvents();
-  const commands = await api("GET", "/_sandbox/commands");
-  state.commands = [...(commands.guilds[state.guild.id] || []), ...(commands.global || [])];
   const status = state.guild.channels.find((c) => c.name === "status") || state.guild.channels[0];
   await selectChannel(status.id);
   $("#user-select").addEventListener("change", () => {
     state.user = $("#user-select").value;
     $("#command-input").placeholder = `Type / for commands, as ${state.user}`;
+    loadCommands();
     renderChannel();
   });
   $("#command-input").addEventListener("input", showSuggestions);
