@@ -16,6 +16,7 @@ import pytest
 
 from pterodisbot import __version__
 from pterodisbot.__main__ import main
+from pterodisbot.demo import demo_fleet
 from pterodisbot.sandbox.discord_server import DiscordSandbox, make_bot_token
 from tests.fixtures.discord import poll_until
 from tests.processes import REPO, subprocess_env
@@ -245,8 +246,9 @@ async def test_demo_prints_its_url_last_and_further_polls_print_nothing_after_it
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    # 30 servers: the fleet then has servers on a node that is down, whose warning at every
+    # 30 servers: the fleet then has a server on a node that is down, whose warning at every
     # poll used to bury the URL. Logs (stderr) and the URL (stdout) in one pipe, in order.
+    assert any(spec.node_down for spec in demo_fleet(30))
     demo = await asyncio.create_subprocess_exec(
         sys.executable,
         *("-m", "pterodisbot", "demo", "--port", str(port), "--servers", "30"),
