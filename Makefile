@@ -4,7 +4,16 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint browser docker-check format run check-config doctor bench clean
+# Options handed to the CLI: `make demo PORT=9000 SERVERS=20`, `make doctor CONFIG=... ENV_FILE=...`.
+# Empty here so only the command line sets them: a PORT exported for something else is ignored.
+PORT     :=
+SERVERS  :=
+CONFIG   :=
+ENV_FILE :=
+DEMO_ARGS = $(if $(PORT),--port '$(PORT)') $(if $(SERVERS),--servers '$(SERVERS)')
+FILE_ARGS = $(if $(CONFIG),--config '$(CONFIG)') $(if $(ENV_FILE),--env-file '$(ENV_FILE)')
+
+.PHONY: demo test lint browser docker-check format run check-config doctor bench venv clean
 
 # (Re)create the virtualenv whenever a requirements file or pyproject.toml changes.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -13,8 +22,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
+# Only the virtualenv, for running `.venv/bin/python -m pterodisbot ...` by hand.
+venv: $(STAMP)
+
 demo: $(STAMP)
-	$(PY) -m pterodisbot demo
+	$(PY) -m pterodisbot demo $(DEMO_ARGS)
 
 test: lint browser
 	$(PY) -m pytest
@@ -39,13 +51,13 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 run: $(STAMP)
-	$(PY) -m pterodisbot run
+	$(PY) -m pterodisbot run $(FILE_ARGS)
 
 check-config: $(STAMP)
-	$(PY) -m pterodisbot check-config
+	$(PY) -m pterodisbot check-config $(FILE_ARGS)
 
 doctor: $(STAMP)
-	$(PY) -m pterodisbot doctor
+	$(PY) -m pterodisbot doctor $(FILE_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
 from pterodisbot.clock import Clock, SystemClock
+from pterodisbot.conditions import ConditionLog, shorten
 from pterodisbot.panel.errors import (
     AuthFailure,
     PanelAuthError,
@@ -42,6 +43,16 @@ _AUTH_TEXT: Final[Mapping[AuthFailure, str]] = {
     AuthFailure.FORBIDDEN: "the API key may not read this server",
     AuthFailure.APPLICATION_KEY: "an application key cannot use the client API",
 }
+
+# Conditions of a server that are states to show, not faults to chase: logged at INFO.
+_STATE_CONDITIONS: Final[Mapping[str, str]] = {
+    "installing": "installing, no resources until done",
+    "suspended": "suspended, no resources until unsuspended",
+}
+# The ConditionLog key of conditions of the panel as a whole (its rate limit).
+_PANEL: Final = "panel"
+# Characters of a server's name in a log line: the identifier is what to search for.
+_NAME_LIMIT: Final = 24
 
 # Panel `status` values that mean the server cannot run right now.
 _INSTALL_LIKE = frozenset({"installing", "install_failed", "reinstall_failed", "restoring_backup"})
@@ -152,6 +163,9 @@ class Monitor:
         self.last_cycle_completed: float | None = None
         self.last_cycle_duration: float | None = None
         self.panel_reachable: bool | None = None
+        self._conditions = ConditionLog(log, clock=self._clock)
+        # The last state logged for each server: the start of a change worth a line.
+        self._logged_status: dict[str, ServerStatus] = {}
 
     @property
     def servers(self) -> Mapping[str, Server]:
@@ -222,6 +236,8 @@ class Monitor:
         self._metrics.retain(visible.keys())
         for identifier in removed:
             self._snapshots.pop(identifier, None)
+            self._logged_status.pop(identifier, None)
+            self._conditions.forget(identifier)
             log.info("server %s is no longer visible to the API key", identifier)
             for removal in self._removal_listeners:
                 removal(identifier)
@@ -277,6 +293,29 @@ class Monitor:
             except Exception:
                 log.exception("poll cycle listener failed")
 
+    def _report(self, snapshot: ServerSnapshot, *, panel_wide: bool) -> None:
+        """Log a change of the server's state or condition once, not every poll."""
+        if panel_wide:
+            # The panel itself is unreachable: one line for the panel (lifecycle), not one per
+            # server; the states logged last stay the ones to compare with when it comes back.
+            return
+        server = snapshot.server
+        subject = f"server {server.identifier} ({shorten(server.name, _NAME_LIMIT)})"
+        if snapshot.resources is not None:
+            self._conditions.observe(_PANEL, None)
+        state = _STATE_CONDITIONS.get(snapshot.status) if snapshot.error is not None else None
+        condition = state or snapshot.error
+        self._conditions.observe(
+            server.identifier,
+            condition,
+            subject=subject,
+            level=logging.INFO if state is not None else logging.WARNING,
+        )
+        before = self._logged_status.get(server.identifier)
+        self._logged_status[server.identifier] = snapshot.status
+        if before is not None and before is not snapshot.status:
+            log.info("%s: %s -> %s", subject, before, snapshot.status)
+
     def _trend(self, identifier: str, now: float) -> Trend | None:
         if self.smoothing <= 0:
             return None
@@ -309,6 +348,7 @@ class Monitor:
 
     async def _poll_one(self, server: Server) -> ServerSnapshot | None:
         now = self._clock.time()
+        panel_wide = False
         resources: Resources | None = None
         error: str | None = None
         conflict = False
@@ -317,9 +357,10 @@ class Monitor:
             self.panel_reachable = True
         except PanelRateLimited as exc:
             # Keep showing what we had: being throttled says nothing about the server.
-            log.warning(
-                "server %s: panel rate limit, retry in %.0f s", server.identifier, exc.retry_after
+            log.debug(
+                "server %s: rate limited, retry in %.0f s", server.identifier, exc.retry_after
             )
+            self._conditions.observe(_PANEL, "rate limiting the API key (429)")
             return self._snapshots.get(server.identifier)
         except PanelNotFound:
             log.info(
@@ -334,6 +375,7 @@ class Monitor:
             # A node that is down says nothing about the panel itself.
             if not exc.node_down:
                 self.panel_reachable = False
+                panel_wide = True
             error = _UNAVAILABLE_TEXT.get(exc.reason, "panel unavailable")
         except PanelAuthError as exc:
             error = _AUTH_TEXT.get(exc.reason, "the panel refused the API key")
@@ -372,14 +414,7 @@ class Monitor:
             last_known=last_known,
         )
         self._snapshots[server.identifier] = snapshot
-        if previous is not None and previous.status is not snapshot.status:
-            log.info(
-                "server %s (%s): %s -> %s",
-                server.identifier,
-                server.name,
-                previous.status,
-                snapshot.status,
-            )
+        self._report(snapshot, panel_wide=panel_wide)
         for listener in self._listeners:
             try:
                 listener(snapshot, previous)

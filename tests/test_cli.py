@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from pterodisbot import __version__
 from pterodisbot.__main__ import main
+from pterodisbot.demo import demo_fleet
 from pterodisbot.sandbox.discord_server import DiscordSandbox, make_bot_token
+from tests.fixtures.discord import poll_until
 from tests.processes import REPO, subprocess_env
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
@@ -258,6 +264,54 @@ def test_demo_refuses_an_impossible_port_before_starting_anything(
 ) -> None:
     assert main(["demo", "--port", "70000"]) == 2
     assert "--port is 0 to 65535" in capsys.readouterr().err
+
+
+async def test_demo_prints_its_url_last_and_further_polls_print_nothing_after_it() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # 30 servers: the fleet then has a server on a node that is down, whose warning at every
+    # poll used to bury the URL. Logs (stderr) and the URL (stdout) in one pipe, in order.
+    assert any(spec.node_down for spec in demo_fleet(30))
+    demo = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "pterodisbot", "demo", "--port", str(port), "--servers", "30"),
+        cwd=REPO,
+        env=subprocess_env(PYTHONUNBUFFERED="1"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert demo.stdout is not None
+    try:
+        before: list[str] = []
+        while "http://" not in (
+            line := (await asyncio.wait_for(demo.stdout.readline(), 60)).decode()
+        ):
+            assert line, f"the demo ended without a URL: {''.join(before)}"
+            before.append(line)
+        url = re.findall(r"http://\S+", line)[0]
+        async with aiohttp.ClientSession() as session:
+
+            async def panel_requests() -> int:
+                async with session.get(f"{url}_sim/stats") as answer:
+                    return sum((await answer.json())["requests"].values())
+
+            at_url = await panel_requests()
+
+            async def two_more_cycles() -> bool:
+                return await panel_requests() >= at_url + 2 * 30
+
+            await poll_until(two_more_cycles, within=30, what="two more polls of every server")
+        demo.send_signal(signal.SIGINT)
+        rest = (await asyncio.wait_for(demo.stdout.read(), 30)).decode()
+        code = await demo.wait()
+    finally:
+        if demo.returncode is None:
+            demo.kill()
+            await demo.wait()
+    assert code == 0
+    assert rest.splitlines() == ["Pterodisbot demo: stopping…"]
+    assert any("Wings" in earlier for earlier in before)  # the start-up noise came first
 
 
 def test_run_refuses_a_broken_config_before_starting_anything(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,8 @@ async def test_reload_config_applies_interval_thresholds_permissions_and_channel
     assert services.audit.channel_id == int(audit)
     # The change itself is in the audit trail, posted to the channel it just configured.
     posted = await product.control.wait_for_message("audit", within=5)
-    assert posted["embeds"][0]["title"] == "Reload config · config.ini"
+    headline = posted["embeds"][0]["description"].splitlines()[0]
+    assert re.fullmatch(r"Config reload by <@\d+> · config\.ini", headline), headline
     assert "monitoring.poll_interval: 2 -> 5" in posted["embeds"][0]["description"]
     # The new [permissions] status = Admin now keeps plain members out.
     refused = await product.control.command("server_list", user="member")

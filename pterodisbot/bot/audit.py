@@ -24,6 +24,27 @@ AUDIT_FILENAME = "audit.jsonl"
 
 Outcome = Literal["refused", "confirm", "cancelled", "ok", "failed", "shown"]
 
+# How the audit channel names an action ("stop", "stop:yes", "reload config"...).
+_ACTION_WORDS: dict[str, str] = {
+    "start": "Start",
+    "stop": "Stop",
+    "restart": "Restart",
+    "kill": "Kill",
+    "address": "Address",
+    "reload config": "Config reload",
+    "unknown": "Button",
+}
+# What happened, said between the action and the person: "Restart refused for @member".
+_OUTCOME_WORDS: dict[str, str] = {
+    "ok": "by",
+    "shown": "shown to",
+    "confirm": "awaiting confirmation from",
+    "cancelled": "cancelled by",
+    "failed": "failed for",
+    "refused": "refused for",
+}
+_POWER_ACTIONS = frozenset({"start", "stop", "restart", "kill"})
+
 _COLOURS: dict[str, int] = {
     "ok": 0x57F287,
     "shown": 0x5865F2,
@@ -70,19 +91,31 @@ class AuditEntry:
         )
 
 
+def audit_headline(entry: AuditEntry) -> str:
+    """Return what happened as a moderator reads it: "Stop confirmed by <@1> · Palworld"."""
+    action, _, step = entry.action.partition(":")
+    what = _ACTION_WORDS.get(action, action.capitalize())
+    said = _OUTCOME_WORDS.get(entry.outcome, entry.outcome)
+    if entry.outcome == "ok" and step == "yes":
+        said = "confirmed by"
+    elif entry.outcome == "ok" and action in _POWER_ACTIONS:
+        said = "sent by"
+    server = entry.server_name or entry.server_id or "unknown server"
+    # A mention only where Discord renders it (a description, not a title or a field name);
+    # the channel is sent with no allowed mentions, so nobody is pinged.
+    return f"{what} {said} <@{entry.user_id}> · {server}"
+
+
 def build_audit_embed(entry: AuditEntry) -> discord.Embed:
     """Return the compact embed posted to the audit channel for one entry (pure)."""
-    server = entry.server_name or entry.server_id or "unknown server"
+    text = f"{audit_headline(entry)}\n{entry.detail}" if entry.detail else audit_headline(entry)
     embed = discord.Embed(
-        title=f"{entry.action.capitalize()} · {server}"[:256],
-        description=entry.detail[:1024] or None,
+        description=text[:4096],
         colour=_COLOURS.get(entry.outcome, 0x99AAB5),
         timestamp=datetime.fromtimestamp(entry.t, tz=UTC),
     )
-    embed.add_field(name="By", value=f"<@{entry.user_id}> ({entry.user_name})"[:1024])
-    embed.add_field(name="Result", value=entry.outcome)
     if entry.latency_ms is not None:
-        embed.add_field(name="Panel", value=f"{entry.latency_ms:.0f} ms")
+        embed.add_field(name="Panel answered in", value=f"{entry.latency_ms:.0f} ms")
     if entry.server_id:
         embed.set_footer(text=f"Server {entry.server_id}")
     return embed

@@ -383,10 +383,10 @@ class PterodactylAPI:
         return None
 
     def _log_failure(self, request: _Request, error: PanelError, attempts: int) -> None:
-        # A suspended or deleted server is a state to show, not a fault to chase.
-        expected = isinstance(error, PanelConflict | PanelNotFound)
-        log.log(
-            logging.INFO if expected else logging.WARNING,
+        # Debug only: every caller says what a failure means in its own words (the monitor once
+        # per change of a server's condition, the power cog in the audit trail, doctor on
+        # screen); a line per failed call here would repeat them at every poll.
+        log.debug(
             "panel call failed: %s server=%s status=%s attempts=%d: %s",
             request.route,
             request.server_id or "-",

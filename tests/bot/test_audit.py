@@ -11,7 +11,13 @@ from pathlib import Path
 import discord
 import pytest
 
-from pterodisbot.bot.audit import AuditEntry, AuditFile, AuditLog, build_audit_embed
+from pterodisbot.bot.audit import (
+    AuditEntry,
+    AuditFile,
+    AuditLog,
+    audit_headline,
+    build_audit_embed,
+)
 from pterodisbot.sandbox.discord_rules import validate_message_payload
 from tests.bot.test_power_e2e import AUDIT_CHANNEL, audited
 from tests.fixtures.discord import poll_until
@@ -66,14 +72,72 @@ async def test_file_stays_under_its_bound_keeping_the_newest_entries(tmp_path: P
 
 def test_audit_embed_is_compact_and_valid_for_discord() -> None:
     embed = build_audit_embed(entry(outcome="refused", allowed=False, detail="no allowed role"))
-    assert embed.title == "Restart · Survival-1"
+    assert embed.title is None
+    assert embed.description == "Restart refused for <@222> · Survival-1\nno allowed role"
     assert embed.colour == discord.Colour(0xED4245)
     fields = {field.name: field.value for field in embed.fields}
-    assert fields["By"] == "<@222> (operator)"
-    assert fields["Result"] == "refused"
-    assert fields["Panel"] == "12 ms"
+    assert fields == {"Panel answered in": "12 ms"}
     payload = {"embeds": [embed.to_dict()]}
     assert validate_message_payload(payload, attachment_filenames=()) is None
+
+
+@pytest.mark.parametrize(
+    ("action", "outcome", "server_name", "headline"),
+    [
+        ("stop:yes", "ok", "Palworld Community", "Stop confirmed by <@222> · Palworld Community"),
+        ("restart", "ok", "Survival-1", "Restart sent by <@222> · Survival-1"),
+        ("stop", "confirm", "Survival-1", "Stop awaiting confirmation from <@222> · Survival-1"),
+        ("stop:no", "cancelled", "Survival-1", "Stop cancelled by <@222> · Survival-1"),
+        ("kill:yes", "failed", "Survival-1", "Kill failed for <@222> · Survival-1"),
+        ("address", "shown", "Survival-1", "Address shown to <@222> · Survival-1"),
+        ("reload config", "ok", "config.ini", "Config reload by <@222> · config.ini"),
+        ("unknown", "refused", None, "Button refused for <@222> · 1a2b3c4d"),
+    ],
+)
+def test_audit_headline_says_what_happened_in_words(
+    action: str, outcome: str, server_name: str | None, headline: str
+) -> None:
+    assert audit_headline(entry(action=action, outcome=outcome, server_name=server_name)) == (
+        headline
+    )
+
+
+async def test_audit_channel_names_people_with_mentions_that_ping_no_one(
+    product: Product,
+) -> None:
+    await product.start(settings={"discord": {"audit_channel_id": str(AUDIT_CHANNEL)}})
+    users = {u["name"]: u["id"] for u in (await product.control.world())["users"]}
+    server = product.panel.pick("running")
+    message_id = await product.post_status(server.identifier)
+    since = (await product.control.stats())["total_requests"]
+
+    asked = await product.control.click(message_id, f"pdb:stop:{server.identifier}", user="owner")
+    await product.control.click(
+        asked.message_id, f"pdb:stop:{server.identifier}:yes", user="owner", wait=5
+    )
+    await product.control.click(message_id, f"pdb:restart:{server.identifier}", user="member")
+    await audited(product, 3)
+
+    posts = [p["embeds"][0] for p in await product.control.messages("audit")]
+    owner, member = users["owner"], users["member"]
+    assert [p["description"].splitlines()[0] for p in posts] == [
+        f"Stop awaiting confirmation from <@{owner}> · {server.name}",
+        f"Stop confirmed by <@{owner}> · {server.name}",
+        f"Restart refused for <@{member}> · {server.name}",
+    ]
+    assert posts[2]["description"].splitlines()[1] == "no allowed role"
+    for post in posts:
+        # Nowhere Discord shows a mention as raw text, and no internal action names.
+        unrendered = [post.get("title", ""), post.get("footer", {}).get("text", "")]
+        unrendered += [field["name"] for field in post.get("fields", [])]
+        assert not [text for text in unrendered if "<@" in text], post
+        assert ":yes" not in json.dumps(post)
+    sent = [
+        r
+        for r in await product.control.requests(since)
+        if r["method"] == "POST" and r["path"] == f"/api/v10/channels/{AUDIT_CHANNEL}/messages"
+    ]
+    assert [r["json"]["allowed_mentions"] for r in sent] == [{"parse": []}] * 3
 
 
 async def test_unwritable_audit_file_is_logged_not_raised(

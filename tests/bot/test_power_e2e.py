@@ -97,9 +97,10 @@ async def test_operator_restarts_a_server_and_the_embed_goes_amber_then_green(
 
     await poll_until(back_to_green, within=8, what="the embed to go amber, then green")
     audit = await product.control.wait_for_message(
-        "audit", lambda m: bool(m["embeds"]) and "Restart" in m["embeds"][0]["title"]
+        "audit", lambda m: bool(m["embeds"]) and "Restart" in m["embeds"][0]["description"]
     )
-    assert server.name in audit["embeds"][0]["title"]
+    assert audit["embeds"][0]["description"].startswith("Restart sent by <@")
+    assert f"· {server.name}\n" in audit["embeds"][0]["description"]
     entries = await audited(product, 1)
     assert [(e["action"], e["allowed"], e["outcome"]) for e in entries] == [("restart", True, "ok")]
     assert entries[0]["user_name"] == "operator"
