@@ -110,11 +110,6 @@ class ConditionLog:
         """Drop what is known of `key` without a line (it is no longer watched)."""
         self._open.pop(key, None)
 
-    def condition(self, key: str) -> str | None:
-        """Return the condition `key` is in, as it was logged, or None."""
-        current = self._open.get(key)
-        return current.condition if current is not None else None
-
 
 def _duration(seconds: float) -> str:
     return format_uptime(seconds * 1000)

@@ -64,23 +64,13 @@ class BotAccount:
     guilds: tuple[BotGuild, ...]
 
 
-async def fetch_bot_account(
-    token: str,
-    *,
-    api_base: str | None = None,
-    session: aiohttp.ClientSession | None = None,
-) -> BotAccount:
+async def fetch_bot_account(token: str, *, api_base: str | None = None) -> BotAccount:
     """Return the account of `token` on `api_base` (None: Discord); raise `DiscordCheckError`."""
     rest = rest_base_for(api_base)
     headers = {"Authorization": f"Bot {token}"}
-    owned = session is None
-    http = session or aiohttp.ClientSession()
-    try:
+    async with aiohttp.ClientSession() as http:
         me = await _get(http, rest, "/users/@me", headers)
         guilds = await _get(http, rest, "/users/@me/guilds", headers, limit=_GUILD_PAGE)
-    finally:
-        if owned:
-            await http.close()
     try:
         return BotAccount(
             id=int(me["id"]),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -218,19 +218,17 @@ def _discord_account_line(account: BotAccount, guild_ids: Sequence[int]) -> tupl
                 "invite it there (scopes bot and applications.commands), or remove the id(s)",
                 False,
             )
-        return f"  {OK} {head}; in every configured guild: {_guild_list(account, guild_ids)}", True
+        return f"  {OK} {head}; in every configured guild: {_guild_list(names, guild_ids)}", True
     if not account.guilds:
         return (
             f"  {NOTE} {head}; it is in no guild yet: invite it (scopes bot and "
             "applications.commands), its commands appear in each guild it joins",
             True,
         )
-    every = [guild.id for guild in account.guilds]
-    return f"  {OK} {head}; serves every guild it is in: {_guild_list(account, every)}", True
+    return f"  {OK} {head}; serves every guild it is in: {_guild_list(names, list(names))}", True
 
 
-def _guild_list(account: BotAccount, guild_ids: Sequence[int]) -> str:
-    names = {guild.id: guild.name for guild in account.guilds}
+def _guild_list(names: Mapping[int, str], guild_ids: Sequence[int]) -> str:
     shown = [f"{names[guild_id]} ({guild_id})" for guild_id in guild_ids[:_GUILDS_SHOWN]]
     more = len(guild_ids) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more else "")

@@ -293,12 +293,8 @@ class Monitor:
             except Exception:
                 log.exception("poll cycle listener failed")
 
-    def _report(self, snapshot: ServerSnapshot, *, panel_wide: bool) -> None:
+    def _report(self, snapshot: ServerSnapshot) -> None:
         """Log a change of the server's state or condition once, not every poll."""
-        if panel_wide:
-            # The panel itself is unreachable: one line for the panel (lifecycle), not one per
-            # server; the states logged last stay the ones to compare with when it comes back.
-            return
         server = snapshot.server
         subject = f"server {server.identifier} ({shorten(server.name, _NAME_LIMIT)})"
         if snapshot.resources is not None:
@@ -414,7 +410,10 @@ class Monitor:
             last_known=last_known,
         )
         self._snapshots[server.identifier] = snapshot
-        self._report(snapshot, panel_wide=panel_wide)
+        if not panel_wide:
+            # A panel that is unreachable is one line (the lifecycle's), not one per server; the
+            # states logged last stay the ones to compare with when it comes back.
+            self._report(snapshot)
         for listener in self._listeners:
             try:
                 listener(snapshot, previous)

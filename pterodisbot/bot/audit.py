@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import discord
 
+from pterodisbot.bot.views import POWER_ACTIONS
 from pterodisbot.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ _OUTCOME_WORDS: dict[str, str] = {
     "failed": "failed for",
     "refused": "refused for",
 }
-_POWER_ACTIONS = frozenset({"start", "stop", "restart", "kill"})
 
 _COLOURS: dict[str, int] = {
     "ok": 0x57F287,
@@ -98,7 +98,7 @@ def audit_headline(entry: AuditEntry) -> str:
     said = _OUTCOME_WORDS.get(entry.outcome, entry.outcome)
     if entry.outcome == "ok" and step == "yes":
         said = "confirmed by"
-    elif entry.outcome == "ok" and action in _POWER_ACTIONS:
+    elif entry.outcome == "ok" and action in POWER_ACTIONS:
         said = "sent by"
     server = entry.server_name or entry.server_id or "unknown server"
     # A mention only where Discord renders it (a description, not a title or a field name);

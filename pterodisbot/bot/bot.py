@@ -151,8 +151,7 @@ class PterodactylBot(commands.Bot):
         self.synced_commands.pop(guild.id, None)
         if guild.id in self.sync_failures:
             self.sync_failures.discard(guild.id)
-            if not self.sync_failures:
-                self.commands_synced.set()
+            self._settle_sync()
 
     def serves(self, guild_id: int) -> bool:
         """Tell whether commands belong in this guild (`guild_ids`; empty: every guild)."""
@@ -192,10 +191,14 @@ class PterodactylBot(commands.Bot):
                     len(self.synced_commands[guild_id]),
                     guild_id,
                 )
-            if self.sync_failures:
-                self.commands_synced.clear()
-            else:
-                self.commands_synced.set()
+            self._settle_sync()
+
+    def _settle_sync(self) -> None:
+        # Synced means synced everywhere: one guild refusing the commands unsets it.
+        if self.sync_failures:
+            self.commands_synced.clear()
+        else:
+            self.commands_synced.set()
 
     def is_watching(self) -> bool:
         """Tell whether the bot is connected, its commands synced and one poll cycle done."""

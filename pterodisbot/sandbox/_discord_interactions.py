@@ -30,6 +30,7 @@ from pterodisbot.sandbox._discord_state import (
     Channel,
     Guild,
     Json,
+    Member,
     Message,
     State,
     role_json,
@@ -240,12 +241,7 @@ class Interactions:
             payload["channel"] = {**channel.to_json(), "recipients": [user_json(user)]}
             return payload
         guild = state.guilds[channel.guild_id]
-        member = guild.members.get(user.id)
-        if member is None:
-            raise ControlError(403, f"user {user.name!r} is not a member of guild {guild.name!r}")
-        perms = guild.channel_permissions(user.id, channel)
-        if not perms & Perm.VIEW_CHANNEL:
-            raise ControlError(403, f"user {user.name!r} cannot see #{channel.name}")
+        member, perms = self._member_in(guild, user, channel)
         payload.update(
             {
                 "guild_id": str(guild.id),
@@ -258,6 +254,21 @@ class Interactions:
             }
         )
         return payload
+
+    @staticmethod
+    def _member_in(guild: Guild, user: UserSeed, channel: Channel) -> tuple[Member, int]:
+        """Return the user's membership of `guild` and their permissions in its `channel`.
+
+        A ControlError if they are not a member or cannot see the channel: no real user could
+        act there.
+        """
+        member = guild.members.get(user.id)
+        if member is None:
+            raise ControlError(403, f"user {user.name!r} is not a member of guild {guild.name!r}")
+        perms = guild.channel_permissions(user.id, channel)
+        if not perms & Perm.VIEW_CHANNEL:
+            raise ControlError(403, f"user {user.name!r} cannot see #{channel.name}")
+        return member, perms
 
     def _place(self, spec: Mapping[str, Any], user: UserSeed) -> Channel:
         state = self._state
@@ -386,11 +397,7 @@ class Interactions:
         if channel.guild_id is None:
             return user, channel, [c for c in self._commands.reachable(None) if usable_in_dms(c)]
         guild = self._state.guilds[channel.guild_id]
-        if user.id not in guild.members:
-            raise ControlError(403, f"user {user.name!r} is not a member of guild {guild.name!r}")
-        perms = guild.channel_permissions(user.id, channel)
-        if not perms & Perm.VIEW_CHANNEL:
-            raise ControlError(403, f"user {user.name!r} cannot see #{channel.name}")
+        _, perms = self._member_in(guild, user, channel)
         commands = self._commands.reachable(channel.guild_id)
         return user, channel, [c for c in commands if member_sees(c, perms)]
 
