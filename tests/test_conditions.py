@@ -131,6 +131,33 @@ async def test_a_panel_outage_is_not_a_line_per_server_and_nothing_changed_says_
     assert [line for s in FLEET for line in lines_about(caplog, s.identifier)] == []
 
 
+async def test_the_panels_rate_limit_is_one_line_when_it_starts_and_one_when_it_ends(
+    make_sim_panel: MakeSimPanel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    clock = FakeClock(autojump=0.001)
+    panel = await make_sim_panel(
+        fleet=FLEET[:1], clock=clock, resources_cache_seconds=0, rate_limit=3
+    )
+    api = PterodactylAPI(panel.url, panel.api_key, clock=clock, max_retries=0)
+    monitor = Monitor(api, ServerMetricsManager(capacity=100), poll_interval=10, clock=clock)
+    async with api, PterodactylAPI(panel.url, panel.api_key, clock=clock) as other:
+        await monitor.refresh_servers()
+        await monitor.poll_once()
+        caplog.clear()
+        await other.whoami()  # another user of the key spends the rest of the minute
+        for _ in range(3):
+            await monitor.poll_once()
+        clock.advance(61)
+        await monitor.poll_once()
+    assert panel.stats()["rate_limited"] >= 1
+    about_panel = [m for r in bot_records(caplog) if (m := r.getMessage()).startswith("panel: ")]
+    assert [m.split(" after ")[0] for m in about_panel] == [
+        "panel: rate limiting the API key (429)",
+        "panel: readable again",
+    ]
+
+
 def test_a_changed_condition_is_said_and_a_forgotten_one_ends_silently(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

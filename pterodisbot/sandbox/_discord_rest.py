@@ -221,10 +221,11 @@ class RestApi:
         raw = request.match_info.get("guild_id")
         if raw is None:
             return None
-        guild_id = _int(raw)
-        if guild_id not in self._state.guilds:
+        guild = self._state.guilds.get(_int(raw))
+        if guild is None or not guild.commands_scope:
+            # Also what Discord answers in a guild the bot joined without applications.commands.
             raise known(rules.MISSING_ACCESS)
-        return guild_id
+        return guild.id
 
     async def list_commands(self, request: web.Request) -> web.Response:
         """Answer GET of global or guild commands."""

@@ -350,6 +350,7 @@ class Guild:
     roles: dict[int, RoleSeed]
     members: dict[int, Member]
     channels: dict[int, Channel]
+    commands_scope: bool = True
 
     def member_permissions(self, user_id: int) -> int:
         """Return a member's guild-level permissions (roles combined)."""
@@ -499,6 +500,7 @@ class State:
             roles={r.id: r for r in seed.roles},
             members=members,
             channels={},
+            commands_scope=seed.commands_scope,
         )
         for pos, ch in enumerate(seed.channels):
             guild.channels[ch.id] = self._make_channel(ch, guild.id, pos)

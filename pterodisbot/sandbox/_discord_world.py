@@ -157,6 +157,9 @@ class GuildSeed:
     members: tuple[MemberSeed, ...] = ()
     id: int = 0
     bot_permissions: int = BOT_PERMISSIONS
+    # Whether the bot was invited with the applications.commands scope: without it Discord
+    # answers 403 Missing Access to the guild's command routes.
+    commands_scope: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +342,7 @@ class World:
                         {"id": str(c.id), "name": c.name, "type": c.type} for c in g.channels
                     ],
                     "members": [{"user": m.user, "roles": list(m.roles)} for m in g.members],
+                    "commands_scope": g.commands_scope,
                 }
                 for g in self.guilds
             ],
@@ -385,4 +389,5 @@ def guild_from_json(g: Mapping[str, Any]) -> GuildSeed:
         members=members,
         id=int(g.get("id", 0)),
         bot_permissions=parse_permissions(g.get("bot_permissions", BOT_PERMISSIONS)),
+        commands_scope=bool(g.get("commands_scope", True)),
     )

@@ -46,7 +46,9 @@ Control API (JSON; users, guilds and channels may be given by name or id):
 - `POST /_sandbox/gateway/disconnect {"mode": "drop" | "reconnect" | "invalid_session"}`,
   `GET /_sandbox/gateway`: sessions, identifies, resumes.
 - `POST /_sandbox/guilds {"name", "owner", "channels": [{"name"}], "members": [{"user",
-  "roles"}], "roles"?}`: the bot joins a new guild (GUILD_CREATE).
+  "roles"}], "roles"?, "commands_scope"?}`: the bot joins a new guild (GUILD_CREATE);
+  `"commands_scope": false` invites it without applications.commands, so the guild's command
+  routes answer 403 50001 Missing Access.
 """
 
 from __future__ import annotations

@@ -159,3 +159,29 @@ async def test_configured_guilds_limit_the_sync_and_a_missing_one_is_said_not_fa
     assert await guild_commands(control, added["id"]) == []
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(f"not in guild {elsewhere}" in w and "discord.guild_ids" in w for w in warnings)
+
+
+async def test_a_guild_that_refuses_the_commands_is_said_with_the_fix_and_the_others_keep_theirs(
+    shipped: tuple[ShippedConfigRun, SandboxClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    run, control = shipped
+    caplog.set_level(logging.INFO, logger="pterodisbot.bot.bot")
+    bot = await run.start()
+    guild = run.sandbox.world.guilds[0]
+
+    # Invited with the scope "bot" alone: Discord answers 403 Missing Access to the sync.
+    added = await control.add_guild({**SECOND_GUILD, "commands_scope": False})
+
+    async def refused() -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.levelno == logging.ERROR and str(added["id"]) in r.getMessage()
+        ]
+
+    (error,) = await poll_until(refused, within=5, what="the refused sync to be logged")
+    assert "HTTP 403, code 50001" in error
+    assert "invite the bot again with the scopes bot and applications.commands" in error
+    assert await guild_commands(control, guild.id) == ALL_COMMANDS
+    # Not every served guild has the commands: the bot does not call itself ready.
+    assert not bot.is_watching()

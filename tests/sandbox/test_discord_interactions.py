@@ -14,6 +14,8 @@ from discord import app_commands
 
 from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.clock import FakeClock
+from pterodisbot.sandbox._discord_commands import CommandRegistry
+from pterodisbot.sandbox._discord_state import IdGenerator
 from pterodisbot.sandbox.discord_server import Bucket, DiscordSandbox, RateLimits, World
 from tests.fixtures.discord import BotRunner, ControlError, SandboxClient
 from tests.sandbox.test_discord_rest import png
@@ -308,6 +310,24 @@ async def test_each_user_is_offered_only_the_commands_discord_shows_them(
     with pytest.raises(ControlError) as outsider:
         await discord_control.visible_commands("outsider", channel="alerts")
     assert outsider.value.status == 403
+
+
+def test_a_guild_command_hides_the_global_one_of_the_same_name_in_the_picker() -> None:
+    registry = CommandRegistry(application_id=1, ids=IdGenerator(FakeClock()))
+    guild_id = 42
+    registry.overwrite(None, [{"name": "about", "description": "global"}])
+    registry.overwrite(
+        guild_id,
+        [{"name": "about", "description": "guild"}, {"name": "wipe", "description": "guild"}],
+    )
+
+    offered = registry.reachable(guild_id)
+
+    assert [(c["name"], c["description"]) for c in offered] == [
+        ("about", "guild"),
+        ("wipe", "guild"),
+    ]
+    assert [c["description"] for c in registry.reachable(None)] == ["global"]
 
 
 async def test_only_guild_members_can_use_guild_commands(
