@@ -30,9 +30,7 @@ DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 REFUSAL_QUIET_SECONDS = 60.0
 AUDIT_FILENAME = "audit.jsonl"
 
-Outcome = Literal[
-    "refused", "confirm", "cancelled", "sending", "ok", "failed", "unknown", "shown"
-]
+Outcome = Literal["refused", "confirm", "cancelled", "sending", "ok", "failed", "unknown", "shown"]
 # Attempts, before the panel is called: in the log and the file, not in the audit channel.
 _NOT_POSTED: frozenset[str] = frozenset({"sending"})
 

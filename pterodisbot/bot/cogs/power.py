@@ -386,6 +386,8 @@ class Power(commands.Cog, name=HANDLER_COG):
             give_up.cancel()
             if not task.done():
                 task.cancel()
+                # Let it unwind (its HTTP request is abandoned) before answering.
+                await asyncio.wait({task})
         if task.cancelled():
             return False, None
         return True, task.result()
