@@ -1,4 +1,4 @@
-"""Impatient clicks and stale buttons: a signal is sent once per meaning, a Kill only when it fits."""
+"""Impatient clicks and stale buttons: one signal per meaning, a Kill only when it fits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Power clicks when the bot stops: the ones under way end answered and audited, new ones refused."""
+"""Power clicks when the bot stops: those under way end answered and audited, new ones refused."""
 
 from __future__ import annotations
 
