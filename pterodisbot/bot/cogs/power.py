@@ -541,6 +541,11 @@ class Power(commands.Cog, name=HANDLER_COG):
                 await self._conclude(interaction, _BUSY)
                 await click.audit(True, "failed", _BUSY)
                 return
+        if self._give_up.is_set():
+            # The shutdown's time ran out while this click waited for the budget: not sent.
+            await self._conclude(interaction, SHUTTING_DOWN)
+            await click.audit(True, "refused", "the bot is shutting down")
+            return
         # The attempt is on record before the panel can act on it, whatever happens next.
         await click.audit(True, "sending", f"{verb(action)} being sent to the panel")
         started = self.services.clock.monotonic()
