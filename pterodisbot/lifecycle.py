@@ -1,7 +1,8 @@
 """The bot's life as a process: start lines, signals, reload on SIGHUP, a bounded shutdown.
 
-SIGINT/SIGTERM: stop polling, flush embed locations, close the panel session and the gateway,
-all within `SHUTDOWN_GRACE` seconds (Docker sends SIGKILL 10 s after SIGTERM). A second signal
+SIGINT/SIGTERM: refuse new power clicks and finish (or answer "unknown") those under way, stop
+polling, flush embed locations, close the panel session and the gateway, all within
+`SHUTDOWN_GRACE` seconds (Docker sends SIGKILL 10 s after SIGTERM). A second signal
 exits at once. SIGHUP re-reads config.ini (see `pterodisbot.reload`).
 """
 
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_CONFIG: Final = 2
-# Seconds the whole shutdown may take; Docker's default stop timeout is 10 s.
+# Seconds the whole shutdown may take; Docker's default stop timeout is 10 s. The bot's close()
+# gives power clicks in flight `bot.IN_FLIGHT_GRACE` (5 s) of it; the rest closes the sessions.
 SHUTDOWN_GRACE: Final = 8.0
 
 BotFactory = Callable[[Settings], "PterodactylBot"]
@@ -207,8 +209,8 @@ async def run(settings: Settings, build: BotFactory) -> int:
 
 
 async def _shutdown(bot: PterodactylBot, runner: asyncio.Task[None], web: WebServer | None) -> None:
-    # The bot's close() stops polling, flushes embed locations and the audit trail, and closes
-    # both sessions.
+    # The bot's close() finishes power clicks in flight, stops polling, flushes embed locations
+    # and the audit trail, and closes both sessions.
     await bot.close()
     if not runner.done():
         runner.cancel()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import socket
+import stat
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,11 +16,14 @@ import pytest
 
 from pterodisbot import __version__
 from pterodisbot.app import build_bot
+from pterodisbot.bot.audit import AUDIT_FILENAME, AuditFile
+from pterodisbot.bot.cogs.power import success_text
+from pterodisbot.bot.views import ButtonAction
 from pterodisbot.lifecycle import ShutdownSignals, report_progress
 from pterodisbot.sandbox.discord_server import DiscordSandbox
 from pterodisbot.sandbox.panel import SimulatedPanel
 from pterodisbot.web import WebServer
-from tests.fixtures.discord import poll_until
+from tests.fixtures.discord import InteractionResult, SandboxClient, poll_until
 from tests.fixtures.product import BOT_TOKEN, Product
 from tests.processes import subprocess_env
 
@@ -113,6 +117,8 @@ async def test_bot_starts_with_the_panel_down_says_so_and_recovers(
 
 # ------------------------------------------------------------------ the real process
 
+POWER_ROUTE = "POST /api/client/servers/{server}/power"
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -184,6 +190,67 @@ async def _health(session: aiohttp.ClientSession, outside: Outside) -> int | Non
             return answer.status
     except aiohttp.ClientError:
         return None
+
+
+async def test_sigterm_during_a_slow_restart_finishes_it_answers_and_audits_it(
+    outside: Outside,
+) -> None:
+    # A restart the panel takes 3 s to answer (less than the shutdown grace) is under way when
+    # SIGTERM arrives: it must end as it would have without the signal.
+    outside.write_config(outside.config_text() + "[permissions]\nconfirm_dangerous = false\n")
+    server = outside.panel.pick("running")
+    bot = await outside.start_bot()
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def healthy() -> bool:
+                return await _health(session, outside) == 200
+
+            await poll_until(healthy, within=30, what="the bot process to be healthy")
+            control = SandboxClient(outside.sandbox.url, session)
+            posted = await control.command(
+                "server_status", {"server": server.identifier}, channel="status", wait=5
+            )
+            assert posted.status == "answered", posted.raw
+
+            async def status_message() -> str | None:
+                messages = await control.messages("status")
+                return next((str(m["id"]) for m in messages if m.get("components")), None)
+
+            message_id = await poll_until(status_message, within=5, what="the status embed")
+            outside.panel.add_fault("slow_power", servers=[server.identifier], delay=3)
+            click = await control.click(message_id, f"pdb:restart:{server.identifier}")
+            assert click.content == f"Restarting **{server.name}**…"
+
+            async def panel_waiting() -> bool:
+                return outside.panel.stats()["requests"].get(POWER_ROUTE, 0) == 1
+
+            await poll_until(panel_waiting, within=5, what="the restart to reach the panel")
+            bot.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(bot.communicate(), 10)
+            async with session.get(
+                f"{outside.sandbox.url}/_sandbox/interactions/{click.id}"
+            ) as answer:
+                record = InteractionResult(await answer.json())
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+
+    assert bot.returncode == 0
+    assert outside.panel.stats()["power"] == {server.identifier: {"restart": 1}}
+    assert outside.panel.servers[server.identifier].state != "running"  # restarting for real
+    assert record.content == success_text(ButtonAction.RESTART, server.name)
+    audit_file = AuditFile(outside.tmp / "embed" / AUDIT_FILENAME)
+    assert [(e["action"], e["outcome"]) for e in audit_file.read()] == [
+        ("restart", "sending"),
+        ("restart", "ok"),
+    ]
+    assert stat.S_IMODE(audit_file.path.stat().st_mode) == 0o600
+    assert "shutdown: waiting for 1 power action(s) still in progress" in outside.log_text()
+    output = outside.log_text() + stderr.decode()
+    assert "Traceback" not in output
+    assert outside.log_text().rstrip().endswith("Pterodisbot stopped")
 
 
 async def test_the_process_starts_reloads_on_sighup_and_stops_cleanly_on_sigterm(

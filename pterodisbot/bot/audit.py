@@ -1,4 +1,10 @@
-"""The audit trail of server controls: the log, a bounded JSONL file, and the audit channel."""
+"""The audit trail of server controls: the log, a bounded JSONL file, and the audit channel.
+
+A power signal leaves two entries: "sending", written before the panel is called (so a crash or
+a kill -9 cannot leave a signal without a trace), then its outcome ("ok", "failed", or "unknown"
+when the bot stopped before the panel answered). The log and the file keep both; the audit
+channel only gets the outcome, one post per click.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import stat
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +30,9 @@ DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 REFUSAL_QUIET_SECONDS = 60.0
 AUDIT_FILENAME = "audit.jsonl"
 
-Outcome = Literal["refused", "confirm", "cancelled", "ok", "failed", "shown"]
+Outcome = Literal["refused", "confirm", "cancelled", "sending", "ok", "failed", "unknown", "shown"]
+# Attempts, before the panel is called: in the log and the file, not in the audit channel.
+_NOT_POSTED: frozenset[str] = frozenset({"sending"})
 
 # How the audit channel names an action ("stop", "stop:yes", "reload config"...).
 _ACTION_WORDS: dict[str, str] = {
@@ -43,6 +52,8 @@ _OUTCOME_WORDS: dict[str, str] = {
     "cancelled": "cancelled by",
     "failed": "failed for",
     "refused": "refused for",
+    "sending": "being sent for",
+    "unknown": "sent, outcome unknown, for",
 }
 
 _COLOURS: dict[str, int] = {
@@ -52,6 +63,8 @@ _COLOURS: dict[str, int] = {
     "cancelled": 0x99AAB5,
     "failed": 0xFEE75C,
     "refused": 0xED4245,
+    "sending": 0x99AAB5,
+    "unknown": 0xE67E22,
 }
 
 
@@ -125,7 +138,8 @@ class AuditFile:
     """An append-only JSONL file kept under `max_bytes` by dropping its oldest lines.
 
     Every write runs in a worker thread (an fsync must not stall the event loop); a lock keeps
-    the lines in order.
+    the lines in order. The file is created 0600 and a folder it creates 0700, whatever the umask:
+    it names who did what to which server.
     """
 
     def __init__(self, path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
@@ -143,14 +157,16 @@ class AuditFile:
             await asyncio.to_thread(self._append, line.encode())
 
     def _append(self, data: bytes) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
             size = 0
         if size + len(data) > self.max_bytes:
             self._trim(keep=self.max_bytes // 2 - len(data))
-        with self.path.open("ab") as handle:
+        # The mode only applies when the file is created; the umask can only take bits away.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "ab") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -159,6 +175,7 @@ class AuditFile:
         """Keep only the newest whole lines that fit in `keep` bytes (atomic replace)."""
         try:
             data = self.path.read_bytes()
+            mode = stat.S_IMODE(self.path.stat().st_mode)
         except FileNotFoundError:
             return
         tail = data[-keep:] if keep > 0 else b""
@@ -167,7 +184,11 @@ class AuditFile:
             newline = tail.find(b"\n")
             tail = tail[newline + 1 :] if newline >= 0 else b""
         spare = self.path.with_name(self.path.name + ".tmp")
-        with spare.open("wb") as handle:
+        fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        # The trimmed file keeps the mode of the one it replaces (0600 unless the operator chose
+        # otherwise), even if a stale spare was left with another one.
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
             handle.write(tail)
             handle.flush()
             os.fsync(handle.fileno())
@@ -190,7 +211,10 @@ class AuditFile:
 
 
 class AuditLog:
-    """Record each control attempt: one log line, one line in the file, one audit channel post."""
+    """Record each control attempt: one log line, one line in the file, one audit channel post.
+
+    A "sending" entry (a power signal about to go to the panel) is not posted: its outcome is.
+    """
 
     def __init__(
         self,
@@ -254,7 +278,7 @@ class AuditLog:
         return False, last[1] if last is not None else 0
 
     async def _post(self, entry: AuditEntry) -> None:
-        if self._client is None or self.channel_id is None:
+        if self._client is None or self.channel_id is None or entry.outcome in _NOT_POSTED:
             return
         # Someone clicking a button they may not use, again and again, must not flood the
         # channel: the log and the file keep every attempt, the channel one per minute.

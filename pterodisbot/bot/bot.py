@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import discord
 from discord.ext import commands
@@ -22,6 +22,18 @@ SyncMode = Literal["guild", "global", "off"]
 SYNC_MODES: tuple[SyncMode, ...] = ("guild", "global", "off")
 
 DEFAULT_EXTENSIONS: tuple[str, ...] = ("pterodisbot.bot.cogs.about",)
+# Seconds `close()` gives work already acknowledged (a power click waiting on the panel) to end
+# and be answered; the process's whole shutdown has 8 s (`lifecycle.SHUTDOWN_GRACE`), the rest
+# closes the sessions.
+IN_FLIGHT_GRACE = 5.0
+
+
+@runtime_checkable
+class FinishesInFlight(Protocol):
+    """A cog with acknowledged work that must end (and be answered) before the bot closes."""
+
+    async def finish_in_flight(self, within: float) -> None:
+        """Refuse new work; let the work in progress end within `within` seconds."""
 
 
 def default_intents() -> discord.Intents:
@@ -97,10 +109,13 @@ class PterodactylBot(commands.Bot):
             self.services.monitor.start()
 
     async def close(self) -> None:
-        """Stop polling, flush embed locations and the audit trail, close the panel session.
+        """Finish clicks in flight, stop polling, flush locations and audit, close the sessions.
 
-        The gateway and Discord session close last: the audit trail posts through them.
+        The gateway and Discord session close last: answers and the audit trail go through them.
         """
+        for cog in list(self.cogs.values()):
+            if isinstance(cog, FinishesInFlight):
+                await cog.finish_in_flight(IN_FLIGHT_GRACE)
         services = self.services
         if services is not None:
             await services.monitor.stop()

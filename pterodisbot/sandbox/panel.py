@@ -16,6 +16,8 @@ Faults (`POST /_sim/faults`) stand for a broken proxy in front of the panel:
 - "timeout": the panel handles the request (a power signal IS applied and counted) but the
   answer is held back far longer than any client waits, then a proxy-style 504 page.
 - "slow": a real-time delay, then the panel's normal answer.
+- "slow_power": the same, for power signals only (a slow Wings): other requests are answered at
+  once; the signal is applied when the delay ends.
 - "504": every Wings node unreachable; after the key check, the routes that reach Wings
   (resources, power, command, websocket) answer 504 DaemonConnectionException like a down node.
 `/_sim/stats` counts every client API request that arrived (`requests`, faulted ones included)
@@ -75,7 +77,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FaultKind = Literal["5xx", "504", "timeout", "slow", "garbage", "down"]
+FaultKind = Literal["5xx", "504", "timeout", "slow", "slow_power", "garbage", "down"]
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -367,7 +369,7 @@ class SimulatedPanel:
 
         `servers` (identifiers or uuids) limits it to requests about those servers; `status`
         pins the "5xx" answer (500, 502 or 503) instead of cycling; `delay` overrides the "slow"
-        fault's real-time delay.
+        and "slow_power" faults' real-time delay.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
@@ -448,11 +450,17 @@ class SimulatedPanel:
 
         server_ref = request.match_info.get("server")
         target = self._find(server_ref) if server_ref is not None else None
-        fault = self._fault_for(target.identifier if target is not None else None, daemon=False)
+        is_power = request.method == "POST" and pattern.endswith("/power")
+        fault = self._fault_for(
+            target.identifier if target is not None else None, daemon=False, power=is_power
+        )
         if fault is None:
             return await self._answer(request, handler, pattern)
         self._faulted += 1
-        if fault.kind == "slow":
+        if fault.kind in ("slow", "slow_power"):
+            # Read the body first, as the panel does before it waits on Wings: a client that
+            # gives up meanwhile does not stop the signal from being applied.
+            await request.read()
             await self._hold(fault.delay if fault.delay is not None else self.slow_seconds)
             return await self._answer(request, handler, pattern)
         if fault.kind == "timeout":
@@ -533,12 +541,18 @@ class SimulatedPanel:
 
     # ----------------------------------------------------------------- faults
 
-    def _fault_for(self, identifier: str | None, *, daemon: bool) -> SimFault | None:
-        """Return the newest active fault for this request: the "504" one, or any other kind."""
+    def _fault_for(
+        self, identifier: str | None, *, daemon: bool, power: bool = False
+    ) -> SimFault | None:
+        """Return the newest active fault for this request: the "504" one, or any other kind.
+
+        A "slow_power" fault only applies to power signals (`power`).
+        """
         now = self.clock.monotonic()
         for fault in reversed(self._faults):
             if (
                 (fault.kind == "504") == daemon
+                and (power or fault.kind != "slow_power")
                 and fault.active(now)
                 and fault.applies_to(identifier)
             ):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -70,6 +72,22 @@ async def test_file_stays_under_its_bound_keeping_the_newest_entries(tmp_path: P
     assert file.trims > 0
 
 
+async def test_audit_file_and_its_folder_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    file = AuditFile(tmp_path / "state" / "audit.jsonl", max_bytes=4096)
+    previous = os.umask(0)
+    try:
+        await file.append(entry(0))
+        assert stat.S_IMODE(file.path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(file.path.parent.stat().st_mode) == 0o700
+        for n in range(1, 100):
+            await file.append(entry(n))
+    finally:
+        os.umask(previous)
+
+    assert file.trims > 0
+    assert stat.S_IMODE(file.path.stat().st_mode) == 0o600  # the trimmed file too
+
+
 def test_audit_embed_is_compact_and_valid_for_discord() -> None:
     embed = build_audit_embed(entry(outcome="refused", allowed=False, detail="no allowed role"))
     assert embed.title is None
@@ -92,6 +110,12 @@ def test_audit_embed_is_compact_and_valid_for_discord() -> None:
         ("address", "shown", "Survival-1", "Address shown to <@222> · Survival-1"),
         ("reload config", "ok", "config.ini", "Config reload by <@222> · config.ini"),
         ("unknown", "refused", None, "Button refused for <@222> · 1a2b3c4d"),
+        (
+            "restart",
+            "unknown",
+            "Survival-1",
+            "Restart sent, outcome unknown, for <@222> · Survival-1",
+        ),
     ],
 )
 def test_audit_headline_says_what_happened_in_words(
@@ -116,8 +140,11 @@ async def test_audit_channel_names_people_with_mentions_that_ping_no_one(
         asked.message_id, f"pdb:stop:{server.identifier}:yes", user="owner", wait=5
     )
     await product.control.click(message_id, f"pdb:restart:{server.identifier}", user="member")
-    await audited(product, 3)
+    entries = await audited(product, 4)
 
+    # The attempt line ("sending", before the panel call) stays in the file: the channel gets
+    # one post per click, its outcome.
+    assert [e["outcome"] for e in entries] == ["confirm", "sending", "ok", "refused"]
     posts = [p["embeds"][0] for p in await product.control.messages("audit")]
     owner, member = users["owner"], users["member"]
     assert [p["description"].splitlines()[0] for p in posts] == [

@@ -101,10 +101,15 @@ async def test_operator_restarts_a_server_and_the_embed_goes_amber_then_green(
     )
     assert audit["embeds"][0]["description"].startswith("Restart sent by <@")
     assert f"· {server.name}\n" in audit["embeds"][0]["description"]
-    entries = await audited(product, 1)
-    assert [(e["action"], e["allowed"], e["outcome"]) for e in entries] == [("restart", True, "ok")]
-    assert entries[0]["user_name"] == "operator"
-    assert entries[0]["latency_ms"] is not None
+    entries = await audited(product, 2)
+    # The attempt is written before the panel is called, its outcome after.
+    assert [(e["action"], e["allowed"], e["outcome"]) for e in entries] == [
+        ("restart", True, "sending"),
+        ("restart", True, "ok"),
+    ]
+    assert [e["user_name"] for e in entries] == ["operator", "operator"]
+    assert entries[0]["latency_ms"] is None
+    assert entries[1]["latency_ms"] is not None
 
 
 async def _send_buttons(

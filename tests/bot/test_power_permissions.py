@@ -86,5 +86,9 @@ async def test_a_removed_role_stops_working_at_the_next_click(product: Product) 
 
     assert "don't have a role that may restart" in second.content
     assert await power_calls(product) == {OWN: {"stop": 1}}
-    entries = await audited(product, 2)
-    assert [(e["action"], e["allowed"]) for e in entries] == [("stop", True), ("restart", False)]
+    entries = await audited(product, 3)
+    assert [(e["action"], e["allowed"], e["outcome"]) for e in entries] == [
+        ("stop", True, "sending"),
+        ("stop", True, "ok"),
+        ("restart", False, "refused"),
+    ]

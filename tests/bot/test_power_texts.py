@@ -7,8 +7,12 @@ import pytest
 from pterodisbot.bot.cogs.power import (
     address_text,
     failure_text,
+    kill_refusal,
     progress_text,
     redundant_text,
+    settled_by,
+    settling_text,
+    stopped_text,
     success_text,
 )
 from pterodisbot.bot.views import ButtonAction
@@ -25,7 +29,7 @@ from pterodisbot.panel.errors import (
     PanelUnavailable,
     UnavailableReason,
 )
-from pterodisbot.panel.models import Allocation
+from pterodisbot.panel.models import Allocation, PowerState
 from tests.snapshots import make_server
 
 NAME = "Survival-1"
@@ -103,8 +107,9 @@ def test_every_panel_error_reads_as_a_sentence(error: PanelError, expected: str)
     text = failure_text(error, ButtonAction.RESTART, NAME, timeout=10)
     assert expected in text
     assert "Traceback" not in text
-    # The log gets the technical message; the user gets a sentence.
+    # The log gets the technical message; the user gets a sentence, never a class name.
     assert "internal diagnostic" not in text
+    assert type(error).__name__ not in text
 
 
 def test_progress_and_success_say_what_happens() -> None:
@@ -147,3 +152,57 @@ def test_address_lists_primary_first_and_flags_unroutable_ips() -> None:
         "`port 25575 (no public address set in the panel)` — RCON",
     ]
     assert "no address" in address_text(make_server(allocations=()))
+
+
+S, T, R, K = ButtonAction.START, ButtonAction.STOP, ButtonAction.RESTART, ButtonAction.KILL
+
+
+@pytest.mark.parametrize(
+    ("previous", "action", "settled"),
+    [
+        (R, R, True),
+        (T, T, True),
+        (K, T, True),
+        (S, S, True),
+        (R, S, True),
+        (K, K, True),
+        (T, K, False),  # a kill during a stop is what the Kill button is for
+        (R, T, False),
+        (T, S, False),
+        (S, R, False),
+        (T, R, False),
+    ],
+)
+def test_an_action_already_done_by_the_last_signal_is_not_sent_again(
+    previous: ButtonAction, action: ButtonAction, settled: bool
+) -> None:
+    assert settled_by(previous, action) is settled
+
+
+def test_settling_names_who_asked_and_when() -> None:
+    assert settling_text(R, "op_1", 3.7, NAME) == (
+        "**Survival-1** is already restarting (asked by op\\_1 3 s ago). Nothing more was sent: "
+        "the status embed follows it."
+    )
+    assert settling_text(K, "op", 1, NAME).startswith("**Survival-1** was just killed (asked by")
+
+
+@pytest.mark.parametrize(
+    ("state", "sent"),
+    [
+        (PowerState.STOPPING, True),
+        (PowerState.STARTING, True),  # a start that hangs
+        (PowerState.RUNNING, False),
+        (PowerState.OFFLINE, False),
+    ],
+)
+def test_a_kill_is_sent_only_to_a_server_really_stopping_or_starting(
+    state: PowerState, sent: bool
+) -> None:
+    assert (kill_refusal(state, NAME) is None) is sent
+
+
+def test_a_click_cut_short_by_a_shutdown_says_to_check_the_server() -> None:
+    text = stopped_text(ButtonAction.RESTART, NAME)
+    assert text.startswith("The bot was stopped before the panel answered")
+    assert "whether the restart of **Survival-1** happened is unknown" in text

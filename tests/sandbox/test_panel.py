@@ -821,6 +821,31 @@ async def test_slow_fault_delays_but_still_answers(
     assert body["object"] == "list"
 
 
+async def test_slow_power_fault_delays_power_signals_only_then_applies_them(
+    make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
+) -> None:
+    panel = await make_sim_panel(fleet=[spec("A", "f0000005", state="running")])
+    await post_fault(http, panel, kind="slow_power", seconds=60, delay=0.6)
+    resources = "/api/client/servers/f0000005/resources"
+    async with http.get(
+        panel.url + resources, headers=auth(panel), timeout=aiohttp.ClientTimeout(total=0.3)
+    ) as response:
+        assert response.status == 200  # reads are not slowed
+    power = panel.url + "/api/client/servers/f0000005/power"
+    with pytest.raises(asyncio.TimeoutError):
+        async with http.post(
+            power,
+            headers=auth(panel),
+            json={"signal": "restart"},
+            timeout=aiohttp.ClientTimeout(total=0.1),
+        ):
+            pass
+    path = power.removeprefix(panel.url)
+    status, _, _ = await call(http, panel, "POST", path, body={"signal": "kill"})
+    assert status == 204
+    assert panel.stats()["power"] == {"f0000005": {"restart": 1, "kill": 1}}
+
+
 async def test_latency_delays_every_client_api_answer(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:

@@ -4,15 +4,22 @@ Every click is checked from scratch (guild, server, the member's live roles): a 
 authority of its own. The click is acknowledged at once, before the panel is called, so Discord's
 3 s window never runs out however slow the panel is; that one private message is then edited to
 the outcome, so a click leaves one answer, not a trail of them.
+
+A signal the panel accepted settles for `SETTLE_SECONDS`: the same action again (or one it already
+covers) is answered, not sent. A Kill is sent only after a fresh read of the server says it is
+still stopping or starting. On shutdown, actions already acknowledged finish (or are told their
+outcome is unknown) and are audited before the panel session and Discord close.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord.ext import commands
@@ -42,7 +49,7 @@ from pterodisbot.panel.errors import (
     PanelUnavailable,
     UnavailableReason,
 )
-from pterodisbot.panel.models import PowerSignal
+from pterodisbot.panel.models import PowerSignal, PowerState
 
 if TYPE_CHECKING:
     from pterodisbot.bot.bot import PterodactylBot
@@ -50,6 +57,8 @@ if TYPE_CHECKING:
     from pterodisbot.panel.models import Server
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Actions that end players' sessions: these ask "are you sure?" when confirm_dangerous is on.
 DANGEROUS: frozenset[ButtonAction] = frozenset(
@@ -60,10 +69,36 @@ _BUDGET_WAIT = 3.0
 # Seconds the panel call may take beyond the client's own timeout before the user is told it has
 # not answered (a safety net: the client's timeout normally ends it first).
 _EXTRA_WAIT = 2.0
+_BUSY = (
+    "The panel is busy: the bot is at its panel request limit for the moment. "
+    "Nothing was sent; try again in a few seconds."
+)
 # Seconds a "Yes, restart" stays valid: an old confirm message must not fire by surprise.
 CONFIRM_TTL = 300.0
 # The monitor's reason for an unknown state is a hint in a sentence, not a log.
 _REASON_LIMIT = 120
+# Seconds after the panel accepted a signal during which the same action on that server (or one
+# it already covers, see `settled_by`) is answered instead of sent: impatient clicks while the
+# embed has not caught up yet must not restart a server six times.
+SETTLE_SECONDS = 30.0
+# Seconds kept, out of the shutdown's time for clicks in flight, to answer and audit the ones the
+# panel has not answered by then.
+_ANSWER_RESERVE = 1.5
+
+# What a signal sent moments ago already does for a new click: restart after restart, stop after
+# stop or kill, start after start or restart. Anything else is a new meaning and is sent.
+_COVERED_BY: dict[ButtonAction, frozenset[ButtonAction]] = {
+    ButtonAction.START: frozenset({ButtonAction.START, ButtonAction.RESTART}),
+    ButtonAction.STOP: frozenset({ButtonAction.STOP, ButtonAction.KILL}),
+    ButtonAction.RESTART: frozenset({ButtonAction.RESTART}),
+    ButtonAction.KILL: frozenset({ButtonAction.KILL}),
+}
+_UNDER_WAY: dict[ButtonAction, str] = {
+    ButtonAction.START: "is already starting",
+    ButtonAction.STOP: "is already stopping",
+    ButtonAction.RESTART: "is already restarting",
+    ButtonAction.KILL: "was just killed",
+}
 
 _VERBS: dict[ButtonAction, tuple[str, str]] = {
     ButtonAction.START: ("start", "Starting"),
@@ -74,6 +109,10 @@ _VERBS: dict[ButtonAction, tuple[str, str]] = {
 }
 
 NOT_HERE = "Server controls work only inside the Discord servers this bot serves."
+SHUTTING_DOWN = (
+    "The bot is shutting down, so nothing was sent to the panel. Try again in a minute, once "
+    "it is back."
+)
 INVALID_BUTTON = (
     "This button is not one I recognise (it may come from an older version of the bot). "
     "Nothing was sent to the panel. Post a fresh status embed with /server_status."
@@ -196,6 +235,56 @@ def failure_text(
     return f"The panel answered with an error{status}; the {what} of {name} may not have happened."
 
 
+def settled_by(previous: ButtonAction, action: ButtonAction) -> bool:
+    """Tell whether `action` is already done by `previous`, sent moments ago (pure)."""
+    return previous in _COVERED_BY.get(action, frozenset())
+
+
+def settling_text(previous: ButtonAction, who: str, ago: float, server_name: str) -> str:
+    """Return why a click repeating a signal sent `ago` seconds earlier is not sent again."""
+    seconds = max(0, math.floor(ago))
+    name, by = bold(server_name), discord.utils.escape_markdown(who)
+    return (
+        f"{name} {_UNDER_WAY[previous]} (asked by {by} {seconds} s ago). Nothing more was sent: "
+        "the status embed follows it."
+    )
+
+
+def kill_refusal(state: PowerState, server_name: str) -> str | None:
+    """Return why a Kill is refused in the freshly read `state`, or None to send it (pure).
+
+    A Kill is meant for a server stuck stopping (or starting); on a running server it would throw
+    away what players did since the last save, so an old button must not fire.
+    """
+    name = bold(server_name)
+    if state is PowerState.RUNNING:
+        return (
+            f"{name} is running again: this Kill button is from when it was stopping or stuck. "
+            "Nothing was sent; the status embed now shows its current state."
+        )
+    if state is PowerState.OFFLINE:
+        return f"{name} is already offline. Nothing was sent."
+    return None
+
+
+def kill_unread_text(server_name: str) -> str:
+    """Return why a Kill is not sent when the panel did not say the server's state."""
+    return (
+        f"The panel did not say what state {bold(server_name)} is in right now, so the kill was "
+        "not sent: a kill is only sent to a server that is really stopping or starting. Try "
+        "again in a moment."
+    )
+
+
+def stopped_text(action: ButtonAction, server_name: str) -> str:
+    """Return what a user learns when the bot stopped before the panel answered their click."""
+    return (
+        f"The bot was stopped before the panel answered, so whether the {verb(action)} of "
+        f"{bold(server_name)} happened is unknown. Check the server on the panel (or its status "
+        "embed once the bot is back) before trying again."
+    )
+
+
 def address_text(server: Server) -> str:
     """Return the server's addresses, primary first, each in a copyable code span."""
     if not server.allocations:
@@ -218,6 +307,15 @@ class Pending:
     user_name: str
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A power signal the panel accepted: which, who asked, when (the clock's monotonic time)."""
+
+    action: ButtonAction
+    user_name: str
+    at: float
+
+
 class Power(commands.Cog, name=HANDLER_COG):
     """Answer status embed buttons: start, stop, restart, kill, show address."""
 
@@ -226,10 +324,73 @@ class Power(commands.Cog, name=HANDLER_COG):
         self.services = services
         self.power_api = power_api
         self._pending: dict[str, Pending] = {}
+        # The last signal the panel accepted, per server (see SETTLE_SECONDS).
+        self._sent: dict[str, Sent] = {}
+        # Clicks acknowledged and not yet answered and audited; shutdown waits for them.
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        # Set by `finish_in_flight()`: new power clicks are refused...
+        self.closing = False
+        # ...and, once its time is up, the ones still waiting on the panel give up.
+        self._give_up = asyncio.Event()
 
     async def cog_unload(self) -> None:
         """Close the power client's HTTP session."""
         await self.power_api.close()
+
+    async def finish_in_flight(self, within: float) -> None:
+        """Refuse new power clicks; give those acknowledged `within` seconds to end and answer.
+
+        Called by the bot's `close()` while the panel session, the audit trail and Discord are
+        still open. Clicks whose panel call has not ended in time are cancelled and answered that
+        their outcome is unknown (audited so), in the last `_ANSWER_RESERVE` seconds.
+        """
+        self.closing = True
+        if self._idle.is_set():
+            return
+        log.info("shutdown: waiting for %d power action(s) still in progress", self._in_flight)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, within - _ANSWER_RESERVE)):
+                await self._idle.wait()
+            return
+        log.warning(
+            "shutdown: %d power action(s) still waiting for the panel; answering that their "
+            "outcome is unknown",
+            self._in_flight,
+        )
+        self._give_up.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_ANSWER_RESERVE):
+                await self._idle.wait()
+
+    @contextlib.contextmanager
+    def _tracked(self) -> Iterator[None]:
+        """Count one click as in flight until it is answered and audited."""
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _unless_given_up(self, call: Awaitable[T]) -> tuple[bool, T | None]:
+        """Await `call`; (False, None) if the shutdown gave up on it first (it is cancelled)."""
+        task = asyncio.ensure_future(call)
+        give_up = asyncio.ensure_future(self._give_up.wait())
+        try:
+            await asyncio.wait({task, give_up}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            give_up.cancel()
+            if not task.done():
+                task.cancel()
+                # Let it unwind (its HTTP request is abandoned) before answering.
+                await asyncio.wait({task})
+        if task.cancelled():
+            return False, None
+        return True, task.result()
 
     # -- one click ------------------------------------------------------------------------------
 
@@ -296,6 +457,9 @@ class Power(commands.Cog, name=HANDLER_COG):
 
     async def _power(self, click: _Click, ref: ButtonRef, server: Server) -> None:
         interaction, action = click.interaction, ref.action
+        if self.closing:
+            await click.refuse(SHUTTING_DOWN, "the bot is shutting down", allowed=True)
+            return
         snap = self.services.monitor.snapshots.get(server.identifier)
         if snap is not None and (text := redundant_text(action, snap.status, server.name)):
             await click.refuse(text, f"server already {snap.status.value}", allowed=True)
@@ -320,6 +484,15 @@ class Power(commands.Cog, name=HANDLER_COG):
                 allowed=True,
             )
             return
+        sent = self._sent.get(server.identifier)
+        ago = self.services.clock.monotonic() - sent.at if sent is not None else 0.0
+        if sent is not None and ago < SETTLE_SECONDS and settled_by(sent.action, action):
+            await click.refuse(
+                settling_text(sent.action, sent.user_name, ago, server.name),
+                f"{verb(sent.action)} sent {ago:.0f} s ago by {sent.user_name}",
+                allowed=True,
+            )
+            return
         if (
             ref.step is Step.PRESS
             and action in DANGEROUS
@@ -336,26 +509,80 @@ class Power(commands.Cog, name=HANDLER_COG):
         # Claimed before the first await: a second click can only see it taken.
         self._pending[server.identifier] = Pending(action, click.user.id, click.user.name)
         try:
-            text = progress_text(action, server.name)
-            if ref.step is Step.CONFIRM:
-                await interaction.response.edit_message(content=text, view=None)
-            else:
-                await interaction.response.send_message(text, ephemeral=True)
-            if not await self._take_budget():
-                detail = (
-                    "The panel is busy: the bot is at its panel request limit for the moment. "
-                    "Nothing was sent; try again in a few seconds."
-                )
-                await self._conclude(interaction, detail)
-                await click.audit(True, "failed", detail)
-                return
-            outcome, detail, latency = await self._send(server, action)
-            await self._conclude(interaction, detail)
+            with self._tracked():
+                await self._act(click, ref, server)
         finally:
             self._pending.pop(server.identifier, None)
+        if not self.closing:
+            # Redraw at once whatever the answer: the embed shows what the panel now says.
+            await self._refresh(server.identifier)
+
+    async def _act(self, click: _Click, ref: ButtonRef, server: Server) -> None:
+        """Acknowledge, check, send, answer and audit one power click (it is in flight)."""
+        interaction, action = click.interaction, ref.action
+        text = progress_text(action, server.name)
+        if ref.step is Step.CONFIRM:
+            await interaction.response.edit_message(content=text, view=None)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+        if not await self._take_budget():
+            await self._conclude(interaction, _BUSY)
+            await click.audit(True, "failed", _BUSY)
+            return
+        if action is ButtonAction.KILL:
+            answered, refusal = await self._unless_given_up(self._kill_refusal(server))
+            if not answered:
+                refusal = SHUTTING_DOWN
+            if refusal is not None:
+                await self._conclude(interaction, refusal)
+                await click.audit(True, "refused", refusal)
+                return
+            if not await self._take_budget():
+                await self._conclude(interaction, _BUSY)
+                await click.audit(True, "failed", _BUSY)
+                return
+        if self._give_up.is_set():
+            # The shutdown's time ran out while this click waited for the budget: not sent.
+            await self._conclude(interaction, SHUTTING_DOWN)
+            await click.audit(True, "refused", "the bot is shutting down")
+            return
+        # The attempt is on record before the panel can act on it, whatever happens next.
+        await click.audit(True, "sending", f"{verb(action)} being sent to the panel")
+        started = self.services.clock.monotonic()
+        answered, result = await self._unless_given_up(self._send(server, action))
+        if answered and result is not None:
+            outcome, detail, latency = result
+        else:
+            outcome, detail = "unknown", stopped_text(action, server.name)
+            latency = (self.services.clock.monotonic() - started) * 1000
+            log.warning(
+                "server %s (%s): %s abandoned by the shutdown before the panel answered",
+                server.identifier,
+                server.name,
+                action.value,
+            )
+        if outcome == "ok":
+            self._sent[server.identifier] = Sent(
+                action, click.user.name, self.services.clock.monotonic()
+            )
+        await self._conclude(interaction, detail)
         await click.audit(True, outcome, detail, latency_ms=latency)
-        # Redraw at once whatever the answer: the embed shows what the panel now says.
-        await self._refresh(server.identifier)
+
+    async def _kill_refusal(self, server: Server) -> str | None:
+        """Read the server's state now; return why a Kill must not be sent, or None."""
+        timeout = self.services.settings.pterodactyl.timeout
+        try:
+            async with asyncio.timeout(timeout + _EXTRA_WAIT):
+                resources = await self.power_api.get_resources(server.identifier)
+        except (PanelError, TimeoutError) as exc:
+            log.info(
+                "server %s (%s): kill not sent, its state could not be read (%s)",
+                server.identifier,
+                server.name,
+                exc,
+            )
+            return kill_unread_text(server.name)
+        return kill_refusal(resources.state, server.name)
 
     async def _take_budget(self) -> bool:
         """Spend a token of the bot's shared panel budget; False if none comes soon enough."""
