@@ -30,9 +30,19 @@ _SHAPES: Final = (
     re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"),  # JWTs (Wings tokens)
 )
 
+# Secrets known by where they sit; the part before them (group 1) stays so the line still says
+# what was called.
+_PLACES: Final = (
+    # Interaction and webhook tokens in URLs (discord.py logs them at DEBUG):
+    # /interactions/<id>/<token>/callback, /webhooks/<application or webhook id>/<token>/...
+    re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/?#\s'\"]+"),
+    # A payload's "token" field (discord.py logs each gateway event, INTERACTION_CREATE too).
+    re.compile(r"""(['"]token['"]\s*:\s*['"])[^'"]+"""),
+)
+
 
 class RedactingFilter(logging.Filter):
-    """Replace known secrets, panel API keys, bearer tokens and JWTs with *** in log records."""
+    """Replace known secrets, API keys, bearer, JWT and interaction tokens with *** in records."""
 
     def __init__(self, secrets: Iterable[str | Secret] = ()) -> None:
         super().__init__()
@@ -50,6 +60,8 @@ class RedactingFilter(logging.Filter):
             text = self._known.sub(REDACTED, text)
         for shape in _SHAPES:
             text = shape.sub(REDACTED, text)
+        for place in _PLACES:
+            text = place.sub(rf"\g<1>{REDACTED}", text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:

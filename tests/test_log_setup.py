@@ -7,10 +7,14 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import discord
 import pytest
+from discord import app_commands
 
+from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.config import LoggingSettings, Secret
 from pterodisbot.log_setup import RedactingFilter, configure_logging
+from tests.fixtures.discord import BotRunner, SandboxClient
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
 API_KEY = "ptlc_Z9y8X7w6V5u4T3s2R1q0PoNmLkJiHgFeDcBaZyX"
@@ -72,6 +76,25 @@ def test_keys_and_bearer_tokens_are_redacted_even_when_unknown() -> None:
         "and Bearer abc.def-ghi, jwt eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl"
     )
     assert text == ("GET /api/client Authorization: Bearer *** other *** and Bearer ***, jwt ***")
+
+
+def test_interaction_and_webhook_tokens_are_redacted_where_they_sit() -> None:
+    token = "aW50ZXJhY3Rpb246MTE3NDEwOTg0NTE5MjcwNDAwMTpzZWNyZXQ-c2VjcmV0X3NlY3JldA"
+    redactor = RedactingFilter()
+
+    text = redactor.redact(
+        f"POST https://discord.com/api/v10/interactions/1177/{token}/callback returned 204; "
+        f"PATCH /api/v10/webhooks/1174/{token}/messages/@original?with_components=true; "
+        f"POST /api/v10/webhooks/1174/{token}?wait=true; "
+        f"event {{'id': '1177', 'token': '{token}'}} and {{\"token\": \"{token}\"}}"
+    )
+
+    assert text == (
+        "POST https://discord.com/api/v10/interactions/1177/***/callback returned 204; "
+        "PATCH /api/v10/webhooks/1174/***/messages/@original?with_components=true; "
+        "POST /api/v10/webhooks/1174/***?wait=true; "
+        "event {'id': '1177', 'token': '***'} and {\"token\": \"***\"}"
+    )
 
 
 def test_short_secrets_do_not_garble_every_line() -> None:
@@ -140,3 +163,43 @@ def test_an_unwritable_log_file_fails_at_configuration_time(tmp_path: Path) -> N
     blocker.write_text("")
     with pytest.raises((FileExistsError, NotADirectoryError)):
         configure_logging(settings(blocker / "bot.log"), stream=io.StringIO())
+
+
+@app_commands.command(name="slow_answer", description="Defer, follow up, edit the original")
+async def slow_answer(interaction: discord.Interaction) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    await interaction.followup.send("first", ephemeral=True)
+    await interaction.edit_original_response(content="edited")
+
+
+async def test_interaction_tokens_are_redacted_from_discord_py_debug_lines(
+    bot_runner: BotRunner, discord_control: SandboxClient
+) -> None:
+    stream = io.StringIO()
+    debug = LoggingSettings(logging.DEBUG, None, max_bytes=1024, backup_count=0, loggers={})
+    configure_logging(debug, secrets=[Secret(bot_runner.sandbox.bot_token)], stream=stream)
+
+    def add_command(bot: PterodactylBot) -> None:
+        bot.tree.add_command(slow_answer)
+
+    await bot_runner.start(setup=add_command)
+    result = await discord_control.interact(
+        {
+            "type": "command",
+            "name": "slow_answer",
+            "user_id": "owner",
+            "wait": 5,
+            "min_followups": 2,
+        }
+    )
+    output = stream.getvalue()
+    app_id = bot_runner.sandbox.world.application_id
+
+    assert [f["kind"] for f in result.followups] == ["followup", "edit_original"]
+    assert result.token not in output
+    # The lines stay, with the token's place marked.
+    assert f"/interactions/{result.id}/***/callback" in output
+    assert f"POST {bot_runner.sandbox.url}/api/v10/webhooks/{app_id}/*** has returned" in output
+    assert f"/webhooks/{app_id}/***/messages/@original" in output
+    # discord.py logs every gateway event at DEBUG, INTERACTION_CREATE with its token field.
+    assert "'token': '***'" in output

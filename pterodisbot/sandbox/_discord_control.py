@@ -93,6 +93,7 @@ class Control:
             web.get(f"{c}/users/{{user}}/commands", self.user_commands, allow_head=False),
             web.get(f"{c}/gateway", self.gateway, allow_head=False),
             web.post(f"{c}/gateway/disconnect", self.disconnect),
+            web.post(f"{c}/gateway/heartbeat", self.request_heartbeat),
             web.post(f"{c}/interactions", self.interact),
             web.get(f"{c}/interactions/{{interaction_id}}", self.interaction, allow_head=False),
             web.get(f"{c}/channels/{{channel_id}}/messages", self.messages, allow_head=False),
@@ -204,8 +205,17 @@ class Control:
                 "url": self._gateway.url,
                 "identifies": self._gateway.identifies,
                 "sessions": [s.to_json() for s in self._gateway.sessions.values()],
+                "heartbeats": {
+                    "received": self._gateway.heartbeats,
+                    "acked": self._gateway.heartbeat_acks,
+                    "requested": self._gateway.heartbeat_requests,
+                },
             }
         )
+
+    async def request_heartbeat(self, request: web.Request) -> web.Response:
+        """Ask every connected session for a heartbeat at once (op 1), as Discord may."""
+        return json_response({"asked": await self._gateway.request_heartbeat()})
 
     async def disconnect(self, request: web.Request) -> web.Response:
         """Drop the bot's socket (`mode`: drop | reconnect | invalid_session)."""

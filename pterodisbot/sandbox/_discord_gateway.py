@@ -68,10 +68,15 @@ REPLAY_BUFFER = 2000
 
 @dataclass(frozen=True, slots=True)
 class GatewayConfig:
-    """Gateway timings: the heartbeat interval sent in HELLO (ACKed, not enforced), and how long
-    a session without a socket stays resumable."""
+    """Gateway timings: the heartbeat interval sent in HELLO (ACKed, not enforced), the round trip
+    an ACK takes, and how long a session without a socket stays resumable."""
 
     heartbeat_interval_ms: int = 41_250
+    # Real seconds before a heartbeat's ACK goes out: Discord's crosses the network (tens of ms).
+    # discord.py's keep-alive thread stamps a heartbeat's send time only once the loop has sent
+    # it; an ACK back before that thread wakes (loopback speed) is measured from the previous
+    # heartbeat, so `latency` reads as the whole interval and it warns "Can't keep up".
+    heartbeat_ack_delay: float = 0.05
     # discord.py 2.7.1 closes with 4000 even on `Client.close()`, so its sessions linger as on
     # Discord until they expire.
     resume_window: float = 120.0
@@ -84,17 +89,37 @@ class _Connection:
         self.ws = ws
         self._lock = asyncio.Lock()
         self._zlib = zlib.compressobj() if compress else None
+        self._delayed: set[asyncio.Task[None]] = set()
 
-    async def send(self, payload: Json) -> None:
+    async def send(self, payload: Json) -> bool:
+        """Send one frame; return False if the socket was already closed."""
         text = json.dumps(payload, separators=(",", ":"))
         async with self._lock:
             if self.ws.closed:
-                return
+                return False
             if self._zlib is None:
                 await self.ws.send_str(text)
             else:
                 data = self._zlib.compress(text.encode()) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
                 await self.ws.send_bytes(data)
+            return True
+
+    def send_after(self, delay: float, payload: Json, sent: Callable[[], None]) -> None:
+        """Send a frame `delay` real seconds from now (a network round trip); call `sent` then."""
+        task = asyncio.create_task(self._send_after(delay, payload, sent))
+        self._delayed.add(task)
+        task.add_done_callback(self._delayed.discard)
+
+    async def _send_after(self, delay: float, payload: Json, sent: Callable[[], None]) -> None:
+        await asyncio.sleep(delay)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            if await self.send(payload):
+                sent()
+
+    def cancel_delayed(self) -> None:
+        """Drop frames not sent yet (the socket is gone)."""
+        for task in self._delayed:
+            task.cancel()
 
 
 class Session:
@@ -163,6 +188,9 @@ class GatewayHub:
         self.sessions: dict[str, Session] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self.identifies = 0
+        self.heartbeats = 0
+        self.heartbeat_acks = 0
+        self.heartbeat_requests = 0
 
     @property
     def url(self) -> str:
@@ -231,6 +259,7 @@ class GatewayHub:
                     conn, session, op, frame.get("d"), self.url_for(request)
                 )
         finally:
+            conn.cancel_delayed()
             self._sockets.discard(ws)
             log.debug("gateway socket closed with %s", ws.close_code)
             if session is not None and session.connection is conn:
@@ -246,7 +275,11 @@ class GatewayHub:
     ) -> Session | None:
         ws = conn.ws
         if op == OP_HEARTBEAT:
-            await conn.send({"op": OP_HEARTBEAT_ACK, "d": None, "s": None, "t": None})
+            # One ACK per heartbeat, after the round trip (see `GatewayConfig`), also for a
+            # heartbeat the sandbox asked for.
+            self.heartbeats += 1
+            ack = {"op": OP_HEARTBEAT_ACK, "d": None, "s": None, "t": None}
+            conn.send_after(self._config.heartbeat_ack_delay, ack, self._acked)
             return session
         if op == OP_IDENTIFY:
             if session is not None:
@@ -268,6 +301,9 @@ class GatewayHub:
             return session
         await ws.close(code=CLOSE_UNKNOWN_OPCODE, message=b"Unknown opcode")
         return session
+
+    def _acked(self) -> None:
+        self.heartbeat_acks += 1
 
     async def _identify(self, conn: _Connection, data: Any, resume_url: str) -> Session | None:
         ws = conn.ws
@@ -396,6 +432,18 @@ class GatewayHub:
                     self._detach(session)
                 await conn.ws.close(code=code, message=b"Sandbox dropped the connection")
         return hit
+
+    async def request_heartbeat(self) -> int:
+        """Ask each connected session for a heartbeat (op 1), as Discord may; return how many."""
+        asked = 0
+        for session in self.connected_sessions():
+            conn = session.connection
+            # Discord's heartbeat request carries no data.
+            request = {"op": OP_HEARTBEAT, "d": None, "s": None, "t": None}
+            if conn is not None and await conn.send(request):
+                asked += 1
+        self.heartbeat_requests += asked
+        return asked
 
     async def guild_create(self, guild: Guild) -> None:
         """Tell every session the bot joined a guild (members as each session's intents allow)."""

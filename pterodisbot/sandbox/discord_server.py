@@ -44,7 +44,11 @@ Control API (JSON; users, guilds and channels may be given by name or id):
 - `POST /_sandbox/channels/{id}/permissions {"view"|"send"|"attach"|"embed"|"edit": bool}`: the
   bot's overwrite in that channel (CHANNEL_UPDATE is sent); `edit` is the sandbox's own switch.
 - `POST /_sandbox/gateway/disconnect {"mode": "drop" | "reconnect" | "invalid_session"}`,
-  `GET /_sandbox/gateway`: sessions, identifies, resumes.
+  `GET /_sandbox/gateway`: sessions, identifies, resumes, `heartbeats` (`received`, `acked`,
+  `requested`). Each heartbeat (op 1) is ACKed once, after `GatewayConfig.heartbeat_ack_delay`
+  (50 ms, a network round trip: discord.py mismeasures an ACK faster than its own thread).
+- `POST /_sandbox/gateway/heartbeat`: ask every connected session for a heartbeat now (op 1 from
+  the server, as Discord may); the client must answer at once.
 - `POST /_sandbox/guilds {"name", "owner", "channels": [{"name"}], "members": [{"user",
   "roles"}], "roles"?, "commands_scope"?}`: the bot joins a new guild (GUILD_CREATE);
   `"commands_scope": false` invites it without applications.commands, so the guild's command
@@ -394,8 +398,10 @@ def _redact(path: str, token: str | None) -> str:
     return path if not token else path.replace(token, "<token>")
 
 
-async def _serve(host: str, port: int, world: World, rate_limits: RateLimits) -> None:
-    sandbox = DiscordSandbox(world=world, rate_limits=rate_limits)
+async def _serve(
+    host: str, port: int, world: World, rate_limits: RateLimits, gateway: GatewayConfig
+) -> None:
+    sandbox = DiscordSandbox(world=world, rate_limits=rate_limits, gateway=gateway)
     url = await sandbox.start(host, port)
     print(f"Discord sandbox on {url}  (bot token for this run: any well-formed token)")
     print(
@@ -415,6 +421,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--world", help="JSON file with users, guilds, roles, channels")
     parser.add_argument("--second-guild", action="store_true", help="add 'Other Guild'")
     parser.add_argument("--no-rate-limits", action="store_true", help="never answer 429")
+    parser.add_argument(
+        "--heartbeat-interval-ms",
+        type=int,
+        default=GatewayConfig().heartbeat_interval_ms,
+        help="heartbeat_interval sent in HELLO (Discord: 41250)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -423,8 +435,9 @@ def main(argv: list[str] | None = None) -> None:
         World.from_json(args.world) if args.world else World.default(second_guild=args.second_guild)
     )
     limits = RateLimits.off() if args.no_rate_limits else RateLimits()
+    gateway = GatewayConfig(heartbeat_interval_ms=args.heartbeat_interval_ms)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.host, args.port, world, limits))
+        asyncio.run(_serve(args.host, args.port, world, limits, gateway))
 
 
 if __name__ == "__main__":

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import sys
 import zlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import discord
 import pytest
 
+from pterodisbot.bot import discord_api
 from pterodisbot.clock import FakeClock
-from pterodisbot.sandbox.discord_server import DiscordSandbox, World
+from pterodisbot.sandbox.discord_server import DiscordSandbox, World, make_bot_token
 from tests.fixtures.discord import SandboxClient, poll_until
+from tests.processes import subprocess_env
 
 GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1
@@ -339,3 +345,131 @@ async def test_a_compression_the_sandbox_lacks_falls_back_to_plain_json_frames(
     assert msg.type == aiohttp.WSMsgType.TEXT
     assert json.loads(msg.data)["op"] == 10
     await ws.close()
+
+
+# Short enough for several heartbeats in a test, long enough that a latency measured against the
+# previous heartbeat (the interval) is far above any real round trip.
+SHORT_HEARTBEAT_MS = 1500
+LATENCY_BOUND = 0.5
+
+
+@pytest.fixture
+async def sandbox_process(tmp_path: Path) -> AsyncIterator[str]:
+    """Run the sandbox in its own process, as an operator does; return its base URL.
+
+    In one process the sandbox's ACK cannot overtake discord.py's keep-alive thread; across
+    processes it can, as the issue saw.
+    """
+    log_file = tmp_path / "sandbox.log"
+    with log_file.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "pterodisbot.sandbox.discord_server",
+            "--port",
+            "0",
+            "--heartbeat-interval-ms",
+            str(SHORT_HEARTBEAT_MS),
+            env=subprocess_env(PYTHONUNBUFFERED="1"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        assert process.stdout is not None
+        first = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
+        found = re.search(r"on (http://\S+)", first)
+        assert found, f"no URL in {first!r}; stderr: {log_file.read_text()}"
+        yield found.group(1)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def test_discord_py_latency_stays_a_round_trip_across_heartbeats_and_a_resume(
+    sandbox_process: str,
+):
+    client = discord.Client(intents=discord.Intents(guilds=True), enable_debug_events=True)
+    latencies: list[float] = []
+
+    async def on_socket_raw_receive(msg: str) -> None:
+        # discord.py has already measured this ACK when the event runs.
+        if json.loads(msg)["op"] == 11:
+            latencies.append(client.latency)
+
+    client.event(on_socket_raw_receive)
+
+    gateway = "ws" + sandbox_process.removeprefix("http") + "/gateway"
+    with discord_api.api_base(sandbox_process, gateway_url=gateway):
+        running = asyncio.create_task(client.start(make_bot_token(10**18)))
+
+        async def acks(n: int) -> bool:
+            if running.done():
+                running.result()  # re-raise why the client stopped
+                pytest.fail("the client stopped")
+            return len(latencies) >= n
+
+        try:
+            # The heartbeat sent on HELLO, then three from discord.py's keep-alive thread.
+            await poll_until(lambda: acks(4), within=20, what="four heartbeat ACKs")
+            async with aiohttp.ClientSession() as http:
+                control = SandboxClient(sandbox_process, http)
+                await control.disconnect("drop")
+                await wait_resumed(control, 1)
+                after_resume = len(latencies) + 2
+                await poll_until(lambda: acks(after_resume), within=20, what="ACKs after resume")
+                info = await control.gateway()
+        finally:
+            await client.close()
+            await asyncio.wait_for(running, 10)
+
+    # Measured from the previous heartbeat, it would read as the interval (1.5 s; 41.25 s on
+    # Discord, where discord.py then also warns "Can't keep up").
+    assert max(latencies) < LATENCY_BOUND, latencies
+    assert info["heartbeats"]["acked"] == info["heartbeats"]["received"] >= len(latencies)
+
+
+async def test_each_heartbeat_gets_one_ack_and_none_comes_unasked(
+    discord_sandbox: DiscordSandbox,
+    session: aiohttp.ClientSession,
+    discord_control: SandboxClient,
+):
+    gw = await connect(discord_sandbox, session)
+    await gw.recv()  # HELLO
+    await gw.identify(discord_sandbox.bot_token)
+    await gw.recv()  # GUILD_CREATE
+
+    for _ in range(3):
+        await gw.send(1, 2)
+    acks = [await gw.recv() for _ in range(3)]
+    asked = await discord_control.request_heartbeat()
+    # Had any ACK come unasked (twice per heartbeat, or on a timer), it would be next.
+    request = await gw.recv()
+    await gw.send(1, 2)
+    answer_ack = await gw.recv()
+    counts = (await discord_control.gateway())["heartbeats"]
+
+    assert [a["op"] for a in acks] == [11, 11, 11]
+    assert asked == {"asked": 1}
+    assert (request["op"], request["d"]) == (1, None)
+    assert answer_ack["op"] == 11
+    assert counts == {"received": 4, "acked": 4, "requested": 1}
+
+
+async def test_discord_py_answers_a_heartbeat_the_gateway_asks_for(
+    running_bot, discord_control: SandboxClient
+):
+    async def settled() -> dict[str, int] | None:
+        counts = dict((await discord_control.gateway())["heartbeats"])
+        return counts if counts["received"] == counts["acked"] else None
+
+    before = await poll_until(settled, what="the heartbeat sent on HELLO to be ACKed")
+    asked = await discord_control.request_heartbeat()
+
+    async def answered() -> dict[str, int] | None:
+        counts = dict((await discord_control.gateway())["heartbeats"])
+        done = counts["acked"] == before["acked"] + 1 and counts["received"] == counts["acked"]
+        return counts if done else None
+
+    await poll_until(answered, what="the bot's heartbeat answering the request, ACKed")
+    assert asked == {"asked": 1}
+    assert running_bot.latency < LATENCY_BOUND
