@@ -242,6 +242,18 @@ class PterodactylAPI:
         return str(self._base).rstrip("/")
 
     @property
+    def timeout(self) -> float:
+        """Return the seconds one attempt may take before it counts as timed out."""
+        return self._timeout
+
+    @property
+    def longest_call(self) -> float:
+        """Return the longest one call may take, budget aside: every try timing out."""
+        # A 429's Retry-After (up to max_retry_after) is the longest wait between two tries.
+        wait = max(self._backoff_max, self._max_retry_after)
+        return (self._max_retries + 1) * self._timeout + self._max_retries * wait
+
+    @property
     def key_kind(self) -> KeyKind:
         """Return what kind of key this is, judged by its prefix."""
         if self._key.startswith(_CLIENT_PREFIXES):
