@@ -15,6 +15,7 @@ from pterodisbot.conditions import ConditionLog, shorten
 from pterodisbot.panel.errors import (
     AuthFailure,
     PanelAuthError,
+    PanelBadResponse,
     PanelConflict,
     PanelError,
     PanelNotFound,
@@ -53,6 +54,10 @@ _STATE_CONDITIONS: Final[Mapping[str, str]] = {
 _PANEL: Final = "panel"
 # Characters of a server's name in a log line: the identifier is what to search for.
 _NAME_LIMIT: Final = 24
+
+# Expected cycles without a sign of life (plus one budget window and one slowest call) before
+# the poll loop counts as stuck.
+STALL_CYCLES: Final = 3
 
 # Panel `status` values that mean the server cannot run right now.
 _INSTALL_LIKE = frozenset({"installing", "install_failed", "reinstall_failed", "restoring_backup"})
@@ -99,6 +104,20 @@ class ServerSnapshot:
     error: str | None = None
     trend: Trend | None = None
     last_known: ServerStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorLiveness:
+    """Whether the poll loop runs and makes progress, whatever the panel answers.
+
+    `last_progress` is the wall-clock time of its last sign of life: a panel call of the loop
+    finished (answered or failed), or a cycle ended; before any, when the loop started.
+    """
+
+    running: bool
+    last_progress: float | None
+    expected_cycle: float
+    stall_after: float
 
 
 Listener = Callable[[ServerSnapshot, "ServerSnapshot | None"], None]
@@ -163,6 +182,9 @@ class Monitor:
         self.last_cycle_completed: float | None = None
         self.last_cycle_duration: float | None = None
         self.panel_reachable: bool | None = None
+        self._alive_at: float | None = None
+        # Polls of the current cycle that timed out: a slow cycle is then the panel's doing.
+        self._timeouts = 0
         self._conditions = ConditionLog(log, clock=self._clock)
         # The last state logged for each server: the start of a change worth a line.
         self._logged_status: dict[str, ServerStatus] = {}
@@ -173,13 +195,33 @@ class Monitor:
         return self._servers
 
     @property
-    def effective_interval(self) -> float:
-        """Return the real time between polls of one server: a cycle may outlast the interval.
+    def expected_cycle(self) -> float:
+        """Return the seconds a cycle takes at the pace the request budget allows.
 
-        With more servers than the panel budget allows per interval (720 requests/min polls at
-        most 120 servers every 10 s), the client waits for its budget and the cycle stretches.
+        The budget's capacity is the configured requests per minute, or the panel's own lower
+        limit once its headers said so: 300 servers at 600/min take 30.5 s, not `poll_interval`.
         """
-        return max(self.poll_interval, self.last_cycle_duration or 0.0)
+        budget = self._api.budget
+        return max(self.poll_interval, len(self._servers) * budget.window / budget.capacity)
+
+    @property
+    def stall_after(self) -> float:
+        """Return the seconds without a sign of life after which the poll loop counts as stuck.
+
+        Three expected cycles, plus one budget window (a budget spent in a burst holds every call
+        that long), plus the longest one panel call may take: a paced, slow or failing panel
+        never reaches it; a loop that hangs does.
+        """
+        return STALL_CYCLES * self.expected_cycle + self._api.budget.window + self._api.longest_call
+
+    def liveness(self) -> MonitorLiveness:
+        """Return whether the poll loop runs and when it last made progress."""
+        return MonitorLiveness(
+            running=self._task is not None and not self._task.done(),
+            last_progress=self._alive_at,
+            expected_cycle=self.expected_cycle,
+            stall_after=self.stall_after,
+        )
 
     @property
     def snapshots(self) -> Mapping[str, ServerSnapshot]:
@@ -260,7 +302,9 @@ class Monitor:
             or start - self._list_refreshed_at >= self.server_list_refresh
         ):
             await self.refresh_servers()
+            self._alive()
         servers = list(self._servers.values())
+        self._timeouts = 0
         spacing = self.poll_interval / len(servers) if servers else 0.0
         tasks: list[asyncio.Task[ServerSnapshot | None]] = []
         try:
@@ -268,30 +312,52 @@ class Monitor:
                 delay = start + index * spacing - self._clock.monotonic()
                 if delay > 0:
                     await self._clock.sleep(delay)
-                tasks.append(asyncio.create_task(self._poll_one(server)))
+                task = asyncio.create_task(self._poll_one(server))
+                task.add_done_callback(self._alive)
+                tasks.append(task)
             if tasks:
                 await asyncio.gather(*tasks)
         finally:
             for task in tasks:
                 task.cancel()
         self.last_cycle_completed = self._clock.time()
+        self._alive()
         duration = self._clock.monotonic() - start
         stretched = duration > self.poll_interval * 1.5
         if stretched and (self.last_cycle_duration or 0.0) <= self.poll_interval * 1.5:
-            log.warning(
-                "polling %d servers took %.0f s, more than poll_interval = %g s: the panel "
-                "request budget sets the pace (raise [pterodactyl] requests_per_minute if the "
-                "panel allows more, or watch fewer servers)",
-                len(servers),
-                duration,
-                self.poll_interval,
-            )
+            self._warn_slow_cycle(len(servers), duration)
         self.last_cycle_duration = duration
         for cycle_listener in self._cycle_listeners:
             try:
                 cycle_listener(duration)
             except Exception:
                 log.exception("poll cycle listener failed")
+
+    def _warn_slow_cycle(self, servers: int, duration: float) -> None:
+        """Say once why cycles outlast the interval: timed-out polls, else the request budget."""
+        if self._timeouts:
+            log.warning(
+                "polling %d servers took %.0f s, more than poll_interval = %g s: %d poll(s) "
+                "timed out after %g s; the panel is slow to answer (not the request budget)",
+                servers,
+                duration,
+                self.poll_interval,
+                self._timeouts,
+                self._api.timeout,
+            )
+            return
+        log.warning(
+            "polling %d servers took %.0f s, more than poll_interval = %g s: the panel "
+            "request budget sets the pace (raise [pterodactyl] requests_per_minute if the "
+            "panel allows more, or watch fewer servers)",
+            servers,
+            duration,
+            self.poll_interval,
+        )
+
+    def _alive(self, _task: object = None) -> None:
+        """Note a sign of life of the poll loop (a call of it finished, whatever its outcome)."""
+        self._alive_at = self._clock.time()
 
     def _report(self, snapshot: ServerSnapshot) -> None:
         """Log a change of the server's state or condition once, not every poll."""
@@ -329,6 +395,7 @@ class Monitor:
         )
 
     async def _run(self) -> None:
+        self._alive()
         while True:
             start = self._clock.monotonic()
             try:
@@ -368,6 +435,8 @@ class Monitor:
             conflict = True
             error = exc.detail or "the panel reports a state conflict"
         except PanelUnavailable as exc:
+            if exc.reason is UnavailableReason.TIMEOUT:
+                self._timeouts += 1
             # A node that is down says nothing about the panel itself.
             if not exc.node_down:
                 self.panel_reachable = False
@@ -375,8 +444,10 @@ class Monitor:
             error = _UNAVAILABLE_TEXT.get(exc.reason, "panel unavailable")
         except PanelAuthError as exc:
             error = _AUTH_TEXT.get(exc.reason, "the panel refused the API key")
-        except PanelError as exc:
-            error = f"unreadable panel answer ({type(exc).__name__})"
+        except PanelBadResponse:
+            error = "the panel's answer could not be read"
+        except PanelError:
+            error = "unexpected answer from the panel"
         if server.identifier not in self._servers:
             # The server left the watched list while this answer was on its way (a one-off
             # poll racing a list refresh): publishing it would bring back what was removed.

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from pterodisbot.bot.embeds import build_status_embed
 from pterodisbot.clock import FakeClock
 from pterodisbot.monitor import Monitor, ServerSnapshot, ServerStatus
 from pterodisbot.panel.client import PterodactylAPI
@@ -176,10 +177,31 @@ async def test_more_servers_than_the_budget_allows_stretch_the_cycle_and_say_so(
         async with api:
             await monitor.poll_once()
     assert len(monitor.snapshots) == len(FLEET)
-    assert monitor.effective_interval > 60
+    assert monitor.last_cycle_duration is not None
+    assert monitor.last_cycle_duration > 60
     assert any("budget sets the pace" in r.getMessage() for r in caplog.records)
     stats = panel.stats()
     assert stats["rate_limited"] == 0
+
+
+async def test_an_unreadable_answer_is_said_in_words_on_the_embed_not_as_a_class_name(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    clock = FakeClock(autojump=0.001)
+    panel = await make_sim_panel(fleet=FLEET[:1], clock=clock)
+    api = PterodactylAPI(panel.url, panel.api_key, clock=clock, max_retries=0)
+    monitor = Monitor(api, ServerMetricsManager(capacity=100), poll_interval=10, clock=clock)
+    async with api:
+        await monitor.refresh_servers()
+        panel.add_fault("garbage")  # a 200 with an HTML page where JSON belongs
+        snap = await monitor.poll_server("aaaa0001")
+
+    assert snap is not None
+    assert snap.status is ServerStatus.UNKNOWN
+    assert snap.error == "the panel's answer could not be read"
+    embed = build_status_embed(snap, graph_filename=None, now=clock.time())
+    status = next(f.value for f in embed.fields if f.name == "Status")
+    assert status == "Unknown — the panel's answer could not be read"
 
 
 async def test_cycle_listeners_hear_the_duration_of_every_cycle(

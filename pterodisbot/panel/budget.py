@@ -55,6 +55,11 @@ class RateBudget:
         return self._capacity
 
     @property
+    def window(self) -> float:
+        """Return the seconds after which a spent token comes back (a minute plus the margin)."""
+        return self._window
+
+    @property
     def remaining(self) -> int:
         """Return how many tokens could be spent right now without waiting."""
         now = self._clock.monotonic()

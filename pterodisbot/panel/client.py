@@ -115,6 +115,28 @@ class _Failure:
     maybe_received: bool
 
 
+class _ConnectionDropped(Exception):
+    """A connection that dropped mid-request, carried past aiohttp's own resend."""
+
+    def __init__(self, cause: aiohttp.ClientError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+async def _send_once(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    """Send the request once: a dropped connection is the client's to retry, not aiohttp's."""
+    try:
+        return await handler(request)
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+        raise  # never resent by aiohttp: the connection was not made
+    except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
+        # aiohttp would send a GET again at once, outside the rate budget and the attempt count:
+        # with connections dropping, the panel saw twice the requests the bot believed it sent.
+        raise _ConnectionDropped(exc) from exc
+
+
 class RequestStats:
     """Count the client's HTTP attempts by route and outcome, for metrics."""
 
@@ -218,6 +240,18 @@ class PterodactylAPI:
     def base_url(self) -> str:
         """Return the panel's root address."""
         return str(self._base).rstrip("/")
+
+    @property
+    def timeout(self) -> float:
+        """Return the seconds one attempt may take before it counts as timed out."""
+        return self._timeout
+
+    @property
+    def longest_call(self) -> float:
+        """Return the longest one call may take, budget aside: every try timing out."""
+        # A 429's Retry-After (up to max_retry_after) is the longest wait between two tries.
+        wait = max(self._backoff_max, self._max_retry_after)
+        return (self._max_retries + 1) * self._timeout + self._max_retries * wait
 
     @property
     def key_kind(self) -> KeyKind:
@@ -412,6 +446,10 @@ class PterodactylAPI:
             return self._failure(request, UnavailableReason.CONNECTION, exc, maybe_received=False)
         except TimeoutError as exc:
             return self._failure(request, UnavailableReason.TIMEOUT, exc, maybe_received=True)
+        except _ConnectionDropped as exc:
+            return self._failure(
+                request, UnavailableReason.CONNECTION, exc.cause, maybe_received=True
+            )
         except (aiohttp.ClientError, OSError) as exc:
             return self._failure(request, UnavailableReason.CONNECTION, exc, maybe_received=True)
         self.stats.record(request.route, str(answer.status))
@@ -431,6 +469,8 @@ class PterodactylAPI:
             # Connecting has its own, shorter limit: a connect timeout proves the request never
             # left, so even a power signal may be retried after it.
             timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=self._timeout / 2),
+            # Every request that leaves is one attempt, under one token of the budget.
+            middlewares=(_send_once,),
         ) as response:
             body = await response.read()
             return _Answer(response.status, response.headers, body, response.content_type)

@@ -1,14 +1,12 @@
-"""Decide whether the bot is healthy: gateway connected and the last poll fresh (pure)."""
+"""Decide whether the bot is healthy: gateway connected and the poll loop alive (pure)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from pterodisbot.monitor import MonitorLiveness
 from pterodisbot.web.gateway import GatewayState
-
-# A poll older than this many intervals means the monitor is stuck.
-STALE_INTERVALS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +16,8 @@ class HealthReport:
     healthy: bool
     reasons: tuple[str, ...]
     gateway: GatewayState
+    monitor: MonitorLiveness
+    progress_age: float | None
     last_poll_age: float | None
     poll_interval: float
     panel_reachable: bool | None
@@ -33,9 +33,13 @@ class HealthReport:
                 "disconnects": self.gateway.disconnects,
                 "resumes": self.gateway.resumes,
             },
-            "last_poll_age_seconds": (
-                None if self.last_poll_age is None else round(self.last_poll_age, 3)
-            ),
+            "monitor": {
+                "running": self.monitor.running,
+                "last_progress_age_seconds": _seconds(self.progress_age),
+                "expected_cycle_seconds": round(self.monitor.expected_cycle, 3),
+                "stall_after_seconds": round(self.monitor.stall_after, 3),
+            },
+            "last_poll_age_seconds": _seconds(self.last_poll_age),
             "poll_interval_seconds": self.poll_interval,
             "panel_reachable": self.panel_reachable,
             "servers": self.servers,
@@ -45,34 +49,47 @@ class HealthReport:
 def assess(
     *,
     gateway: GatewayState,
+    monitor: MonitorLiveness,
     last_poll_completed: float | None,
     poll_interval: float,
     panel_reachable: bool | None,
     servers: int,
     now: float,
 ) -> HealthReport:
-    """Judge health: 200 needs a connected gateway and a poll within 3 intervals.
+    """Judge health: 200 needs a connected gateway and a poll loop that runs and makes progress.
 
-    An unreachable panel is reported but is not unhealthy: restarting the bot cannot bring the
-    panel back, and the monitor keeps retrying on its own.
+    Progress is the loop finishing panel calls, answered or failed, at the pace the request
+    budget allows (`monitor.expected_cycle`); it is stuck only past `monitor.stall_after`. The
+    panel's own trouble (down, slow, rate limiting) is reported, never unhealthy: restarting
+    the bot cannot bring the panel back, and the monitor keeps retrying on its own.
     """
     reasons: list[str] = []
     if not gateway.connected:
         reasons.append("Discord gateway is not connected")
-    age = None if last_poll_completed is None else max(0.0, now - last_poll_completed)
-    if age is None:
-        reasons.append("no poll of the panel has completed yet")
-    elif age > STALE_INTERVALS * poll_interval:
+    progress_age = _age(monitor.last_progress, now)
+    if not monitor.running:
+        reasons.append("the monitor's poll loop is not running")
+    elif progress_age is not None and progress_age > monitor.stall_after:
         reasons.append(
-            f"last poll finished {age:.0f} s ago, more than {STALE_INTERVALS} poll intervals "
-            f"({STALE_INTERVALS * poll_interval:g} s)"
+            f"the monitor's poll loop has made no progress for {progress_age:.0f} s (a cycle "
+            f"should take {monitor.expected_cycle:.0f} s; stuck after {monitor.stall_after:.0f} s)"
         )
     return HealthReport(
         healthy=not reasons,
         reasons=tuple(reasons),
         gateway=gateway,
-        last_poll_age=age,
+        monitor=monitor,
+        progress_age=progress_age,
+        last_poll_age=_age(last_poll_completed, now),
         poll_interval=poll_interval,
         panel_reachable=panel_reachable,
         servers=servers,
     )
+
+
+def _age(then: float | None, now: float) -> float | None:
+    return None if then is None else max(0.0, now - then)
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -99,8 +99,9 @@ class WebServer:
         monitor = self._services.monitor
         return assess(
             gateway=self.gateway.state(),
+            monitor=monitor.liveness(),
             last_poll_completed=monitor.last_cycle_completed,
-            poll_interval=monitor.effective_interval,
+            poll_interval=monitor.poll_interval,
             panel_reachable=monitor.panel_reachable,
             servers=len(monitor.servers),
             now=self._services.clock.time(),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import random
 import socket
@@ -615,6 +617,36 @@ async def test_budget_leaves_room_for_another_client_on_the_same_key(
     assert panel.stats()["rate_limited"] == 0
     assert api.stats.count(outcome="429") == 0
     assert clock.monotonic() >= 60.0
+
+
+async def test_every_attempt_on_dropped_connections_takes_a_token_of_the_budget(
+    panel: SimulatedPanel, make_api: MakeAPI
+) -> None:
+    # aiohttp silently sends a GET again when its connection drops; that resend must not
+    # slip past the budget: the panel may see no more than the bot believes it sent.
+    clock = panel.clock
+    assert isinstance(clock, FakeClock)
+    api = make_api(panel, requests_per_minute=60, max_retries=3)
+    panel.add_fault("down")  # every connection is reset before an answer
+    start = clock.monotonic()
+    # (panel time, requests the panel has seen) after every call: a sampler sleeping on the
+    # clock would itself be a deadline the fake clock jumps to.
+    seen: list[tuple[float, int]] = []
+
+    async def poll() -> None:
+        while clock.monotonic() < start + 180:
+            with contextlib.suppress(PanelUnavailable):
+                await api.get_resources(RUNNING)
+            seen.append((clock.monotonic(), panel.stats()["requests"][RESOURCES_ROUTE]))
+
+    await asyncio.gather(*(poll() for _ in range(3)))
+
+    arrived = [max(n for t, n in seen if t <= start + 60 * minute) for minute in (1, 2, 3)]
+    per_minute = [b - a for a, b in itertools.pairwise([0, *arrived])]
+    assert all(n <= 60 for n in per_minute), per_minute
+    assert per_minute[1] >= 55, per_minute  # the budget, not something else, set the pace
+    total = panel.stats()["requests"][RESOURCES_ROUTE]
+    assert api.stats.count(RESOURCES_ROUTE, "connection") == total
 
 
 # --------------------------------------------------------------------------- bad answers

@@ -8,45 +8,69 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from pterodisbot.monitor import MonitorLiveness
 from pterodisbot.web.gateway import GatewayState
 from pterodisbot.web.health import assess
 from pterodisbot.web.probe import main as probe_main
 
 UP = GatewayState(connected=True, since=0.0, disconnects=0, resumes=0, latency=0.05)
 DOWN = GatewayState(connected=False, since=0.0, disconnects=1, resumes=0, latency=None)
+# 300 servers under 600 requests/min: a cycle takes 30.5 s, and the loop is stuck after 400 s.
+LOOP = MonitorLiveness(running=True, last_progress=990.0, expected_cycle=30.5, stall_after=400.0)
 
 
-def _assess(gateway: GatewayState = UP, completed: float | None = 990.0, **kw: object):
+def _assess(gateway: GatewayState = UP, monitor: MonitorLiveness = LOOP, **kw: object):
     options: dict[str, object] = {
         "gateway": gateway,
-        "last_poll_completed": completed,
+        "monitor": monitor,
+        "last_poll_completed": 950.0,
         "poll_interval": 10.0,
         "panel_reachable": True,
-        "servers": 3,
+        "servers": 300,
         "now": 1000.0,
     }
     options.update(kw)
     return assess(**options)  # type: ignore[arg-type]
 
 
-def test_healthy_with_a_connected_gateway_and_a_poll_within_three_intervals() -> None:
-    report = _assess(completed=971.0)
+def test_healthy_with_a_connected_gateway_and_a_loop_making_progress() -> None:
+    report = _assess()
     assert report.healthy
-    assert report.to_json()["status"] == "ok"
-    assert report.to_json()["last_poll_age_seconds"] == 29.0
+    body = report.to_json()
+    assert body["status"] == "ok"
+    assert body["monitor"] == {
+        "running": True,
+        "last_progress_age_seconds": 10.0,
+        "expected_cycle_seconds": 30.5,
+        "stall_after_seconds": 400.0,
+    }
+    assert body["last_poll_age_seconds"] == 50.0
 
 
-def test_a_poll_older_than_three_intervals_is_unhealthy_and_says_how_old() -> None:
-    report = _assess(completed=969.0)
+def test_a_cycle_paced_past_three_poll_intervals_is_healthy() -> None:
+    # The last cycle ended 90 s ago (nine poll intervals) but calls keep finishing.
+    report = _assess(last_poll_completed=910.0)
+    assert report.healthy
+
+
+def test_a_loop_without_progress_past_its_stall_limit_is_unhealthy_and_says_how_long() -> None:
+    stuck = MonitorLiveness(
+        running=True, last_progress=590.0, expected_cycle=30.5, stall_after=400.0
+    )
+    report = _assess(monitor=stuck)
     assert not report.healthy
-    assert report.reasons == ("last poll finished 31 s ago, more than 3 poll intervals (30 s)",)
+    assert report.reasons == (
+        "the monitor's poll loop has made no progress for 410 s (a cycle should take 30 s; "
+        "stuck after 400 s)",
+    )
 
 
-def test_no_poll_yet_and_a_dropped_gateway_are_both_named() -> None:
-    report = _assess(gateway=DOWN, completed=None)
+def test_a_loop_that_ended_and_a_dropped_gateway_are_both_named() -> None:
+    ended = MonitorLiveness(running=False, last_progress=990.0, expected_cycle=10.0, stall_after=1)
+    report = _assess(gateway=DOWN, monitor=ended, last_poll_completed=None)
     assert report.reasons == (
         "Discord gateway is not connected",
-        "no poll of the panel has completed yet",
+        "the monitor's poll loop is not running",
     )
 
 
