@@ -40,7 +40,7 @@ import logging
 import math
 import signal
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -89,6 +89,7 @@ _PER_PAGE_DEFAULT = 50
 _PER_PAGE_MAX = 100
 _WEBSOCKET_TOKEN_SECONDS = 600
 _CLIENT_API = "/api/client"
+_ARRIVALS_KEPT = 100_000
 _FIVE_XX_CYCLE = (500, 502, 503)
 _UNEXPECTED = "An unexpected error was encountered while processing this request, please try again."
 _NOT_FOUND = "The requested resource could not be found on the server."
@@ -277,6 +278,9 @@ class SimulatedPanel:
         self._fault_hits: Counter[int] = Counter()
         self._request_ids = itertools.count(1)
         self._requests: Counter[str] = Counter()
+        # When each client API request arrived (panel clock), newest last: what the panel's own
+        # limiter would count, for tests of the bot's pacing. Bounded so a long demo stays small.
+        self._arrivals: deque[tuple[float, str]] = deque(maxlen=_ARRIVALS_KEPT)
         self._power: dict[str, Counter[str]] = {}
         self._rate_limited = 0
         self._faulted = 0
@@ -403,9 +407,14 @@ class SimulatedPanel:
             "faulted": self._faulted,
         }
 
+    def arrivals(self, route: str) -> list[float]:
+        """Return when each request of `route` (as keyed in `stats()`) arrived, oldest first."""
+        return [t for t, key in self._arrivals if key == route]
+
     def reset_stats(self) -> None:
         """Zero every counter in `stats()`."""
         self._requests.clear()
+        self._arrivals.clear()
         self._power.clear()
         self._rate_limited = 0
         self._faulted = 0
@@ -445,6 +454,7 @@ class SimulatedPanel:
         route = request.match_info.route.resource
         pattern = route.canonical if route is not None else "<unmatched>"
         self._requests[f"{request.method} {pattern}"] += 1
+        self._arrivals.append((self.clock.monotonic(), f"{request.method} {pattern}"))
         if self.latency_ms > 0:
             await self._hold(self.latency_ms / 1000)
 
