@@ -122,34 +122,41 @@ class World:
         await asyncio.wait_for(self.bot.wait(), 10)
         assert self.bot.returncode == -signal.SIGKILL
 
-    def status_channel(self) -> int:
-        return next(
-            c.id
+    def channel_names(self) -> dict[int, str]:
+        """Return channel id -> name of the first guild's #status and #alerts."""
+        guild = self.sandbox.world.guilds[0].id
+        return {
+            c.id: c.name
             for c in self.sandbox.state.channels.values()
-            if c.name == "status" and c.guild_id == self.sandbox.world.guilds[0].id
-        )
+            if c.guild_id == guild and c.name in ("status", "alerts")
+        }
 
     def status_message(self, message: Message) -> bool:
         return (
-            message.channel_id == self.status_channel()
+            message.channel_id in self.channel_names()
             and message.author.id == self.sandbox.state.bot.id
             and bool(message.components)
             and not message.ephemeral
         )
 
-    def status_messages(self) -> dict[int, str]:
-        """Return message id -> server of every status message in #status, as Discord has them."""
-        channel = self.sandbox.state.channels[self.status_channel()]
-        found: dict[int, str] = {}
-        for message in channel.messages.values():
-            if self.status_message(message):
-                custom_id = message.components[0]["components"][0]["custom_id"]
-                found[message.id] = str(custom_id).split(":")[2]
+    def status_messages(self) -> dict[int, tuple[str, str]]:
+        """Return message id -> (channel, server) of every status message, as Discord has them."""
+        found: dict[int, tuple[str, str]] = {}
+        for channel_id, name in self.channel_names().items():
+            for message in self.sandbox.state.channels[channel_id].messages.values():
+                if self.status_message(message):
+                    custom_id = message.components[0]["components"][0]["custom_id"]
+                    found[message.id] = (name, str(custom_id).split(":")[2])
         return found
 
-    def recorded(self) -> dict[int, str]:
+    def recorded(self) -> dict[int, tuple[str, str]]:
+        """Return message id -> (channel, server) of what the locations file knows."""
+        names = self.channel_names()
         document = json.loads(self.locations.read_text(encoding="utf-8"))
-        return {int(k): v["server_id"] for k, v in document["locations"].items()}
+        return {
+            int(k): (names[int(v["channel_id"])], v["server_id"])
+            for k, v in document["locations"].items()
+        }
 
 
 @pytest.fixture
@@ -171,9 +178,9 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             await panel.stop()
 
 
-async def _post(world: World, server: str) -> None:
-    """Run /server_status in #status; the answer may never come (the bot may be killed)."""
-    await world.control.command("server_status", {"server": server}, channel="status")
+async def _post(world: World, server: str, channel: str = "status") -> None:
+    """Run /server_status in `channel`; the answer may never come (the bot may be killed)."""
+    await world.control.command("server_status", {"server": server}, channel=channel)
 
 
 async def test_kill_9_at_the_post_or_after_the_delete_leaves_no_unknown_status_message(
@@ -187,23 +194,24 @@ async def test_kill_9_at_the_post_or_after_the_delete_leaves_no_unknown_status_m
         lambda: _async(len(world.status_messages()) == 1), within=10, what="the first embed"
     )
 
-    # Killed the moment Discord has the new message: replacing a known one, a new server's,
-    # and the known one's replacement again.
-    for server in (first, second, first):
+    # Killed the moment Discord has the new message: replacing a known one, the first in a
+    # channel the file does not know yet (only the pending post names it), and the known one's
+    # replacement again.
+    for server, channel in ((first, "status"), (second, "alerts"), (first, "status")):
         killed = world.kill_when("create", world.status_message)
-        await _post(world, server)
+        await _post(world, server, channel)
         await world.killed(killed)
         await world.start_and_settle()
 
     # Killed right after Discord deleted the message being replaced, before the file knew.
-    [known] = [m for m, s in world.status_messages().items() if s == first]
+    [known] = [m for m, shows in world.status_messages().items() if shows == ("status", first)]
     killed = world.kill_when("delete", lambda message: message.id == known)
     await _post(world, first)
     await world.killed(killed)
     await world.start_and_settle()
 
     shown = world.status_messages()
-    assert sorted(shown.values()) == sorted([first, second]), shown
+    assert sorted(shown.values()) == [("alerts", second), ("status", first)], shown
     assert world.recorded() == shown
     # The races did happen: strays were found and settled, one log line each.
     text = world.log_text()
