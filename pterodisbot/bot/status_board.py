@@ -210,10 +210,14 @@ class StatusBoard:
             self._queue(location, UpdateReason.FORCED)
 
     def start_reconcile(self) -> None:
-        """Once the gateway is ready, settle the channels the file names (in the background)."""
+        """Once the gateway is ready, settle the channels the file names (in the background).
+
+        Call right after loading the locations: the pending posts then are those a crash left.
+        """
         if self._reconcile is None:
+            reconciler = Reconciler(self._client, self, settled=self._locations.pending())
             self._reconcile = asyncio.create_task(
-                Reconciler(self._client, self).run(), name="reconcile-status-messages"
+                reconciler.run(), name="reconcile-status-messages"
             )
             self._reconcile.add_done_callback(_report_reconcile_failure)
 

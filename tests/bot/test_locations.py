@@ -269,7 +269,7 @@ async def test_one_bad_entry_is_set_aside_and_the_good_ones_are_kept(
 
 async def test_two_entries_for_one_server_and_channel_keep_the_newer(path: Path) -> None:
     body = {"guild_id": "1", "channel_id": "2", "server_id": "aaaa0001"}
-    write(path, json.dumps({"version": 1, "locations": {"905": body, "901": body}}))
+    write(path, json.dumps({"version": 1, "locations": {"901": body, "905": body}}))
     store = await loaded(path, FakeClock())
     assert [m.message_id for m in store.all()] == [905]
     assert len(listing(path.parent, "embed_locations.json.corrupt-*")) == 1
@@ -327,7 +327,7 @@ async def test_a_bad_pending_entry_is_left_out_and_the_locations_kept(path: Path
     assert store.pending() == [PendingPost(1, 2, "aaaa0001", 12.5)]
 
 
-@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077, 0o277])
 async def test_the_file_is_created_0600_in_folders_created_0700(tmp_path: Path, umask: int) -> None:
     operators = tmp_path / "data"
     operators.mkdir()

@@ -10,7 +10,7 @@ import pytest
 
 from pterodisbot.bot.embeds import build_status_embed
 from pterodisbot.bot.locations import PendingPost
-from pterodisbot.bot.reconcile import FoundStatus, plan_channel
+from pterodisbot.bot.reconcile import FoundStatus, Reconciler, plan_channel
 from pterodisbot.bot.views import build_status_view
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product
@@ -233,3 +233,21 @@ async def test_a_post_refused_by_discord_leaves_nothing_pending(product: Product
             channel, guild_id=guild_id, channel_id=channel_id, snap=snap
         )
     assert product.services.locations.pending() == []
+
+
+async def test_a_post_in_flight_while_reconciling_is_left_to_the_post(product: Product) -> None:
+    await product.start()
+    server = product.panel.pick("running").identifier
+    known = await product.post_status(server)
+    # A post begun after the start: Discord has its message, the bot has not recorded it yet.
+    in_flight = await _post_unrecorded(product, server)
+    channel_id = int(await product.control.channel_id("status"))
+    guild_id = product.sandbox.world.guilds[0].id
+    pending = PendingPost(guild_id, channel_id, server, started=1.0)
+    product.services.locations.begin_post(pending)
+
+    report = await Reconciler(product_bot(product), product.services.board, settled=()).run()
+
+    assert (report.adopted, report.deleted) == (0, 0)
+    assert await _status_messages(product) == {known: server, in_flight: server}
+    assert product.services.locations.pending() == [pending]
