@@ -131,9 +131,14 @@ def _snowflake_at(unix_time: float) -> discord.Object:
 class Reconciler:
     """Settle, once at start, the channels the locations file names (see the module's text)."""
 
-    def __init__(self, client: discord.Client, board: StatusBoard) -> None:
+    def __init__(
+        self, client: discord.Client, board: StatusBoard, settled: Sequence[PendingPost]
+    ) -> None:
+        # `settled`: the pending posts read from the file at start, left by a crash. Any other
+        # pending post is in flight in this process, and its server is left to it.
         self._client = client
         self._board = board
+        self._settled = tuple(settled)
 
     @property
     def _locations(self) -> EmbedLocations:
@@ -146,8 +151,7 @@ class Reconciler:
         report = ReconcileReport()
         if user is None:
             return report
-        # The pending posts loaded from the file: those begun from now on are in flight, not lost.
-        settled = self._locations.pending()
+        settled = self._settled
         for channel_id, guild_id in channels_to_check(self._locations.all(), settled).items():
             mine = [p for p in settled if p.channel_id == channel_id]
             try:
