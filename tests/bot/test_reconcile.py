@@ -251,3 +251,23 @@ async def test_a_post_in_flight_while_reconciling_is_left_to_the_post(product: P
     assert (report.adopted, report.deleted) == (0, 0)
     assert await _status_messages(product) == {known: server, in_flight: server}
     assert product.services.locations.pending() == [pending]
+
+
+async def test_a_post_whose_place_cannot_be_saved_first_is_not_sent(product: Product) -> None:
+    await product.start()
+    server = product.panel.pick("running").identifier
+    folder = product.locations_file.parent
+    # A file where the folder goes: every save fails (chmod would not stop root).
+    assert not folder.exists()
+    folder.write_text("not a folder", encoding="utf-8")
+    before = await _status_messages(product)
+
+    result = await product.control.command(
+        "server_status", {"server": server}, channel="status", wait=5
+    )
+
+    assert await _status_messages(product) == before
+    answers = [f["message"].get("content", "") for f in result.followups]
+    assert any("can't save where it goes" in text for text in answers), result.raw
+    assert product.services.locations.pending() == []
+    folder.unlink()  # the bot flushes its locations on the way out
