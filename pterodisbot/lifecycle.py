@@ -3,7 +3,8 @@
 SIGINT/SIGTERM: refuse new power clicks and finish (or answer "unknown") those under way, stop
 polling, flush embed locations, close the panel session and the gateway, all within
 `SHUTDOWN_GRACE` seconds (Docker sends SIGKILL 10 s after SIGTERM). A second signal
-exits at once. SIGHUP re-reads config.ini (see `pterodisbot.reload`).
+exits at once. SIGHUP re-reads config.ini (see `pterodisbot.reload`). A refused token or an
+unusable embed locations file is one line in the log and exit code 2.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import discord
 
 from pterodisbot import __version__
 from pterodisbot.bot import discord_api
+from pterodisbot.bot.locations import EmbedLocationsError
 from pterodisbot.config import Settings
 from pterodisbot.reload import reload_config
 
@@ -189,6 +191,11 @@ async def run(settings: Settings, build: BotFactory) -> int:
             "Discord refused the bot token (401 Unauthorized): set DISCORD_TOKEN to the token "
             "from the Developer Portal (Bot -> Reset Token), without 'Bot '"
         )
+        code = EXIT_CONFIG
+    except EmbedLocationsError as exc:
+        # The operator must fix the path first: starting without the file would lose every
+        # status message it knows (they would never be edited again).
+        log.error("%s", exc)
         code = EXIT_CONFIG
     except discord.PrivilegedIntentsRequired:
         log.error("Discord refused the bot's intents: the bot needs no privileged intent")

@@ -95,6 +95,8 @@ class PterodactylBot(commands.Bot):
             await self.services.locations.load()
             log.info("%d status embed(s) to keep current", len(self.services.locations))
             self.services.board.attach()
+            # Runs once the gateway is ready, beside the monitor: strays left by a crash.
+            self.services.board.start_reconcile()
         for name in self.initial_extensions:
             await self.load_extension(name)
             log.info("loaded extension %s", name)

@@ -1,8 +1,16 @@
 """Remember where the status embeds live (`embed/embed_locations.json`), written atomically.
 
 The file is what lets a restarted bot keep editing the same messages, so it is never emptied in
-place: a file that cannot be read is moved aside for the operator, and every write goes to a
-temporary file that replaces the old one only once it is complete and on disk.
+place: a file that cannot be read is moved aside for the operator, an entry that cannot be read is
+set aside on its own (a copy of the file is kept) while the good ones are kept, and every write goes
+to a temporary file that replaces the old one only once it is complete and on disk (a temporary
+file left by a crash is removed at the next load). A path that is a directory or cannot be read
+stops the bot with one line naming the path and the fix: starting empty would lose every status
+message the file knows. The file is created 0600 and its folders 0700 (the umask does not matter).
+
+The file also holds *pending posts*: a status message about to be posted is recorded (and saved)
+before it is sent, so that after a crash between the post and the save the bot knows which channel
+to look in for a message it does not know (see `pterodisbot.bot.reconcile`).
 """
 
 from __future__ import annotations
@@ -12,10 +20,12 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import stat
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +37,31 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+# Modes of what the bot creates (chmod'ed explicitly: the umask does not apply to those).
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
+
+
+class LocationsFailure(Enum):
+    """Why the locations file cannot be used: each needs the operator's hand."""
+
+    IS_DIRECTORY = "is_directory"
+    PARENT_NOT_DIRECTORY = "parent_not_directory"
+    PERMISSION_DENIED = "permission_denied"
+    UNREADABLE = "unreadable"
+    CANNOT_SET_ASIDE = "cannot_set_aside"
 
 
 class EmbedLocationsError(Exception):
-    """The locations file could not be read or set aside; the message says which path and why."""
+    """The locations file could not be read or set aside; the message says which path and why.
+
+    One line, written for the operator: the path, what is wrong, and what to do.
+    """
+
+    def __init__(self, reason: LocationsFailure, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.path = path
 
 
 class _InvalidFileError(ValueError):
@@ -50,6 +81,28 @@ class EmbedLocation:
     server_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class PendingPost:
+    """A status message about to be posted: saved before the POST, dropped once it is recorded.
+
+    `started` is the Unix time the post began; a crash leaves it in the file, and the next start
+    looks in `channel_id` for the message it may have left there.
+    """
+
+    guild_id: int
+    channel_id: int
+    server_id: str
+    started: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    locations: list[EmbedLocation]
+    pending: list[PendingPost] = field(default_factory=list)
+    # One line per entry that could not be read (and is left out).
+    rejected: list[str] = field(default_factory=list)
+
+
 class EmbedLocations:
     """The set of status embeds the bot keeps current, persisted as versioned JSON."""
 
@@ -58,6 +111,7 @@ class EmbedLocations:
         self._clock: Clock = clock or SystemClock()
         self._by_message: dict[int, EmbedLocation] = {}
         self._by_place: dict[tuple[int, str], int] = {}
+        self._pending: list[PendingPost] = []
         self._lock = asyncio.Lock()
         self._version = 0
         self._saved_version = 0
@@ -81,17 +135,23 @@ class EmbedLocations:
     async def load(self) -> None:
         """Replace the content by the file's; a missing file is empty, a broken one is set aside.
 
-        Raises `EmbedLocationsError` when the file exists but can be neither read nor moved aside:
-        starting empty then would overwrite it on the next save.
+        Entries that cannot be read are logged one by one and left out, the others kept; a copy
+        of the file is set aside first and the next save rewrites it without them. Raises
+        `EmbedLocationsError` when the path is a directory or cannot be read, or the file can be
+        neither read nor set aside: starting empty then would overwrite it on the next save.
         """
         async with self._lock:
-            locations = await asyncio.to_thread(self._read_or_set_aside)
+            decoded = await asyncio.to_thread(self._read_or_set_aside)
             self._by_message.clear()
             self._by_place.clear()
-            for location in locations:
+            for location in decoded.locations:
                 self._put(location)
+            self._pending = list(decoded.pending)
             self._version += 1
             self._saved_version = self._version
+            if decoded.rejected:
+                # Not saved yet: the next save writes the good entries only (the copy is aside).
+                self._version += 1
 
     def add(self, location: EmbedLocation) -> EmbedLocation | None:
         """Record an embed; return the one it replaces (same server and channel), if any."""
@@ -112,6 +172,21 @@ class EmbedLocations:
         if removed is not None:
             self._version += 1
         return removed
+
+    def begin_post(self, pending: PendingPost) -> None:
+        """Record that a status message is about to be posted (save before sending it)."""
+        self._pending.append(pending)
+        self._version += 1
+
+    def end_post(self, pending: PendingPost) -> None:
+        """Drop a pending post: its message is recorded with `add()`, or it never left."""
+        if pending in self._pending:
+            self._pending.remove(pending)
+            self._version += 1
+
+    def pending(self) -> list[PendingPost]:
+        """Return the posts begun and not ended, oldest first (after a crash: from the file)."""
+        return sorted(self._pending, key=lambda p: p.started)
 
     def get(self, message_id: int) -> EmbedLocation | None:
         """Return the embed shown by `message_id`, if known."""
@@ -173,7 +248,7 @@ class EmbedLocations:
         return location
 
     def _encode(self) -> bytes:
-        document = {
+        document: dict[str, Any] = {
             "version": FORMAT_VERSION,
             "locations": {
                 # Snowflakes are written as strings: JSON readers in other languages lose
@@ -186,21 +261,42 @@ class EmbedLocations:
                 for loc in self.all()
             },
         }
+        if self._pending:
+            # Only while a post is in flight (or after a crash): the usual file stays as it was.
+            document["pending"] = [
+                {
+                    "guild_id": str(p.guild_id),
+                    "channel_id": str(p.channel_id),
+                    "server_id": p.server_id,
+                    "started": p.started,
+                }
+                for p in self.pending()
+            ]
         return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
 
-    def _read_or_set_aside(self) -> list[EmbedLocation]:
+    def _read_or_set_aside(self) -> _Decoded:
+        self._remove_leftover_temporaries()
         try:
             raw = self._path.read_bytes()
         except FileNotFoundError:
-            return []
+            return _Decoded([])
         except OSError as exc:
-            raise EmbedLocationsError(
-                f"Cannot read embed locations file {self._path}: {exc.strerror or exc}"
-            ) from exc
+            raise self._unusable(exc) from exc
         try:
-            return _decode(raw)
+            decoded = _decode(raw)
         except _InvalidFileError as exc:
             reason = str(exc)
+        else:
+            if decoded.rejected:
+                aside = self._set_aside(copy=True)
+                for problem in decoded.rejected:
+                    log.warning(
+                        "Embed locations file %s: %s; left out (a copy of the file is in %s)",
+                        self._path,
+                        problem,
+                        aside,
+                    )
+            return decoded
         aside = self._set_aside()
         log.warning(
             "Embed locations file %s is unreadable (%s): moved it to %s and starting with no "
@@ -209,9 +305,56 @@ class EmbedLocations:
             reason,
             aside,
         )
-        return []
+        return _Decoded([])
 
-    def _set_aside(self) -> Path:
+    def _unusable(self, exc: OSError) -> EmbedLocationsError:
+        """Say in one line what is wrong with the path and how to fix it."""
+        path = self._path
+        keep = "the bot refuses to start rather than lose track of its status messages"
+        if isinstance(exc, IsADirectoryError):
+            return EmbedLocationsError(
+                LocationsFailure.IS_DIRECTORY,
+                path,
+                f"Embed locations file {path} is a directory, not a file: move it away or set "
+                f"discord.locations_file to a file path (the bot creates the file); {keep}",
+            )
+        if isinstance(exc, NotADirectoryError):
+            return EmbedLocationsError(
+                LocationsFailure.PARENT_NOT_DIRECTORY,
+                path,
+                f"Embed locations file {path} cannot be read: a part of its folder path is a "
+                f"file, not a folder; move that file away or set discord.locations_file to "
+                f"another path; {keep}",
+            )
+        if isinstance(exc, PermissionError):
+            return EmbedLocationsError(
+                LocationsFailure.PERMISSION_DENIED,
+                path,
+                f"Embed locations file {path} cannot be read: permission denied; give the "
+                f"bot's user read and write access to it and its folder (chown/chmod); {keep}",
+            )
+        return EmbedLocationsError(
+            LocationsFailure.UNREADABLE,
+            path,
+            f"Embed locations file {path} cannot be read: {exc.strerror or exc}; {keep}",
+        )
+
+    def _remove_leftover_temporaries(self) -> None:
+        """Remove what a crash in the middle of a save left beside the file."""
+        try:
+            leftovers = sorted(self._path.parent.glob(f".{self._path.name}.*.tmp"))
+        except OSError:
+            return
+        for leftover in leftovers:
+            try:
+                leftover.unlink()
+            except OSError as exc:
+                log.warning("could not remove %s, left by an interrupted save: %s", leftover, exc)
+            else:
+                log.info("removed %s, left by an interrupted save", leftover)
+
+    def _set_aside(self, *, copy: bool = False) -> Path:
+        """Move the file (or, with `copy`, a copy of it) to `*.corrupt-<UTC time>`."""
         stamp = datetime.fromtimestamp(self._clock.time(), tz=UTC).strftime("%Y%m%dT%H%M%SZ")
         base = f"{self._path.name}.corrupt-{stamp}"
         aside = self._path.with_name(base)
@@ -220,11 +363,17 @@ class EmbedLocations:
             counter += 1
             aside = self._path.with_name(f"{base}-{counter}")
         try:
-            os.replace(self._path, aside)
+            if copy:
+                shutil.copy2(self._path, aside)
+            else:
+                os.replace(self._path, aside)
         except OSError as exc:
             raise EmbedLocationsError(
-                f"Embed locations file {self._path} is unreadable and could not be moved to "
-                f"{aside}: {exc.strerror or exc}. Fix or remove it by hand, then restart."
+                LocationsFailure.CANNOT_SET_ASIDE,
+                self._path,
+                f"Embed locations file {self._path} is unreadable and could not be "
+                f"{'copied' if copy else 'moved'} to {aside}: {exc.strerror or exc}. "
+                "Fix or remove it by hand, then restart.",
             ) from exc
         return aside
 
@@ -250,7 +399,8 @@ def _server_id(value: Any, what: str) -> str:
     return value.strip()
 
 
-def _decode(raw: bytes) -> list[EmbedLocation]:
+def _decode(raw: bytes) -> _Decoded:
+    """Decode the file; whole-file problems raise, a bad entry is only listed in `rejected`."""
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -262,7 +412,7 @@ def _decode(raw: bytes) -> list[EmbedLocation]:
     return _decode_legacy(document)
 
 
-def _decode_versioned(document: dict[str, Any]) -> list[EmbedLocation]:
+def _decode_versioned(document: dict[str, Any]) -> _Decoded:
     version = document["version"]
     if version != FORMAT_VERSION:
         raise _InvalidFileError(
@@ -271,48 +421,91 @@ def _decode_versioned(document: dict[str, Any]) -> list[EmbedLocation]:
     entries = document.get("locations")
     if not isinstance(entries, dict):
         raise _InvalidFileError('"locations" is missing or not an object')
-    locations: list[EmbedLocation] = []
-    places: set[tuple[int, str]] = set()
+    rejected: list[str] = []
+    by_place: dict[tuple[int, str], EmbedLocation] = {}
     for key, entry in entries.items():
         where = f"locations[{key!r}]"
-        if not isinstance(entry, dict):
-            raise _InvalidFileError(f"{where} is not an object")
-        location = EmbedLocation(
-            message_id=_snowflake(key, f"{where} key"),
-            guild_id=_snowflake(entry.get("guild_id"), f"{where}.guild_id"),
-            channel_id=_snowflake(entry.get("channel_id"), f"{where}.channel_id"),
-            server_id=_server_id(entry.get("server_id"), f"{where}.server_id"),
-        )
+        try:
+            if not isinstance(entry, dict):
+                raise _InvalidFileError(f"{where} is not an object")
+            location = EmbedLocation(
+                message_id=_snowflake(key, f"{where} key"),
+                guild_id=_snowflake(entry.get("guild_id"), f"{where}.guild_id"),
+                channel_id=_snowflake(entry.get("channel_id"), f"{where}.channel_id"),
+                server_id=_server_id(entry.get("server_id"), f"{where}.server_id"),
+            )
+        except _InvalidFileError as exc:
+            rejected.append(str(exc))
+            continue
         place = (location.channel_id, location.server_id)
-        if place in places:
-            raise _InvalidFileError(f"{where} repeats server {location.server_id!r} in its channel")
-        places.add(place)
-        locations.append(location)
-    return locations
+        other = by_place.get(place)
+        if other is not None:
+            # Keep the newer message: the older one is the stray (reconciling deletes it).
+            older, location = sorted((other, location), key=lambda loc: loc.message_id)
+            rejected.append(
+                f"locations[{str(older.message_id)!r}] repeats server {older.server_id!r} in "
+                f"its channel (message {location.message_id} is kept)"
+            )
+        by_place[place] = location
+    pending: list[PendingPost] = []
+    raw_pending = document.get("pending", [])
+    if not isinstance(raw_pending, list):
+        rejected.append('"pending" is not a list')
+        raw_pending = []
+    for index, entry in enumerate(raw_pending):
+        where = f"pending[{index}]"
+        try:
+            pending.append(_pending_post(entry, where))
+        except _InvalidFileError as exc:
+            rejected.append(str(exc))
+    locations = sorted(by_place.values(), key=lambda loc: loc.message_id)
+    return _Decoded(locations, pending, rejected)
 
 
-def _decode_legacy(document: dict[str, Any]) -> list[EmbedLocation]:
+def _pending_post(entry: Any, where: str) -> PendingPost:
+    if not isinstance(entry, dict):
+        raise _InvalidFileError(f"{where} is not an object")
+    started = entry.get("started")
+    if isinstance(started, bool) or not isinstance(started, int | float):
+        raise _InvalidFileError(f"{where}.started is {started!r}, expected a Unix time")
+    return PendingPost(
+        guild_id=_snowflake(entry.get("guild_id"), f"{where}.guild_id"),
+        channel_id=_snowflake(entry.get("channel_id"), f"{where}.channel_id"),
+        server_id=_server_id(entry.get("server_id"), f"{where}.server_id"),
+        started=float(started),
+    )
+
+
+def _decode_legacy(document: dict[str, Any]) -> _Decoded:
     """Read the original bot's flat `{"<server_id>": {"channel_id", "message_id"}}` file."""
     locations: list[EmbedLocation] = []
+    rejected: list[str] = []
     for key, entry in document.items():
         where = f"{key!r}"
-        if not isinstance(entry, dict):
-            raise _InvalidFileError(f"{where} is not an object (and the file has no version)")
-        guild = entry.get("guild_id")
-        locations.append(
-            EmbedLocation(
-                message_id=_snowflake(entry.get("message_id"), f"{where}.message_id"),
-                guild_id=0 if guild is None else _snowflake(guild, f"{where}.guild_id"),
-                channel_id=_snowflake(entry.get("channel_id"), f"{where}.channel_id"),
-                server_id=_server_id(key, f"{where} key"),
+        try:
+            if not isinstance(entry, dict):
+                raise _InvalidFileError(f"{where} is not an object (and the file has no version)")
+            guild = entry.get("guild_id")
+            locations.append(
+                EmbedLocation(
+                    message_id=_snowflake(entry.get("message_id"), f"{where}.message_id"),
+                    guild_id=0 if guild is None else _snowflake(guild, f"{where}.guild_id"),
+                    channel_id=_snowflake(entry.get("channel_id"), f"{where}.channel_id"),
+                    server_id=_server_id(key, f"{where} key"),
+                )
             )
-        )
-    return locations
+        except _InvalidFileError as exc:
+            rejected.append(str(exc))
+    return _Decoded(locations, [], rejected)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` by `data` so that a reader or a crash sees either the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Replace `path` by `data` so that a reader or a crash sees either the old or the new file.
+
+    Folders it creates are 0700 and a file it creates is 0600, whatever the umask: the file says
+    where the bot posts, its neighbour the audit trail says who did what.
+    """
+    _make_private_folders(path.parent)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     replaced = False
@@ -321,9 +514,12 @@ def _write_atomically(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        # mkstemp creates 0600; keep whatever mode the operator gave the existing file.
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+        # Keep whatever mode the operator gave the existing file; a new one is private.
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = PRIVATE_FILE_MODE
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
         replaced = True
     finally:
@@ -331,6 +527,21 @@ def _write_atomically(path: Path, data: bytes) -> None:
             with contextlib.suppress(OSError):
                 tmp.unlink()
     _fsync_directory(path.parent)
+
+
+def _make_private_folders(directory: Path) -> None:
+    """Create `directory` and its missing parents, each 0700 (mkdir's mode is masked by umask)."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_FOLDER_MODE)
+        except FileExistsError:
+            continue  # created meanwhile by someone else: not ours to change
+        os.chmod(folder, PRIVATE_FOLDER_MODE)
 
 
 def _fsync_directory(directory: Path) -> None:

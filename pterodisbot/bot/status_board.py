@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import io
@@ -13,8 +14,9 @@ import discord
 
 from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.bot.embeds import build_status_embed
-from pterodisbot.bot.locations import EmbedLocation, EmbedLocations
+from pterodisbot.bot.locations import EmbedLocation, EmbedLocations, PendingPost
 from pterodisbot.bot.policy import LastRender, Thresholds, UpdateReason, should_update, shows_graph
+from pterodisbot.bot.reconcile import Reconciler
 from pterodisbot.clock import Clock
 from pterodisbot.graphs import GraphRenderer
 from pterodisbot.monitor import Monitor, ServerSnapshot
@@ -28,6 +30,10 @@ GRAPH_FILENAME = "graph.png"
 _GONE_CODES = frozenset({10003, 10008, 50001, 50013})
 
 ViewFactory = Callable[[ServerSnapshot], discord.ui.View | None]
+
+
+class StatusNotRecorded(Exception):
+    """A status message was not posted: where it would go could not be saved first."""
 
 
 @dataclass(slots=True)
@@ -89,6 +95,7 @@ class StatusBoard:
         self._last: dict[int, LastRender] = {}
         self.stats = BoardStats()
         self._closed = False
+        self._reconcile: asyncio.Task[object] | None = None
 
     @property
     def locations(self) -> EmbedLocations:
@@ -141,16 +148,45 @@ class StatusBoard:
         channel_id: int,
         snap: ServerSnapshot,
     ) -> discord.Message:
-        """Post a status embed for `snap`'s server; an older one in the same channel is replaced."""
+        """Post a status embed for `snap`'s server; an older one in the same channel is replaced.
+
+        The post is saved as pending before the message is sent and replaced by the message's
+        location after, so a crash at any point leaves the channel named in the file and the
+        next start finds the message (`reconcile`). Raises `StatusNotRecorded` (nothing sent)
+        when that first save fails, `discord.HTTPException` when Discord refuses the message.
+        """
         rendered = await self.render(snap)
         view = self._view(snap)
-        if view is not None:
-            message = await channel.send(embed=rendered.embed, files=rendered.files(), view=view)
-        else:
-            message = await channel.send(embed=rendered.embed, files=rendered.files())
-        self.stats.posted += 1
         identifier = snap.server.identifier
+        pending = PendingPost(guild_id, channel_id, identifier, started=self._clock.time())
+        self._locations.begin_post(pending)
+        try:
+            await self._locations.save()
+        except OSError as exc:
+            self._locations.end_post(pending)
+            log.error(
+                "server %s: status embed not posted: could not save %s first: %s",
+                identifier,
+                self._locations.path,
+                exc,
+            )
+            raise StatusNotRecorded(str(self._locations.path)) from exc
+        try:
+            if view is not None:
+                message = await channel.send(
+                    embed=rendered.embed, files=rendered.files(), view=view
+                )
+            else:
+                message = await channel.send(embed=rendered.embed, files=rendered.files())
+        except discord.HTTPException:
+            # Discord answered no: nothing was posted. Any other failure (a dropped connection)
+            # may have posted it, so the pending post stays for the next start to look for.
+            self._locations.end_post(pending)
+            await self.save()
+            raise
+        self.stats.posted += 1
         replaced = self._locations.add(EmbedLocation(message.id, guild_id, channel_id, identifier))
+        self._locations.end_post(pending)
         self._last[message.id] = rendered.shown
         log.info(
             "server %s: status embed posted (guild %s, channel %s, message %s)",
@@ -163,6 +199,27 @@ class StatusBoard:
             await self._delete_message(replaced)
         await self.save()
         return message
+
+    def adopt(self, location: EmbedLocation) -> None:
+        """Take over a status message found in its channel (see `reconcile`); redraw it soon."""
+        replaced = self._locations.add(location)
+        if replaced is not None:
+            self._pump.discard(replaced.message_id)
+            self._last.pop(replaced.message_id, None)
+        if location.server_id in self._monitor.snapshots:
+            self._queue(location, UpdateReason.FORCED)
+
+    def start_reconcile(self) -> None:
+        """Once the gateway is ready, settle the channels the file names (in the background).
+
+        Call right after loading the locations: the pending posts then are those a crash left.
+        """
+        if self._reconcile is None:
+            reconciler = Reconciler(self._client, self, settled=self._locations.pending())
+            self._reconcile = asyncio.create_task(
+                reconciler.run(), name="reconcile-status-messages"
+            )
+            self._reconcile.add_done_callback(_report_reconcile_failure)
 
     async def _delete_message(self, location: EmbedLocation) -> None:
         self._pump.discard(location.message_id)
@@ -282,7 +339,22 @@ class StatusBoard:
             log.error("could not save %s: %s", self._locations.path, exc)
 
     async def close(self) -> None:
-        """Flush the locations before shutdown."""
+        """Stop reconciling and flush the locations before shutdown."""
         self._closed = True
+        if self._reconcile is not None and not self._reconcile.done():
+            self._reconcile.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reconcile
         with contextlib.suppress(Exception):
             await self.save()
+
+
+def _report_reconcile_failure(task: asyncio.Task[object]) -> None:
+    if task.cancelled() or task.exception() is None:
+        return
+    error = task.exception()
+    log.error(
+        "looking for stray status messages failed: %s; they are looked for again at the next start",
+        error,
+        exc_info=error,
+    )

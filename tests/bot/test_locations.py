@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -12,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from pterodisbot.bot.locations import EmbedLocation, EmbedLocations, EmbedLocationsError
+from pterodisbot.bot.locations import (
+    EmbedLocation,
+    EmbedLocations,
+    EmbedLocationsError,
+    LocationsFailure,
+    PendingPost,
+)
 from pterodisbot.clock import FakeClock
 
 GUILD = 111_111_111_111_111_111
@@ -205,9 +213,138 @@ async def test_two_corrupt_loads_in_one_second_keep_both_copies(path: Path) -> N
 
 async def test_unreadable_path_raises_instead_of_starting_empty(path: Path) -> None:
     write(path / "oops.json", b"{}")  # a directory where the file should be
-    with pytest.raises(EmbedLocationsError, match="Cannot read embed locations file"):
+    with pytest.raises(EmbedLocationsError) as raised:
         await loaded(path)
+    assert raised.value.reason is LocationsFailure.IS_DIRECTORY
+    text = str(raised.value)
+    assert "\n" not in text
+    assert f"Embed locations file {path} is a directory, not a file" in text
+    assert "discord.locations_file" in text
     assert [p.name for p in listing(path)] == ["oops.json"]
+
+
+async def test_path_under_a_file_raises_naming_the_path_and_the_fix(path: Path) -> None:
+    # Tests run as root, whom chmod 000 does not stop: a file where a folder should be does.
+    write(path.parent, b"not a folder")
+    with pytest.raises(EmbedLocationsError) as raised:
+        await loaded(path)
+    assert raised.value.reason is LocationsFailure.PARENT_NOT_DIRECTORY
+    assert str(raised.value).startswith(f"Embed locations file {path} cannot be read: a part of")
+    assert read(path.parent) == b"not a folder"
+
+
+async def test_one_bad_entry_is_set_aside_and_the_good_ones_are_kept(
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = {"guild_id": "1", "channel_id": "2", "server_id": "aaaa0001"}
+    content = json.dumps(
+        {
+            "version": 1,
+            "locations": {
+                "901": good,
+                "902": {"guild_id": "1", "channel_id": "oops", "server_id": "bbbb0002"},
+                "903": {**good, "server_id": "cccc0003"},
+            },
+        }
+    ).encode()
+    write(path, content)
+    with caplog.at_level(logging.WARNING, logger="pterodisbot.bot.locations"):
+        store = await loaded(path, FakeClock(start=1_700_000_000.0))
+
+    assert [(m.message_id, m.server_id) for m in store.all()] == [
+        (901, "aaaa0001"),
+        (903, "cccc0003"),
+    ]
+    aside = path.with_name("embed_locations.json.corrupt-20231114T221320Z")
+    assert read(aside) == content
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "locations['902'].channel_id is 'oops'" in warning
+    assert str(aside) in warning
+    # The next save writes the good entries only; the operator's copy stays as it was.
+    assert store.dirty
+    await store.save()
+    assert sorted(json.loads(read(path))["locations"]) == ["901", "903"]
+    assert read(aside) == content
+
+
+async def test_two_entries_for_one_server_and_channel_keep_the_newer(path: Path) -> None:
+    body = {"guild_id": "1", "channel_id": "2", "server_id": "aaaa0001"}
+    write(path, json.dumps({"version": 1, "locations": {"901": body, "905": body}}))
+    store = await loaded(path, FakeClock())
+    assert [m.message_id for m in store.all()] == [905]
+    assert len(listing(path.parent, "embed_locations.json.corrupt-*")) == 1
+
+
+async def test_temporary_file_left_by_a_killed_save_is_removed_on_load(
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = await loaded(path)
+    store.add(loc(901))
+    await store.save()
+    leftover = path.with_name(".embed_locations.json.k1ll3d.tmp")
+    write(leftover, b'{"version": 1, "loc')
+    unrelated = path.with_name("notes.tmp")
+    write(unrelated, b"mine")
+    with caplog.at_level(logging.INFO, logger="pterodisbot.bot.locations"):
+        again = await loaded(path)
+    assert again.all() == [loc(901)]
+    assert not exists(leftover)
+    assert read(unrelated) == b"mine"
+    assert any(
+        f"removed {leftover}, left by an interrupted save" in r.getMessage() for r in caplog.records
+    )
+
+
+async def test_pending_posts_survive_a_restart_and_end_with_the_post(path: Path) -> None:
+    store = await loaded(path)
+    first = PendingPost(
+        guild_id=GUILD, channel_id=STATUS_CHANNEL, server_id="aaaa0001", started=5.0
+    )
+    second = PendingPost(
+        guild_id=GUILD, channel_id=OTHER_CHANNEL, server_id="bbbb0002", started=4.0
+    )
+    store.begin_post(first)
+    store.begin_post(second)
+    await store.save()
+
+    again = await loaded(path)
+    assert again.pending() == [second, first]
+    again.end_post(second)
+    again.add(loc(901, "aaaa0001"))
+    again.end_post(first)
+    await again.save()
+    # Nothing pending: the file is exactly what a bot without pending posts writes.
+    assert set(json.loads(read(path))) == {"version", "locations"}
+    assert (await loaded(path)).pending() == []
+
+
+async def test_a_bad_pending_entry_is_left_out_and_the_locations_kept(path: Path) -> None:
+    body = {"guild_id": "1", "channel_id": "2", "server_id": "aaaa0001"}
+    pending = [{**body, "started": "yesterday"}, {**body, "started": 12.5}]
+    write(path, json.dumps({"version": 1, "locations": {"901": body}, "pending": pending}))
+    store = await loaded(path, FakeClock())
+    assert [m.message_id for m in store.all()] == [901]
+    assert store.pending() == [PendingPost(1, 2, "aaaa0001", 12.5)]
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077, 0o277])
+async def test_the_file_is_created_0600_in_folders_created_0700(tmp_path: Path, umask: int) -> None:
+    operators = tmp_path / "data"
+    operators.mkdir()
+    operators.chmod(0o755)
+    path = operators / "state" / "embed" / "embed_locations.json"
+    store = await loaded(path)
+    store.add(loc(901))
+    previous = os.umask(umask)
+    try:
+        await store.save()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(path.parent.parent).st_mode) == 0o700
+    # A folder the bot did not create keeps the operator's mode.
+    assert stat.S_IMODE(os.stat(operators).st_mode) == 0o755
 
 
 async def test_missing_directory_is_created_on_first_save(path: Path) -> None:

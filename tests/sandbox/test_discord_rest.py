@@ -394,3 +394,27 @@ async def test_an_edit_that_replaces_a_file_stops_serving_the_old_one(api: Api, 
         statuses = (old.status, new.status)
 
     assert statuses == (404, 200)
+
+
+async def test_channel_history_pages_with_before_and_after_and_carries_components(
+    api: Api, status_id: int
+):
+    path = f"/channels/{status_id}/messages"
+    button = {"type": 2, "style": 1, "label": "Start", "custom_id": "pdb:start:1a2b3c4d"}
+    ids = []
+    for i in range(5):
+        payload: dict[str, object] = {"content": str(i)}
+        if i == 2:
+            payload["components"] = [{"type": 1, "components": [button]}]
+        _, message, _ = await api.call("POST", path, json=payload)
+        ids.append(message["id"])
+
+    _, before, _ = await api.call("GET", f"{path}?limit=2&before={ids[3]}")
+    _, after, _ = await api.call("GET", f"{path}?limit=2&after={ids[0]}")
+    _, capped, _ = await api.call("GET", f"{path}?limit=500")
+
+    # Newest first either way; `after` gives the messages right after it, as Discord does.
+    assert [m["content"] for m in before] == ["2", "1"]
+    assert [m["content"] for m in after] == ["2", "1"]
+    assert before[0]["components"] == [{"type": 1, "components": [button]}]
+    assert len(capped) == 5

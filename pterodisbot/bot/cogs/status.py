@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from pterodisbot.bot.embeds import build_server_list_embed, group_for_messages
+from pterodisbot.bot.status_board import StatusNotRecorded
 from pterodisbot.config import Action
 
 if TYPE_CHECKING:
@@ -97,6 +98,13 @@ class Status(commands.Cog):
                 channel_id=interaction.channel_id,
                 snap=snap,
             )
+        except StatusNotRecorded:
+            await interaction.followup.send(
+                "I can't post a status embed right now: I can't save where it goes, so I "
+                "couldn't keep it updated. The bot's operator will find why in its log.",
+                ephemeral=True,
+            )
+            return
         except discord.Forbidden:
             await interaction.followup.send(
                 "I can't post in this channel: I'm missing the Send Messages or Attach Files "
