@@ -576,6 +576,12 @@ class State:
         if channel.guild_id is not None:
             self.guilds[channel.guild_id].channels.pop(channel.id, None)
 
+    def remove_guild(self, guild: Guild) -> None:
+        """Take the bot out of a guild: its channels and messages are no longer the bot's to see."""
+        for channel in list(guild.channels.values()):
+            self.remove_channel(channel)
+        self.guilds.pop(guild.id, None)
+
     def resolve_user(self, ref: str | int) -> UserSeed:
         """Return a user by name or id; KeyError if unknown."""
         for u in self.users.values():
