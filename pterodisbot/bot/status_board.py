@@ -330,6 +330,8 @@ class StatusBoard:
 
     def _block(self, location: EmbedLocation, reason: BlockReason) -> None:
         """Keep an embed Discord refuses to edit, retried later; say so once, not every edit."""
+        if location.message_id not in self._locations:
+            return  # forgotten while the edit was in flight (its message or guild is gone)
         now = self._clock.time()
         previous = self._blocked.get(location.message_id)
         self._blocked[location.message_id] = Blocked(

@@ -51,7 +51,7 @@ Control API (JSON; users, guilds and channels may be given by name or id):
   `"commands_scope": false` invites it without applications.commands, so the guild's command
   routes answer 403 50001 Missing Access.
 - `DELETE /_sandbox/guilds/{id or name}`: the bot is removed from the guild (GUILD_DELETE without
-  `unavailable`); its channels and messages are gone for it.
+  `unavailable`); its channels stay, and the bot's requests there answer 403 50001.
 - `POST /_sandbox/channels/{id}/messages/bulk-delete {"messages": [ids]}`: a moderator's purge;
   the bot gets one MESSAGE_DELETE_BULK.
 """

@@ -16,6 +16,7 @@ import pytest
 
 from pterodisbot.bot.status_board import BlockReason
 from pterodisbot.monitor import Monitor
+from pterodisbot.sandbox.discord_server import World
 from pterodisbot.web import WebServer
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product
@@ -115,6 +116,24 @@ async def test_removed_from_a_guild_forgets_its_embeds_at_once(product: Product)
         return len(product.services.locations) == 0 and _saved_ids(product) == []
 
     await poll_until(forgotten, within=3, what="GUILD_DELETE to drop the guild's embeds")
+
+
+async def test_a_guild_left_while_the_bot_was_stopped_is_forgotten_at_the_next_start(
+    product: Product,
+) -> None:
+    # A second guild keeps the bot's configuration valid once the first one is gone.
+    await product.start(sandbox={"world": World.default(second_guild=True)})
+    await _two_running_embeds(product)
+    await product.stop_bot()
+    await product.control.remove_guild(str(product.sandbox.world.guilds[0].id))
+
+    await product.restart()
+
+    async def forgotten() -> bool:
+        return len(product.services.locations) == 0 and _saved_ids(product) == []
+
+    await poll_until(forgotten, within=3, what="READY without the guild to drop its embeds")
+    assert product.services.board.blocked == {}
 
 
 async def test_missing_permission_keeps_the_embed_and_the_channel_update_brings_it_back(
