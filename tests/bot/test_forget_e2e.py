@@ -5,7 +5,6 @@ Real discord.py on the Discord sandbox, real HTTP to the simulated panel.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from pterodisbot.bot.status_board import BlockReason
-from pterodisbot.monitor import Monitor
+from pterodisbot.monitor import Monitor, ServerStatus
 from pterodisbot.sandbox.discord_server import World
 from pterodisbot.web import WebServer
 from tests.fixtures.discord import poll_until
@@ -198,13 +197,25 @@ async def test_blocked_embed_is_skipped_by_routine_edits_and_retried_by_a_refres
         lambda: _is_blocked(product, int(blocked_id)), within=5, what="the embed to be marked"
     )
     tried = len(await _patches_of(product, blocked_id, seq))
-    # A running server's CPU moves every poll; none of those polls may try the edit again.
+    # A crash is a state change, edited at once for a normal embed; not for a blocked one.
+    location = product.services.locations.get(int(blocked_id))
+    assert location is not None
+    pump = product.services.pump
+    queued = pump.stats.submitted
+    await product.sim("POST", f"/servers/{location.server_id}/crash")
     monitor = product.services.monitor
+
+    async def crash_seen() -> bool:
+        snap = monitor.snapshots.get(location.server_id)
+        return snap is not None and snap.status is ServerStatus.OFFLINE
+
+    await poll_until(crash_seen, within=5, what="the monitor to see the crash")
     seen = monitor.last_cycle_completed
-    for _ in range(4):
+    for _ in range(3):
         await poll_until(functools.partial(_later, monitor, seen), within=5, what="another poll")
         seen = monitor.last_cycle_completed
-    await asyncio.sleep(0.5)  # the pump's pace: a queued edit would have gone out by now
+    # Nothing handed to the pump, so nothing can reach Discord later either.
+    assert pump.stats.submitted == queued
     assert len(await _patches_of(product, blocked_id, seq)) == tried
 
     await product.control.set_permissions("status", edit=True)

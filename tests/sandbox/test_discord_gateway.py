@@ -379,6 +379,7 @@ async def test_a_bulk_delete_sends_one_message_delete_bulk_to_guild_message_sess
     session: aiohttp.ClientSession,
     discord_control: SandboxClient,
 ):
+    guilds_only = await _ready_session(discord_sandbox, session, GUILDS)
     gateway = await _ready_session(discord_sandbox, session, GUILDS | GUILD_MESSAGES)
     status = discord_sandbox.world.channel("status")
     headers = {"Authorization": f"Bot {discord_sandbox.bot_token}"}
@@ -402,6 +403,10 @@ async def test_a_bulk_delete_sends_one_message_delete_bulk_to_guild_message_sess
         "guild_id": str(discord_sandbox.world.guilds[0].id),
     }
     assert await discord_control.messages("status") == []
+    # Like MESSAGE_DELETE, it needs the guild messages intent.
+    sessions = {s["intents"]: s["seq"] for s in (await discord_control.gateway())["sessions"]}
+    assert sessions == {GUILDS: 2, GUILDS | GUILD_MESSAGES: 5}
+    await guilds_only.ws.close()
 
 
 async def test_channel_update_is_sent_only_when_the_overwrites_change(
