@@ -40,8 +40,15 @@ def _saved_ids(product: Product) -> list[str]:
     return list(json.loads(product.locations_file.read_text())["locations"])
 
 
-async def _two_running_embeds(product: Product, channel: str = "status") -> tuple[str, str]:
-    running = [s for s in product.panel.servers.values() if s.state == "running"]
+async def _two_running_embeds(product: Product) -> tuple[str, str]:
+    """Post embeds of two running servers, the first one fully readable (shows a graph)."""
+    usable = product.panel.pick("running")
+    others = [
+        s
+        for s in product.panel.servers.values()
+        if s.state == "running" and s.identifier != usable.identifier
+    ]
+    running = [usable, others[0]]
     return (
         await product.post_status(running[0].identifier),
         await product.post_status(running[1].identifier),
@@ -140,9 +147,8 @@ async def test_missing_permission_keeps_the_embed_and_the_channel_update_brings_
 ) -> None:
     caplog.set_level(logging.INFO, logger=BOARD_LOG)
     await product.start()
-    posted = await _two_running_embeds(product)
-    with_graph = [m for m in posted if (await product.control.message("status", m))["attachments"]]
-    blocked_id = with_graph[0]
+    blocked_id, _ = await _two_running_embeds(product)
+    assert (await product.control.message("status", blocked_id))["attachments"]
     board = product.services.board
     # A graph needs Attach Files: every edit of an embed with a graph is refused (50013).
     await product.control.set_permissions("status", attach=False)
@@ -278,10 +284,11 @@ async def _failing_saves_scenario(
     folder.mkdir()
 
     async def saved() -> bool:
-        return product.locations_file.exists() and _saved_ids(product) == [first, second]
+        if locations.save_failure is not None or not product.locations_file.exists():
+            return False
+        return _saved_ids(product) == [first, second]
 
     await poll_until(saved, within=5, what="a retry to write both embeds")
-    assert locations.save_failure is None
     recovered = [r for r in caplog.records if "saved to" in r.getMessage() and "again" in r.msg]
     assert len(recovered) == 1
     async with product.session.get(web.url + "/healthz") as answer:
