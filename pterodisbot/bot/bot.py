@@ -37,8 +37,12 @@ class FinishesInFlight(Protocol):
 
 
 def default_intents() -> discord.Intents:
-    """Return the intents the bot needs: guilds only, nothing privileged."""
-    return discord.Intents(guilds=True)
+    """Return the intents the bot needs: guilds and guild messages, nothing privileged.
+
+    Guild messages bring MESSAGE_DELETE, so a deleted status embed is forgotten at once; without
+    the (privileged) message content intent the other messages arrive with no content.
+    """
+    return discord.Intents(guilds=True, guild_messages=True)
 
 
 class PterodactylBot(commands.Bot):
@@ -129,7 +133,19 @@ class PterodactylBot(commands.Bot):
         await super().close()
 
     async def on_ready(self) -> None:
-        """Sync the commands in each served guild the bot is in that has not had them yet."""
+        """Forget embeds of guilds left while offline; sync commands where they are missing."""
+        if self.services is not None:
+            joined_now = {guild.id for guild in self.guilds}
+            left = {
+                loc.guild_id
+                for loc in self.services.locations.all()
+                # 0: migrated from the old file format, which did not record the guild.
+                if loc.guild_id != 0 and loc.guild_id not in joined_now
+            }
+            for guild_id in sorted(left):
+                await self.services.board.forget_deleted(
+                    guild_id=guild_id, why=f"the bot is no longer in guild {guild_id}"
+                )
         if self.sync_mode != "guild":
             return
         joined = {guild.id for guild in self.guilds}
@@ -164,11 +180,64 @@ class PterodactylBot(commands.Bot):
         await self.sync_guild_commands([guild.id])
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
-        """Forget a guild's commands: Discord drops them when the bot leaves."""
+        """Forget a guild's commands and status embeds: Discord drops them when the bot leaves."""
         self.synced_commands.pop(guild.id, None)
         if guild.id in self.sync_failures:
             self.sync_failures.discard(guild.id)
             self._settle_sync()
+        if self.services is not None:
+            await self.services.board.forget_deleted(
+                guild_id=guild.id, why=f"the bot left guild {guild.name} ({guild.id})"
+            )
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """Forget a status embed as soon as its message is deleted."""
+        if self.services is not None:
+            await self.services.board.forget_deleted(
+                message_ids=frozenset({payload.message_id}),
+                why=f"message deleted in channel {payload.channel_id}",
+            )
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """Forget the status embeds among messages deleted in bulk."""
+        if self.services is not None:
+            await self.services.board.forget_deleted(
+                message_ids=frozenset(payload.message_ids),
+                why=f"{len(payload.message_ids)} messages deleted in channel {payload.channel_id}",
+            )
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """Forget the status embeds of a deleted channel."""
+        if self.services is not None:
+            await self.services.board.forget_deleted(
+                channel_id=channel.id, why=f"channel #{channel.name} ({channel.id}) deleted"
+            )
+
+    async def on_guild_channel_update(
+        self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel
+    ) -> None:
+        """Retry the embeds Discord refused to edit once the channel's permissions change."""
+        if self.services is None:
+            return
+        board = self.services.board
+        if isinstance(after, discord.CategoryChannel):
+            # A category's overwrites flow to its synced channels, which get no update of their own.
+            board.retry_blocked(guild_id=after.guild.id)
+        else:
+            board.retry_blocked(channel_id=after.id)
+
+    async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
+        """Retry a guild's refused embeds when a role's permissions change."""
+        if self.services is not None and before.permissions != after.permissions:
+            self.services.board.retry_blocked(guild_id=after.guild.id)
+
+    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        """Retry a guild's refused embeds when the bot itself gains or loses roles."""
+        me = self.user
+        if me is None or after.id != me.id or before.roles == after.roles:
+            return
+        if self.services is not None:
+            self.services.board.retry_blocked(guild_id=after.guild.id)
 
     def serves(self, guild_id: int) -> bool:
         """Tell whether commands belong in this guild (`guild_ids`; empty: every guild)."""

@@ -64,6 +64,15 @@ class EmbedLocationsError(Exception):
         self.path = path
 
 
+@dataclass(frozen=True, slots=True)
+class SaveFailure:
+    """Saves have been failing since `since` (clock time): how many in a row, and the last error."""
+
+    since: float
+    attempts: int
+    error: str
+
+
 class _InvalidFileError(ValueError):
     """The file's content is not a locations file; the message says what is wrong."""
 
@@ -116,6 +125,8 @@ class EmbedLocations:
         self._version = 0
         self._saved_version = 0
         self._writes = 0
+        self._save_failure: SaveFailure | None = None
+        self._failed_saves = 0
 
     @property
     def path(self) -> Path:
@@ -126,6 +137,16 @@ class EmbedLocations:
     def writes(self) -> int:
         """Return how many times this store has written its file (saves that had news)."""
         return self._writes
+
+    @property
+    def save_failure(self) -> SaveFailure | None:
+        """Return why saves are failing (since when, how often), or None while they succeed."""
+        return self._save_failure
+
+    @property
+    def failed_saves(self) -> int:
+        """Return how many saves have failed since the store was made (a counter for metrics)."""
+        return self._failed_saves
 
     @property
     def dirty(self) -> bool:
@@ -223,14 +244,26 @@ class EmbedLocations:
         Saves run one at a time; each writes the state as it is when its turn comes, so the newest
         state always lands last, and a save with nothing new since the last write does nothing
         (a burst of saves coalesces into one or two writes). An `OSError` from the write
-        propagates and leaves the previous file intact; the next save tries again.
+        propagates and leaves the previous file intact; the next save tries again, and
+        `save_failure` says since when saves fail until one succeeds.
         """
         async with self._lock:
             if self._version == self._saved_version:
                 return
             version = self._version
             data = self._encode()
-            await asyncio.to_thread(_write_atomically, self._path, data)
+            try:
+                await asyncio.to_thread(_write_atomically, self._path, data)
+            except OSError as exc:
+                self._failed_saves += 1
+                failure = self._save_failure
+                self._save_failure = SaveFailure(
+                    since=self._clock.time() if failure is None else failure.since,
+                    attempts=1 if failure is None else failure.attempts + 1,
+                    error=exc.strerror or str(exc),
+                )
+                raise
+            self._save_failure = None
             self._saved_version = version
             self._writes += 1
             log.debug("Saved %d embed locations to %s", len(self._by_message), self._path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import functools
 import io
 import logging
@@ -25,9 +26,37 @@ from pterodisbot.server_metrics_graphs import ServerMetricsManager
 log = logging.getLogger(__name__)
 
 GRAPH_FILENAME = "graph.png"
-# Discord error codes that mean "this embed is gone for good": unknown channel, unknown message,
-# missing access, missing permissions.
-_GONE_CODES = frozenset({10003, 10008, 50001, 50013})
+# Discord error codes that mean "this embed is gone for good": unknown channel, unknown guild,
+# unknown message. Only these (and a plain 404) make the bot forget a location.
+_GONE_CODES = frozenset({10003, 10004, 10008})
+# Seconds between attempts to write the locations file once a save has failed.
+SAVE_RETRY_INTERVAL = 30.0
+
+
+class BlockReason(enum.Enum):
+    """Why Discord refuses to let the bot edit an embed it still has (a fixable, lasting cause)."""
+
+    MISSING_ACCESS = 50001
+    MISSING_PERMISSIONS = 50013
+
+    def describe(self) -> str:
+        """Return the cause in words, with what the operator should grant."""
+        if self is BlockReason.MISSING_ACCESS:
+            return "missing access (Discord 50001): the bot cannot see the channel"
+        return (
+            "missing permissions (Discord 50013): the bot needs View Channel, Send Messages, "
+            "Embed Links and Attach Files there"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """An embed Discord refuses to let the bot edit: why, since when, and the last attempt."""
+
+    reason: BlockReason
+    since: float
+    last_try: float
+
 
 ViewFactory = Callable[[ServerSnapshot], discord.ui.View | None]
 
@@ -45,6 +74,7 @@ class BoardStats:
     skipped: int = 0
     failed: int = 0
     removed: int = 0
+    blocked: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,14 +123,23 @@ class StatusBoard:
         self._clock = clock
         self.view_factory = view_factory
         self._last: dict[int, LastRender] = {}
+        self._blocked: dict[int, Blocked] = {}
         self.stats = BoardStats()
         self._closed = False
         self._reconcile: asyncio.Task[object] | None = None
+        self.save_retry_interval = SAVE_RETRY_INTERVAL
+        self._save_alarm = False
+        self._save_retry: asyncio.Task[None] | None = None
 
     @property
     def locations(self) -> EmbedLocations:
         """Return the store of posted status embeds."""
         return self._locations
+
+    @property
+    def blocked(self) -> dict[int, Blocked]:
+        """Return the embeds Discord currently refuses to let the bot edit, by message id."""
+        return dict(self._blocked)
 
     def attach(self) -> None:
         """Start following the monitor's snapshots."""
@@ -164,6 +203,8 @@ class StatusBoard:
             await self._locations.save()
         except OSError as exc:
             self._locations.end_post(pending)
+            # Retried like any failed save, so /healthz clears once the folder is fixed.
+            self._save_failed(exc)
             log.error(
                 "server %s: status embed not posted: could not save %s first: %s",
                 identifier,
@@ -236,6 +277,15 @@ class StatusBoard:
     def _on_snapshot(self, snap: ServerSnapshot, previous: ServerSnapshot | None) -> None:
         now = self._clock.time()
         for location in self._locations.for_server(snap.server.identifier):
+            blocked = self._blocked.get(location.message_id)
+            if blocked is not None:
+                # Every change would be refused again: try once per forced-refresh period only
+                # (and at once when the channel's or the bot's permissions change).
+                if now - blocked.last_try >= self.thresholds.forced_refresh:
+                    self._queue(location, UpdateReason.FORCED)
+                else:
+                    self.stats.skipped += 1
+                continue
             reason = should_update(
                 self._last.get(location.message_id), snap, now=now, thresholds=self.thresholds
             )
@@ -273,6 +323,23 @@ class StatusBoard:
             self._queue(location, UpdateReason.FORCED)
         return len(locations)
 
+    def retry_blocked(self, *, guild_id: int | None = None, channel_id: int | None = None) -> int:
+        """Queue an edit of the blocked embeds (of one guild or channel); return how many."""
+        queued = 0
+        for message_id in list(self._blocked):
+            location = self._locations.get(message_id)
+            if location is None:
+                self._blocked.pop(message_id, None)
+                continue
+            if guild_id is not None and location.guild_id != guild_id:
+                continue
+            if channel_id is not None and location.channel_id != channel_id:
+                continue
+            if location.server_id in self._monitor.snapshots:
+                self._queue(location, UpdateReason.FORCED)
+                queued += 1
+        return queued
+
     async def _edit(self, message_id: int, reason: UpdateReason) -> None:
         location = self._locations.get(message_id)
         snap = self._monitor.snapshots.get(location.server_id) if location else None
@@ -292,6 +359,12 @@ class StatusBoard:
             if exc.code in _GONE_CODES or exc.status == 404:
                 await self.forget(location, f"{exc.status} {exc.text or exc.code}")
                 return
+            if exc.code in (
+                BlockReason.MISSING_ACCESS.value,
+                BlockReason.MISSING_PERMISSIONS.value,
+            ):
+                self._block(location, BlockReason(exc.code))
+                return
             self.stats.failed += 1
             log.warning(
                 "server %s: edit of message %s failed (%s); will retry on the next change",
@@ -303,6 +376,39 @@ class StatusBoard:
         self.stats.edits += 1
         self._last[message_id] = rendered.shown
         log.debug("server %s: message %s edited (%s)", location.server_id, message_id, reason)
+        blocked = self._blocked.pop(message_id, None)
+        if blocked is not None:
+            log.info(
+                "server %s: status embed %s in channel %s can be edited again (refused for %.0f s)",
+                location.server_id,
+                message_id,
+                location.channel_id,
+                max(0.0, self._clock.time() - blocked.since),
+            )
+
+    def _block(self, location: EmbedLocation, reason: BlockReason) -> None:
+        """Keep an embed Discord refuses to edit, retried later; say so once, not every edit."""
+        if location.message_id not in self._locations:
+            return  # forgotten while the edit was in flight (its message or guild is gone)
+        now = self._clock.time()
+        previous = self._blocked.get(location.message_id)
+        self._blocked[location.message_id] = Blocked(
+            reason=reason,
+            since=now if previous is None else previous.since,
+            last_try=now,
+        )
+        if previous is not None and previous.reason is reason:
+            return
+        self.stats.blocked += 1
+        log.warning(
+            "server %s: status embed %s in channel %s cannot be edited: %s; it is kept and "
+            "retried on the next refresh and as soon as the channel's or the bot's permissions "
+            "change",
+            location.server_id,
+            location.message_id,
+            location.channel_id,
+            reason.describe(),
+        )
 
     async def forget(self, location: EmbedLocation, why: str) -> None:
         """Drop a status embed that Discord says is gone or out of reach, and persist that."""
@@ -311,6 +417,7 @@ class StatusBoard:
         self._locations.remove(location.message_id)
         self._pump.discard(location.message_id)
         self._last.pop(location.message_id, None)
+        self._blocked.pop(location.message_id, None)
         self.stats.removed += 1
         log.warning(
             "server %s: status embed %s in channel %s removed: %s",
@@ -320,6 +427,43 @@ class StatusBoard:
             why,
         )
         await self.save()
+
+    async def forget_deleted(
+        self,
+        *,
+        message_ids: frozenset[int] = frozenset(),
+        channel_id: int | None = None,
+        guild_id: int | None = None,
+        why: str,
+    ) -> int:
+        """Forget the embeds Discord just said are deleted (messages, a channel, a guild); save.
+
+        Return how many were forgotten; one log line says it, naming the servers.
+        """
+        gone = [
+            loc
+            for loc in self._locations.all()
+            if loc.message_id in message_ids
+            or (channel_id is not None and loc.channel_id == channel_id)
+            or (guild_id is not None and loc.guild_id == guild_id)
+        ]
+        for location in gone:
+            self._locations.remove(location.message_id)
+            self._pump.discard(location.message_id)
+            self._last.pop(location.message_id, None)
+            self._blocked.pop(location.message_id, None)
+        if not gone:
+            return 0
+        self.stats.removed += len(gone)
+        log.info(
+            "%s: forgot %d status embed(s) (servers %s, messages %s)",
+            why,
+            len(gone),
+            ", ".join(sorted({loc.server_id for loc in gone})),
+            ", ".join(str(loc.message_id) for loc in gone),
+        )
+        await self.save()
+        return len(gone)
 
     async def purge(self, guild_id: int) -> int:
         """Delete every status embed of a guild and forget them; return how many."""
@@ -332,19 +476,52 @@ class StatusBoard:
         return len(locations)
 
     async def save(self) -> None:
-        """Persist the locations; a failing disk is logged, not raised (the next save retries)."""
+        """Persist the locations; a failing disk is logged once and retried every 30 s."""
         try:
             await self._locations.save()
         except OSError as exc:
-            log.error("could not save %s: %s", self._locations.path, exc)
+            self._save_failed(exc)
+            return
+        failure = self._locations.save_failure
+        if self._save_alarm and failure is None:
+            self._save_alarm = False
+            log.info("status embed locations saved to %s again", self._locations.path)
+
+    def _save_failed(self, exc: OSError) -> None:
+        """Log a failing save once and keep retrying it until it works."""
+        if not self._save_alarm:
+            self._save_alarm = True
+            log.error(
+                "cannot save the status embed locations to %s (%s): retrying every %g s; "
+                "until it works, embeds posted or removed since are lost if the bot stops",
+                self._locations.path,
+                exc.strerror or exc,
+                self.save_retry_interval,
+            )
+        if not self._closed and (self._save_retry is None or self._save_retry.done()):
+            self._save_retry = asyncio.create_task(self._retry_saves())
+
+    async def _retry_saves(self) -> None:
+        while True:
+            await self._clock.sleep(self.save_retry_interval)
+            if self._closed:
+                return
+            await self.save()
+            if self._locations.save_failure is None:
+                return
 
     async def close(self) -> None:
-        """Stop reconciling and flush the locations before shutdown."""
+        """Stop reconciling and retrying saves, and flush the locations before shutdown."""
         self._closed = True
         if self._reconcile is not None and not self._reconcile.done():
             self._reconcile.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reconcile
+        retry = self._save_retry
+        if retry is not None and retry is not asyncio.current_task():
+            retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retry
         with contextlib.suppress(Exception):
             await self.save()
 

@@ -103,6 +103,7 @@ class Control:
                 allow_head=False,
             ),
             web.delete(f"{c}/channels/{{channel_id}}/messages/{{message_id}}", self.delete_message),
+            web.post(f"{c}/channels/{{channel_id}}/messages/bulk-delete", self.bulk_delete),
             web.delete(f"{c}/channels/{{channel_id}}", self.delete_channel),
             web.post(f"{c}/channels/{{channel_id}}/permissions", self.permissions),
         ]
@@ -300,6 +301,26 @@ class Control:
         await self._gateway.dispatch("MESSAGE_DELETE", message.delete_event())
         return json_response({"deleted": str(message.id)})
 
+    async def bulk_delete(self, request: web.Request) -> web.Response:
+        """Delete several messages at once (`{"messages": [ids]}`); the bot gets one
+        MESSAGE_DELETE_BULK, as after a moderator's purge."""
+        channel = self._channel(request)
+        spec = await self._json(request)
+        try:
+            wanted = [int(m) for m in spec.get("messages", ())]
+            messages = [channel.messages[m] for m in wanted]
+        except (KeyError, ValueError, TypeError):
+            raise ControlError(404, "unknown message in messages") from None
+        if not messages:
+            raise ControlError(400, "messages lists the ids to delete")
+        for message in messages:
+            self._state.remove_message(message)
+        event: Json = {"ids": [str(m.id) for m in messages], "channel_id": str(channel.id)}
+        if channel.guild_id is not None:
+            event["guild_id"] = str(channel.guild_id)
+        await self._gateway.dispatch("MESSAGE_DELETE_BULK", event)
+        return json_response({"deleted": event["ids"]})
+
     async def delete_channel(self, request: web.Request) -> web.Response:
         """Delete a channel as an admin would; the bot gets CHANNEL_DELETE."""
         channel = self._channel(request)
@@ -318,6 +339,7 @@ class Control:
         if unknown:
             raise ControlError(400, f"unknown permission switches {sorted(unknown)}")
         bot_id = self._state.bot.id
+        before = channel.to_json()
         ow = channel.overwrites.get(bot_id) or Overwrite(id=bot_id, type=1)
         for name, allowed in spec.items():
             if name == "edit":
@@ -334,7 +356,11 @@ class Control:
             channel.overwrites[bot_id] = ow
         else:
             channel.overwrites.pop(bot_id, None)
-        await self._gateway.dispatch("CHANNEL_UPDATE", channel.to_json())
+        after = channel.to_json()
+        # As on Discord, only a changed channel (here: its overwrites) is announced; the
+        # sandbox's own `edit` switch is invisible to the gateway.
+        if after != before:
+            await self._gateway.dispatch("CHANNEL_UPDATE", after)
         perms = self._state.bot_permissions(channel)
         return json_response(
             {

@@ -535,7 +535,10 @@ class State:
         """Return the bot's permissions in a channel (everything in its DMs)."""
         if channel.guild_id is None:
             return Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES | Perm.EMBED_LINKS | Perm.ATTACH_FILES
-        guild = self.guilds[channel.guild_id]
+        guild = self.guilds.get(channel.guild_id)
+        if guild is None:
+            # The bot was removed from that guild: Discord answers Missing Access, not Unknown.
+            return 0
         return guild.channel_permissions(self.bot.id, channel)
 
     def add_message(self, message: Message) -> None:
@@ -575,6 +578,10 @@ class State:
         self.channels.pop(channel.id, None)
         if channel.guild_id is not None:
             self.guilds[channel.guild_id].channels.pop(channel.id, None)
+
+    def remove_guild(self, guild: Guild) -> None:
+        """Take the bot out of a guild; its channels stay, out of the bot's reach (50001)."""
+        self.guilds.pop(guild.id, None)
 
     def resolve_user(self, ref: str | int) -> UserSeed:
         """Return a user by name or id; KeyError if unknown."""

@@ -42,7 +42,8 @@ Control API (JSON; users, guilds and channels may be given by name or id):
 - `DELETE /_sandbox/channels/{id}/messages/{mid}`, `DELETE /_sandbox/channels/{id}`: as a
   moderator; the bot gets MESSAGE_DELETE (with the guild_messages intent) / CHANNEL_DELETE.
 - `POST /_sandbox/channels/{id}/permissions {"view"|"send"|"attach"|"embed"|"edit": bool}`: the
-  bot's overwrite in that channel (CHANNEL_UPDATE is sent); `edit` is the sandbox's own switch.
+  bot's overwrite in that channel (CHANNEL_UPDATE is sent when the overwrites change); `edit` is
+  the sandbox's own switch (edits answer 403 50013; no gateway event, nothing visible changed).
 - `POST /_sandbox/gateway/disconnect {"mode": "drop" | "reconnect" | "invalid_session"}`,
   `GET /_sandbox/gateway`: sessions, identifies, resumes, `heartbeats` (`received`, `acked`,
   `requested`). Each heartbeat (op 1) is ACKed once, after `GatewayConfig.heartbeat_ack_delay`
@@ -53,6 +54,10 @@ Control API (JSON; users, guilds and channels may be given by name or id):
   "roles"}], "roles"?, "commands_scope"?}`: the bot joins a new guild (GUILD_CREATE);
   `"commands_scope": false` invites it without applications.commands, so the guild's command
   routes answer 403 50001 Missing Access.
+- `DELETE /_sandbox/guilds/{id or name}`: the bot is removed from the guild (GUILD_DELETE without
+  `unavailable`); its channels stay, and the bot's requests there answer 403 50001.
+- `POST /_sandbox/channels/{id}/messages/bulk-delete {"messages": [ids]}`: a moderator's purge;
+  the bot gets one MESSAGE_DELETE_BULK.
 """
 
 from __future__ import annotations
@@ -216,7 +221,12 @@ class DiscordSandbox:
         )
         app.add_routes(self._rest.routes(API_PREFIX))
         app.add_routes(self._control.routes())
-        app.add_routes([web.post("/_sandbox/guilds", self._add_guild_route)])
+        app.add_routes(
+            [
+                web.post("/_sandbox/guilds", self._add_guild_route),
+                web.delete("/_sandbox/guilds/{guild}", self._remove_guild_route),
+            ]
+        )
         app.add_routes(self.page.routes())
         app.add_routes(self._extra_routes)
         app.add_routes(
@@ -275,6 +285,20 @@ class DiscordSandbox:
         await self.gateway.guild_create(guild)
         log.info("bot joined guild %s (%s)", added.name, added.id)
         return added
+
+    async def remove_guild(self, ref: str | int) -> int:
+        """Take the bot out of a guild (kicked, or it left): GUILD_DELETE. Return the guild's id."""
+        guild = self.state.resolve_guild(ref)
+        world = replace(
+            self._world, guilds=tuple(g for g in self._world.guilds if g.id != guild.id)
+        )
+        self._world = world
+        self.state.world = world
+        self.state.remove_guild(guild)
+        # No `unavailable` key: the bot was removed (an outage sends `"unavailable": true`).
+        await self.gateway.dispatch("GUILD_DELETE", {"id": str(guild.id)})
+        log.info("bot removed from guild %s (%s)", guild.name, guild.id)
+        return guild.id
 
     # ----- REST plumbing: auth, rate limits, request log -----
 
@@ -369,6 +393,13 @@ class DiscordSandbox:
         return json_response(
             next(g for g in self._world.to_json()["guilds"] if g["id"] == str(added.id))
         )
+
+    async def _remove_guild_route(self, request: web.Request) -> web.Response:
+        try:
+            removed = await self.remove_guild(request.match_info["guild"])
+        except KeyError as exc:
+            return json_response({"error": str(exc)}, status=404)
+        return json_response({"removed": str(removed)})
 
     def _authorized(self, request: web.Request) -> bool:
         auth = request.headers.get("Authorization", "")

@@ -235,6 +235,21 @@ class BotCollector(Collector):
             "Status embeds the bot keeps current.",
             value=len(services.locations),
         )
+        yield GaugeMetricFamily(
+            "pterodisbot_embeds_blocked",
+            "Status embeds Discord refuses to let the bot edit (missing access or permissions).",
+            value=len(services.board.blocked),
+        )
+        yield CounterMetricFamily(
+            "pterodisbot_locations_save_failures",
+            "Failed writes of the embed locations file (retried every 30 s).",
+            value=services.locations.failed_saves,
+        )
+        yield GaugeMetricFamily(
+            "pterodisbot_locations_saved",
+            "1 while the embed locations file holds the current embeds, 0 while saves fail.",
+            value=0 if services.locations.save_failure is not None else 1,
+        )
         responses = CounterMetricFamily(
             "pterodisbot_discord_responses",
             "Discord HTTP answers by method and status.",

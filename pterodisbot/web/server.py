@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector
 
 from pterodisbot.web.discord_traffic import DiscordTraffic
 from pterodisbot.web.gateway import GatewayWatch
-from pterodisbot.web.health import HealthReport, assess
+from pterodisbot.web.health import EmbedsHealth, HealthReport, assess
 from pterodisbot.web.metrics import BotCollector
 from pterodisbot.web.snapshot import servers_json
 
@@ -97,6 +97,13 @@ class WebServer:
     def health(self) -> HealthReport:
         """Judge the bot's health now."""
         monitor = self._services.monitor
+        now = self._services.clock.time()
+        failure = self._services.locations.save_failure
+        embeds = EmbedsHealth(
+            blocked=len(self._services.board.blocked),
+            save_failing_for=None if failure is None else max(0.0, now - failure.since),
+            save_error=None if failure is None else failure.error,
+        )
         return assess(
             gateway=self.gateway.state(),
             monitor=monitor.liveness(),
@@ -104,7 +111,8 @@ class WebServer:
             poll_interval=monitor.poll_interval,
             panel_reachable=monitor.panel_reachable,
             servers=len(monitor.servers),
-            now=self._services.clock.time(),
+            now=now,
+            embeds=embeds,
         )
 
     async def _healthz(self, request: web.Request) -> web.Response:

@@ -473,3 +473,90 @@ async def test_discord_py_answers_a_heartbeat_the_gateway_asks_for(
     await poll_until(answered, what="the bot's heartbeat answering the request, ACKed")
     assert asked == {"asked": 1}
     assert running_bot.latency < LATENCY_BOUND
+
+
+async def _ready_session(
+    sandbox: DiscordSandbox, session: aiohttp.ClientSession, intents: int
+) -> RawGateway:
+    gateway = await connect(sandbox, session)
+    await gateway.recv()  # HELLO
+    await gateway.identify(sandbox.bot_token, intents)  # READY
+    await gateway.recv()  # GUILD_CREATE
+    return gateway
+
+
+async def test_removing_the_bot_from_a_guild_sends_guild_delete_without_unavailable(
+    discord_sandbox: DiscordSandbox,
+    session: aiohttp.ClientSession,
+    discord_control: SandboxClient,
+):
+    gateway = await _ready_session(discord_sandbox, session, GUILDS)
+    guild = discord_sandbox.world.guilds[0]
+
+    await discord_control.remove_guild(guild.name)
+    event = await gateway.recv()
+
+    # Discord's payload for a removal: the id only; `"unavailable": true` would be an outage.
+    assert (event["t"], event["d"]) == ("GUILD_DELETE", {"id": str(guild.id)})
+    guilds = [g["id"] for g in (await discord_control.world())["guilds"]]
+    assert str(guild.id) not in guilds
+    headers = {"Authorization": f"Bot {discord_sandbox.bot_token}"}
+    channel = guild.channels[0].id
+    async with session.get(
+        f"{discord_sandbox.url}/api/v10/channels/{channel}", headers=headers
+    ) as r:
+        assert (r.status, (await r.json())["code"]) == (403, 50001)
+
+
+async def test_a_bulk_delete_sends_one_message_delete_bulk_to_guild_message_sessions(
+    discord_sandbox: DiscordSandbox,
+    session: aiohttp.ClientSession,
+    discord_control: SandboxClient,
+):
+    guilds_only = await _ready_session(discord_sandbox, session, GUILDS)
+    gateway = await _ready_session(discord_sandbox, session, GUILDS | GUILD_MESSAGES)
+    status = discord_sandbox.world.channel("status")
+    headers = {"Authorization": f"Bot {discord_sandbox.bot_token}"}
+    ids = []
+    for text in ("one", "two"):
+        async with session.post(
+            f"{discord_sandbox.url}/api/v10/channels/{status.id}/messages",
+            json={"content": text},
+            headers=headers,
+        ) as r:
+            ids.append((await r.json())["id"])
+        assert (await gateway.recv())["t"] == "MESSAGE_CREATE"
+
+    await discord_control.bulk_delete("status", ids)
+    event = await gateway.recv()
+
+    assert event["t"] == "MESSAGE_DELETE_BULK"
+    assert event["d"] == {
+        "ids": ids,
+        "channel_id": str(status.id),
+        "guild_id": str(discord_sandbox.world.guilds[0].id),
+    }
+    assert await discord_control.messages("status") == []
+    # Like MESSAGE_DELETE, it needs the guild messages intent.
+    sessions = {s["intents"]: s["seq"] for s in (await discord_control.gateway())["sessions"]}
+    assert sessions == {GUILDS: 2, GUILDS | GUILD_MESSAGES: 5}
+    await guilds_only.ws.close()
+
+
+async def test_channel_update_is_sent_only_when_the_overwrites_change(
+    discord_sandbox: DiscordSandbox,
+    session: aiohttp.ClientSession,
+    discord_control: SandboxClient,
+):
+    gateway = await _ready_session(discord_sandbox, session, GUILDS)
+    bot_id = str(discord_sandbox.state.bot.id)
+
+    # The sandbox's own `edit` switch changes nothing Discord would show: no event.
+    await discord_control.set_permissions("status", edit=False)
+    await discord_control.set_permissions("status", attach=False)
+    event = await gateway.recv()
+
+    assert event["t"] == "CHANNEL_UPDATE"
+    assert event["s"] == 3  # READY 1, GUILD_CREATE 2: nothing in between for `edit`
+    overwrite = next(o for o in event["d"]["permission_overwrites"] if o["id"] == bot_id)
+    assert int(overwrite["deny"]) == 1 << 15  # Attach Files

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from pterodisbot.monitor import MonitorLiveness
 from pterodisbot.web.gateway import GatewayState
-from pterodisbot.web.health import assess
+from pterodisbot.web.health import EmbedsHealth, assess
 from pterodisbot.web.probe import main as probe_main
 
 UP = GatewayState(connected=True, since=0.0, disconnects=0, resumes=0, latency=0.05)
@@ -117,3 +117,25 @@ async def test_probe_exits_1_when_nothing_listens(capsys: pytest.CaptureFixture[
     code = await asyncio.to_thread(probe_main, ["--url", "http://127.0.0.1:9/healthz"])
     assert code == 1
     assert capsys.readouterr().err.startswith("no answer from http://127.0.0.1:9/healthz")
+
+
+def test_blocked_embeds_and_a_recent_save_failure_are_reported_but_healthy() -> None:
+    embeds = EmbedsHealth(blocked=2, save_failing_for=299.0, save_error="Not a directory")
+    report = _assess(embeds=embeds)
+    assert report.healthy
+    assert report.to_json()["embeds"] == {
+        "blocked": 2,
+        "save_failing_seconds": 299.0,
+        "save_error": "Not a directory",
+    }
+
+
+def test_saves_failing_for_more_than_five_minutes_are_unhealthy_and_say_why() -> None:
+    embeds = EmbedsHealth(blocked=0, save_failing_for=301.0, save_error="Not a directory")
+    report = _assess(embeds=embeds)
+    assert not report.healthy
+    assert report.reasons == (
+        "cannot save the status embed locations for 301 s (Not a directory): embeds posted or "
+        "removed since then are forgotten at the next restart; make the locations folder "
+        "writable",
+    )
