@@ -156,11 +156,13 @@ async def test_the_stray_is_adopted_when_the_known_message_is_gone(
     server = product.panel.pick("running").identifier
     known = await product.post_status(server)
     stray = await _post_unrecorded(product, server)
-    # The crash came after the bot deleted the message it replaced.
+    await product.stop_bot()
+    # The crash came after the bot deleted the message it replaced, before it saved: the file
+    # still names the deleted message (a running bot would have heard of the deletion).
     await product.control.delete_message("status", known)
     caplog.clear()
 
-    await _crash_and_restart(product)
+    await product.start()
     await _reconciled(product, caplog)
 
     assert await _status_messages(product) == {stray: server}

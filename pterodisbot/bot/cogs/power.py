@@ -507,17 +507,23 @@ class Power(commands.Cog, name=HANDLER_COG):
             await click.audit(True, "confirm", "asked to confirm")
             return
         # Claimed before the first await: a second click can only see it taken.
-        self._pending[server.identifier] = Pending(action, click.user.id, click.user.name)
+        claim = Pending(action, click.user.id, click.user.name)
+        self._pending[server.identifier] = claim
         try:
             with self._tracked():
-                await self._act(click, ref, server)
+                await self._act(click, ref, server, claim)
         finally:
-            self._pending.pop(server.identifier, None)
+            self._release(server.identifier, claim)
         if not self.closing:
             # Redraw at once whatever the answer: the embed shows what the panel now says.
             await self._refresh(server.identifier)
 
-    async def _act(self, click: _Click, ref: ButtonRef, server: Server) -> None:
+    def _release(self, identifier: str, claim: Pending) -> None:
+        """End `claim` on the server, unless a later click holds it already."""
+        if self._pending.get(identifier) is claim:
+            del self._pending[identifier]
+
+    async def _act(self, click: _Click, ref: ButtonRef, server: Server, claim: Pending) -> None:
         """Acknowledge, check, send, answer and audit one power click (it is in flight)."""
         interaction, action = click.interaction, ref.action
         text = progress_text(action, server.name)
@@ -565,6 +571,9 @@ class Power(commands.Cog, name=HANDLER_COG):
             self._sent[server.identifier] = Sent(
                 action, click.user.name, self.services.clock.monotonic()
             )
+        # The panel has answered: from now on a click is judged by what was sent (settling),
+        # not refused as waiting, while the answer and the audit are written.
+        self._release(server.identifier, claim)
         await self._conclude(interaction, detail)
         await click.audit(True, outcome, detail, latency_ms=latency)
 
