@@ -9,8 +9,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -23,13 +21,7 @@ from pterodisbot.sandbox.discord_server import DiscordSandbox
 from pterodisbot.sandbox.panel import SimulatedPanel
 from tests.fixtures.discord import SandboxClient, poll_until
 from tests.fixtures.product import BOT_TOKEN
-from tests.processes import subprocess_env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.processes import free_port, start_bot_process
 
 
 class World:
@@ -46,7 +38,7 @@ class World:
         self.config = tmp / "config.ini"
         self.log = tmp / "logs" / "bot.log"
         self.locations = tmp / "embed" / "embed_locations.json"
-        self.http_port = _free_port()
+        self.http_port = free_port()
         self.bot: asyncio.subprocess.Process | None = None
 
     def write_config(self, locations_file: str = "embed/embed_locations.json") -> None:
@@ -65,18 +57,12 @@ class World:
         return self.log.read_text(encoding="utf-8") if self.log.exists() else ""
 
     async def start_bot(self) -> asyncio.subprocess.Process:
-        env = subprocess_env(DISCORD_TOKEN=BOT_TOKEN, PTERODACTYL_API_KEY=self.panel.api_key)
-        self.bot = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "pterodisbot",
-            "run",
-            "--config",
-            str(self.config),
+        self.bot = await start_bot_process(
+            self.config,
             cwd=self.tmp,
-            env=env,
+            token=BOT_TOKEN,
+            api_key=self.panel.api_key,
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
         )
         return self.bot
 

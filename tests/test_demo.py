@@ -21,6 +21,7 @@ import pytest_asyncio
 from pterodisbot.demo import Demo, demo_fleet
 from pterodisbot.sandbox.panel import SimulatedPanel
 from tests.fixtures.discord import SandboxClient, poll_until
+from tests.processes import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -257,12 +258,6 @@ async def test_demo_roles_operator_may_restart_and_member_may_not(
     await poll_until(restarted, within=5, what="the restart to reach the panel")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def _run_cli(*args: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return await asyncio.create_subprocess_exec(
@@ -283,7 +278,7 @@ async def _run_cli(*args: str) -> asyncio.subprocess.Process:
 async def test_demo_command_prints_one_url_and_stops_cleanly_on_a_signal(
     stop_signal: signal.Signals, session: aiohttp.ClientSession
 ) -> None:
-    process = await _run_cli("--port", str(_free_port()), "--servers", "2")
+    process = await _run_cli("--port", str(free_port()), "--servers", "2")
     try:
         assert process.stdout is not None
         assert process.stderr is not None
@@ -313,7 +308,7 @@ async def test_demo_info_answers_503_until_the_seeded_embeds_are_posted(
     session: aiohttp.ClientSession,
 ) -> None:
     # A child process: discord.py's API base is process-wide, so no second bot in this one.
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = await _run_cli("--port", str(port), "--servers", "4")
     answers: list[tuple[int, Any]] = []

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
 import stat
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from pterodisbot.sandbox.panel import SimulatedPanel
 from pterodisbot.web import WebServer
 from tests.fixtures.discord import InteractionResult, SandboxClient, poll_until
 from tests.fixtures.product import BOT_TOKEN, Product
-from tests.processes import subprocess_env
+from tests.processes import free_port, start_bot_process
 
 # ------------------------------------------------------------------ signals, without a process
 
@@ -120,12 +118,6 @@ async def test_bot_starts_with_the_panel_down_says_so_and_recovers(
 POWER_ROUTE = "POST /api/client/servers/{server}/power"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Outside:
     """A simulated panel and a Discord sandbox for a bot running in another process."""
 
@@ -135,7 +127,7 @@ class Outside:
         self.tmp = tmp
         self.config = tmp / "config.ini"
         self.log = tmp / "logs" / "bot.log"
-        self.http_port = _free_port()
+        self.http_port = free_port()
 
     def config_text(self, poll_interval: str = "2") -> str:
         return (
@@ -154,18 +146,12 @@ class Outside:
         return self.log.read_text(encoding="utf-8") if self.log.exists() else ""
 
     async def start_bot(self, token: str = BOT_TOKEN) -> asyncio.subprocess.Process:
-        env = subprocess_env(DISCORD_TOKEN=token, PTERODACTYL_API_KEY=self.panel.api_key)
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "pterodisbot",
-            "run",
-            "--config",
-            str(self.config),
+        return await start_bot_process(
+            self.config,
             cwd=self.tmp,
-            env=env,
+            token=token,
+            api_key=self.panel.api_key,
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
         )
 
 

@@ -7,7 +7,6 @@ import bisect
 import contextlib
 import logging
 import random
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -35,6 +34,7 @@ from pterodisbot.panel.client import ROUTE_LIST, ROUTE_POWER
 from pterodisbot.sandbox.panel import FaultKind, SimServerSpec, SimulatedPanel
 from tests.fixtures.discord import poll_until
 from tests.fixtures.panel import MakeSimPanel
+from tests.processes import free_port
 
 KEY = "ptlc_TopSecretClientKey0123456789abcdefXYZ"
 APP_KEY = "ptla_TopSecretApplicationKey0123456789abc"
@@ -128,14 +128,6 @@ async def start_app() -> AsyncIterator[StartApp]:
     yield start
     for runner in runners:
         await runner.cleanup()
-
-
-def free_port() -> int:
-    """Return a loopback port nothing listens on (connecting to it is refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def raises(awaitable: Awaitable[object], kind: type[PanelError]) -> Any:
