@@ -262,6 +262,7 @@ async def test_a_post_whose_place_cannot_be_saved_first_is_not_sent(product: Pro
     # A file where the folder goes: every save fails (chmod would not stop root).
     assert not folder.exists()
     folder.write_text("not a folder", encoding="utf-8")
+    product.services.board.save_retry_interval = 0.1
     before = await _status_messages(product)
 
     result = await product.control.command(
@@ -272,4 +273,12 @@ async def test_a_post_whose_place_cannot_be_saved_first_is_not_sent(product: Pro
     answers = [f["message"].get("content", "") for f in result.followups]
     assert any("can't save where it goes" in text for text in answers), result.raw
     assert product.services.locations.pending() == []
-    folder.unlink()  # the bot flushes its locations on the way out
+    assert product.services.locations.save_failure is not None  # /healthz says so
+
+    # Retried like any failed save: once the folder is back, the failure is over.
+    folder.unlink()
+
+    async def saved() -> bool:
+        return product.services.locations.save_failure is None
+
+    await poll_until(saved, within=5, what="the failed save to be retried and succeed")
