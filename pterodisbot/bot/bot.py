@@ -71,6 +71,8 @@ class PterodactylBot(commands.Bot):
             command_prefix=commands.when_mentioned,
             intents=intents or default_intents(),
             help_command=None,
+            # Guild messages are received only for their deletions: none is kept in memory.
+            max_messages=None,
             **options,
         )
         self.guild_ids: tuple[int, ...] = tuple(guild_ids)
@@ -131,6 +133,13 @@ class PterodactylBot(commands.Bot):
                 await services.audit.close()
             await services.api.close()
         await super().close()
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Ignore messages: the bot has slash commands only, and people may mention it freely.
+
+        Guild messages are received for MESSAGE_DELETE; handing them to the prefix-command
+        machinery would log an error for every "@bot hello".
+        """
 
     async def on_ready(self) -> None:
         """Forget embeds of guilds left while offline; sync commands where they are missing."""
