@@ -242,6 +242,9 @@ class PterodactylBot(commands.Bot):
 
     async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
         """Retry a guild's refused embeds when the bot itself gains or loses roles."""
+        # Reached without the privileged members intent: Discord sends GUILD_MEMBER_UPDATE of the
+        # current user regardless of GUILD_MEMBERS (its gateway docs, "Caveats"), and discord.py
+        # always caches its own member.
         me = self.user
         if me is None or after.id != me.id or before.roles == after.roles:
             return

@@ -18,8 +18,8 @@ from pterodisbot.sandbox._discord_interactions import (
     InteractionRecord,
     Interactions,
 )
-from pterodisbot.sandbox._discord_state import Channel, Json, Overwrite, State
-from pterodisbot.sandbox._discord_world import Perm
+from pterodisbot.sandbox._discord_state import Channel, Guild, Json, Overwrite, State
+from pterodisbot.sandbox._discord_world import Perm, RoleSeed, UserSeed, parse_permissions
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,11 @@ class Control:
             web.post(f"{c}/channels/{{channel_id}}/messages/bulk-delete", self.bulk_delete),
             web.delete(f"{c}/channels/{{channel_id}}", self.delete_channel),
             web.post(f"{c}/channels/{{channel_id}}/permissions", self.permissions),
+            web.patch(f"{c}/guilds/{{guild}}/roles/{{role}}", self.modify_role),
+            web.put(f"{c}/guilds/{{guild}}/members/{{user}}/roles/{{role}}", self.add_member_role),
+            web.delete(
+                f"{c}/guilds/{{guild}}/members/{{user}}/roles/{{role}}", self.remove_member_role
+            ),
         ]
 
     @web.middleware
@@ -134,6 +139,22 @@ class Control:
             return self._state.resolve_channel(request.match_info["channel_id"])
         except KeyError as exc:
             raise ControlError(404, str(exc)) from None
+
+    def _role(self, request: web.Request) -> tuple[Guild, RoleSeed]:
+        try:
+            guild = self._state.resolve_guild(request.match_info["guild"])
+            return guild, self._state.resolve_role(guild, request.match_info["role"])
+        except KeyError as exc:
+            raise ControlError(404, str(exc)) from None
+
+    def _member(self, request: web.Request, guild: Guild) -> UserSeed:
+        try:
+            user = self._state.resolve_user(request.match_info["user"])
+        except KeyError as exc:
+            raise ControlError(404, str(exc)) from None
+        if user.id not in guild.members:
+            raise ControlError(404, f"{user.name!r} is not a member of {guild.name!r}")
+        return user
 
     async def requests(self, request: web.Request) -> web.Response:
         """List REST requests (`?since=N`: those after seq N)."""
@@ -373,3 +394,62 @@ class Control:
                 "edit": channel.bot_can_edit,
             }
         )
+
+    async def modify_role(self, request: web.Request) -> web.Response:
+        """Change a role's permissions as an admin would; the bot gets GUILD_ROLE_UPDATE.
+
+        `{"permissions": int | "<int>" | [names]}` replaces them, `"grant"` / `"revoke"` (lists
+        of names, as in `World.from_json`) add or remove some. Answers the role object.
+        """
+        guild, role = self._role(request)
+        spec = await self._json(request)
+        unknown = set(spec) - {"permissions", "grant", "revoke"}
+        if unknown:
+            raise ControlError(400, f"unknown role fields {sorted(unknown)}")
+        if not spec:
+            raise ControlError(400, "give permissions, grant or revoke")
+        perms = role.permissions
+        try:
+            if "permissions" in spec:
+                perms = parse_permissions(spec["permissions"])
+            for key in ("grant", "revoke"):
+                if key in spec and not isinstance(spec[key], list):
+                    raise ValueError(f"{key} is a list of permission names")
+            perms |= parse_permissions(spec.get("grant", []))
+            perms &= ~parse_permissions(spec.get("revoke", []))
+        except ValueError as exc:
+            raise ControlError(400, str(exc)) from None
+        if not 0 <= perms <= Perm.ALL:
+            raise ControlError(400, "permissions out of range")
+        guild.set_role_permissions(role.id, perms)
+        data = guild.role_object(role.id, self._state.bot.id)
+        # Discord's Modify Guild Role always fires the event, changed or not.
+        await self._gateway.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(guild.id), "role": data})
+        return json_response(data)
+
+    async def add_member_role(self, request: web.Request) -> web.Response:
+        """Give a member (the bot too) a role; GUILD_MEMBER_UPDATE is sent if it changed."""
+        return await self._change_member_role(request, add=True)
+
+    async def remove_member_role(self, request: web.Request) -> web.Response:
+        """Take a role from a member; GUILD_MEMBER_UPDATE is sent if it changed."""
+        return await self._change_member_role(request, add=False)
+
+    async def _change_member_role(self, request: web.Request, *, add: bool) -> web.Response:
+        guild, role = self._role(request)
+        user = self._member(request, guild)
+        # As on Discord: @everyone is every member's implicitly, an integration's role is its own.
+        if role.id == guild.id:
+            raise ControlError(400, "@everyone cannot be given or taken")
+        if role.managed:
+            raise ControlError(400, f"{role.name!r} is managed by an integration")
+        member = guild.members[user.id]
+        has = role.id in member.role_ids
+        if add and not has:
+            member.role_ids.append(role.id)
+        elif not add and has:
+            member.role_ids.remove(role.id)
+        data = guild.member_update_event(user.id)
+        if add != has:
+            await self._gateway.dispatch("GUILD_MEMBER_UPDATE", data)
+        return json_response(data)

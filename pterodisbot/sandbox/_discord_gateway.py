@@ -57,7 +57,12 @@ EVENT_INTENTS: dict[str, int] = {
     "CHANNEL_CREATE": INTENT_GUILDS,
     "CHANNEL_UPDATE": INTENT_GUILDS,
     "CHANNEL_DELETE": INTENT_GUILDS,
+    "GUILD_ROLE_CREATE": INTENT_GUILDS,
+    "GUILD_ROLE_UPDATE": INTENT_GUILDS,
+    "GUILD_ROLE_DELETE": INTENT_GUILDS,
     "GUILD_MEMBER_ADD": INTENT_GUILD_MEMBERS,
+    # Except for the bot's own member: see `GatewayHub.dispatch`.
+    "GUILD_MEMBER_UPDATE": INTENT_GUILD_MEMBERS,
     "GUILD_MEMBER_REMOVE": INTENT_GUILD_MEMBERS,
     "MESSAGE_CREATE": INTENT_GUILD_MESSAGES,
     "MESSAGE_UPDATE": INTENT_GUILD_MESSAGES,
@@ -217,8 +222,13 @@ class GatewayHub:
     async def dispatch(self, event: str, data: Json) -> None:
         """Send an event to every live session whose intents want it."""
         self._expire()
+        # Discord's documented caveat: GUILD_MEMBER_UPDATE of the current user (the bot) is
+        # sent whether or not the GUILD_MEMBERS intent is set.
+        own_update = event == "GUILD_MEMBER_UPDATE" and str(data["user"]["id"]) == str(
+            self._state.bot.id
+        )
         for session in list(self.sessions.values()):
-            if not session.invalidated and session.wants(event):
+            if not session.invalidated and (own_update or session.wants(event)):
                 await session.dispatch(event, data)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

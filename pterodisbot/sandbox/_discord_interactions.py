@@ -495,7 +495,7 @@ class Interactions:
                     r for r in guild.roles.values() if r.name == value or str(r.id) == str(value)
                 )
                 pos = list(guild.roles).index(role.id)
-                resolved.setdefault("roles", {})[str(role.id)] = role_json(role, pos)
+                resolved.setdefault("roles", {})[str(role.id)] = role_json(role, pos, state.bot.id)
                 typed = str(role.id)
             elif otype == OPTION_CHANNEL:
                 target = state.resolve_channel(value, guild.id if guild else None)

@@ -376,7 +376,8 @@ class RestApi:
     async def guild_roles(self, request: web.Request) -> web.Response:
         """Answer `GET /guilds/{id}/roles`."""
         roles = self._guild(request).roles.values()
-        return json_response([role_json(r, i) for i, r in enumerate(roles)])
+        bot_id = self._state.bot.id
+        return json_response([role_json(r, i, bot_id) for i, r in enumerate(roles)])
 
     async def guild_member(self, request: web.Request) -> web.Response:
         """Answer `GET /guilds/{id}/members/{user_id}`."""

@@ -7,7 +7,7 @@ import itertools
 import mimetypes
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pterodisbot.clock import Clock
@@ -321,8 +321,8 @@ class Member:
         return out
 
 
-def role_json(role: RoleSeed, position: int) -> Json:
-    """Return Discord's role object."""
+def role_json(role: RoleSeed, position: int, bot_id: int) -> Json:
+    """Return Discord's role object (the bot's managed role tagged with the bot's id)."""
     return {
         "id": str(role.id),
         "name": role.name,
@@ -336,7 +336,8 @@ def role_json(role: RoleSeed, position: int) -> Json:
         "managed": role.managed,
         "mentionable": False,
         "flags": 0,
-        "tags": {"bot_id": None} if role.managed else {},
+        # The sandbox's only managed role is the bot's own, which Discord tags with its id.
+        "tags": {"bot_id": str(bot_id)} if role.managed else {},
     }
 
 
@@ -367,6 +368,18 @@ class Guild:
         if perms & Perm.ADMINISTRATOR:
             return Perm.ALL
         return perms
+
+    def role_object(self, role_id: int, bot_id: int) -> Json:
+        """Return a role as Discord sends it (in GUILD_ROLE_UPDATE, for one)."""
+        return role_json(self.roles[role_id], list(self.roles).index(role_id), bot_id)
+
+    def set_role_permissions(self, role_id: int, permissions: int) -> None:
+        """Give a role new permissions; every permission check reads them from now on."""
+        self.roles[role_id] = replace(self.roles[role_id], permissions=permissions)
+
+    def member_update_event(self, user_id: int) -> Json:
+        """Return the GUILD_MEMBER_UPDATE payload of a member as it is now."""
+        return {"guild_id": str(self.id), **self.members[user_id].to_json()}
 
     def channel_permissions(self, user_id: int, channel: Channel) -> int:
         """Return a member's permissions in a channel, overwrites applied as Discord does."""
@@ -426,7 +439,7 @@ class Guild:
             "features": [],
             "max_members": 500000,
             "max_video_channel_users": 25,
-            "roles": [role_json(r, i) for i, r in enumerate(self.roles.values())],
+            "roles": [role_json(r, i, bot_id) for i, r in enumerate(self.roles.values())],
             "emojis": [],
             "stickers": [],
             "soundboard_sounds": [],
@@ -599,6 +612,13 @@ class State:
             if c.name == ref and (guild_id is None or c.guild_id == guild_id):
                 return c
         raise KeyError(f"unknown channel {ref!r}")
+
+    def resolve_role(self, guild: Guild, ref: str | int) -> RoleSeed:
+        """Return a guild's role by id or name; KeyError if unknown."""
+        for r in guild.roles.values():
+            if str(r.id) == str(ref) or r.name == ref:
+                return r
+        raise KeyError(f"unknown role {ref!r} in guild {guild.name!r}")
 
     def resolve_guild(self, ref: str | int | None) -> Guild:
         """Return a guild by id or name (the first for None); KeyError if unknown."""

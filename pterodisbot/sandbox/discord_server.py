@@ -58,6 +58,13 @@ Control API (JSON; users, guilds and channels may be given by name or id):
   `unavailable`); its channels stay, and the bot's requests there answer 403 50001.
 - `POST /_sandbox/channels/{id}/messages/bulk-delete {"messages": [ids]}`: a moderator's purge;
   the bot gets one MESSAGE_DELETE_BULK.
+- `PATCH /_sandbox/guilds/{id or name}/roles/{id or name} {"permissions": int | "<int>" | [names],
+  "grant": [names], "revoke": [names]}`: an admin edits a role (the bot's managed role is named
+  after the bot); GUILD_ROLE_UPDATE `{guild_id, role}` is sent, and the REST answers (50013,
+  50001) follow the new permissions. Answers the role object.
+- `PUT|DELETE /_sandbox/guilds/{id or name}/members/{user}/roles/{id or name}`: give or take a
+  role (not @everyone, not a managed one); when it changes, GUILD_MEMBER_UPDATE goes to sessions
+  with GUILD_MEMBERS, and to every session when the member is the bot (Discord's caveat).
 """
 
 from __future__ import annotations

@@ -189,6 +189,82 @@ async def test_missing_permission_keeps_the_embed_and_the_channel_update_brings_
     assert any("can be edited again" in r.getMessage() for r in caplog.records)
 
 
+async def test_a_role_losing_attach_files_keeps_the_embed_and_its_update_brings_it_back(
+    product: Product, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=BOARD_LOG)
+    await product.start()
+    bot_role = product.sandbox.world.bot.name
+    blocked_id = await _blocked_by_roles(product)
+    assert int(blocked_id) in product.services.locations
+    assert blocked_id in _saved_ids(product)
+
+    seq = await _last_seq(product)
+    # No refresh asked for, no restart: GUILD_ROLE_UPDATE alone must bring the embed back.
+    await product.control.set_role_permissions(bot_role, grant=["attach_files"])
+
+    await poll_until(
+        lambda: _edited(product, blocked_id, seq),
+        within=5,
+        what="the embed to be edited after GUILD_ROLE_UPDATE",
+    )
+    # discord.py may sit out the channel's edit bucket before the edit returns.
+    await poll_until(
+        lambda: _not_blocked(product, int(blocked_id)), within=10, what="the mark to be cleared"
+    )
+    assert any("can be edited again" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_role_given_to_the_bot_brings_a_blocked_embed_back_at_once(
+    product: Product,
+) -> None:
+    await product.start()
+    # A role that allows uploads, which the bot does not have yet.
+    await product.control.set_role_permissions("Operator", grant=["attach_files"])
+    blocked_id = await _blocked_by_roles(product)
+
+    seq = await _last_seq(product)
+    # Discord sends the bot its own GUILD_MEMBER_UPDATE without the members intent.
+    await product.control.add_member_role("Operator")
+
+    await poll_until(
+        lambda: _edited(product, blocked_id, seq),
+        within=5,
+        what="the embed to be edited after the bot's GUILD_MEMBER_UPDATE",
+    )
+    await poll_until(
+        lambda: _not_blocked(product, int(blocked_id)), within=10, what="the mark to be cleared"
+    )
+
+
+async def _blocked_by_roles(product: Product) -> str:
+    """Post two embeds, take Attach Files from @everyone and the bot's role; return the one
+    with a graph once its edit has been refused (50013) and it is marked blocked."""
+    blocked_id, _ = await _two_running_embeds(product)
+    assert (await product.control.message("status", blocked_id))["attachments"]
+    # Uploads off for everyone, then for the bot's own role: a graph's edit is refused.
+    await product.control.set_role_permissions("@everyone", revoke=["attach_files"])
+    await product.control.set_role_permissions(
+        product.sandbox.world.bot.name, revoke=["attach_files"]
+    )
+    seq = await _last_seq(product)
+    product.services.board.refresh()
+    refused = await poll_until(
+        lambda: _refused(product, blocked_id, seq), within=5, what="an edit refused with 50013"
+    )
+    assert refused["code"] == 50013
+    await poll_until(
+        lambda: _is_blocked(product, int(blocked_id)), within=3, what="the embed to be marked"
+    )
+    blocked = product.services.board.blocked[int(blocked_id)]
+    assert blocked.reason is BlockReason.MISSING_PERMISSIONS
+    return blocked_id
+
+
+async def _edited(product: Product, message_id: str, since: int) -> bool:
+    return any(p["status"] == 200 for p in await _patches_of(product, message_id, since))
+
+
 async def test_blocked_embed_is_skipped_by_routine_edits_and_retried_by_a_refresh(
     product: Product,
 ) -> None:

@@ -560,3 +560,77 @@ async def test_channel_update_is_sent_only_when_the_overwrites_change(
     assert event["s"] == 3  # READY 1, GUILD_CREATE 2: nothing in between for `edit`
     overwrite = next(o for o in event["d"]["permission_overwrites"] if o["id"] == bot_id)
     assert int(overwrite["deny"]) == 1 << 15  # Attach Files
+
+
+async def test_a_role_change_sends_guild_role_update_with_the_role_as_discord_shapes_it(
+    discord_sandbox: DiscordSandbox,
+    session: aiohttp.ClientSession,
+    discord_control: SandboxClient,
+):
+    gateway = await connect(discord_sandbox, session)
+    await gateway.recv()  # HELLO
+    await gateway.identify(discord_sandbox.bot_token, GUILDS)  # READY
+    created = (await gateway.recv())["d"]  # GUILD_CREATE
+    messages_only = await connect(discord_sandbox, session)
+    await messages_only.recv()
+    await messages_only.identify(discord_sandbox.bot_token, GUILD_MESSAGES)
+    guild = discord_sandbox.world.guilds[0]
+    bot = discord_sandbox.world.bot
+    before = next(r for r in created["roles"] if r["name"] == bot.name)
+
+    answered = await discord_control.set_role_permissions(
+        bot.name, permissions=["view_channel", "send_messages"]
+    )
+    event = await gateway.recv()
+
+    assert event["t"] == "GUILD_ROLE_UPDATE"
+    assert event["d"] == {"guild_id": str(guild.id), "role": answered}
+    role = event["d"]["role"]
+    assert role["permissions"] == str((1 << 10) | (1 << 11))
+    # Everything else as GUILD_CREATE had it; discord.py finds its own role by the bot_id tag.
+    assert {k: v for k, v in role.items() if k != "permissions"} == {
+        k: v for k, v in before.items() if k != "permissions"
+    }
+    assert role["managed"] is True
+    assert role["tags"] == {"bot_id": str(bot.id)}
+    # The GUILDS intent carries it; a session without it gets nothing after READY.
+    sessions = {s["intents"]: s["seq"] for s in (await discord_control.gateway())["sessions"]}
+    assert sessions == {GUILDS: 3, GUILD_MESSAGES: 1}
+    await messages_only.ws.close()
+
+
+async def test_the_bots_own_member_update_comes_without_the_members_intent(
+    discord_sandbox_factory, session: aiohttp.ClientSession
+):
+    # Discord's gateway caveat: GUILD_MEMBER_UPDATE of the current user is sent regardless of
+    # GUILD_MEMBERS; other members' updates need that (privileged) intent.
+    sandbox = await discord_sandbox_factory(
+        world=World(
+            users=World.default().users, guilds=World.default().guilds, privileged_intents=True
+        )
+    )
+    plain = await _ready_session(sandbox, session, GUILDS)
+    members = await _ready_session(sandbox, session, GUILDS | GUILD_MEMBERS)
+    async with aiohttp.ClientSession() as control_session:
+        control = SandboxClient(sandbox.url, control_session)
+        await control.add_member_role("Operator", user="member")
+        await control.add_member_role("Admin")
+        # Already given: nothing changes, nothing is sent.
+        await control.add_member_role("Admin")
+        sessions = {s["intents"]: s["seq"] for s in (await control.gateway())["sessions"]}
+    guild = sandbox.world.guilds[0]
+    bot = sandbox.world.bot
+    admin = sandbox.world.role("Admin")
+    bot_role = next(r for r in guild.roles if r.managed)
+
+    own = await plain.recv()
+    other = await members.recv()
+    own_too = await members.recv()
+
+    assert own["t"] == "GUILD_MEMBER_UPDATE"
+    assert own["d"]["guild_id"] == str(guild.id)
+    assert own["d"]["user"]["id"] == str(bot.id)
+    assert own["d"]["roles"] == [str(bot_role.id), str(admin.id)]
+    assert own_too["d"] == own["d"]
+    assert other["d"]["user"]["id"] == str(sandbox.world.user("member").id)
+    assert sessions == {GUILDS: 3, GUILDS | GUILD_MEMBERS: 4}

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from pterodisbot.sandbox.discord_server import DiscordSandbox, RateLimits, World
-from tests.fixtures.discord import SandboxClient
+from tests.fixtures.discord import ControlError, SandboxClient
 
 
 def png(width: int = 3, height: int = 2) -> bytes:
@@ -418,3 +418,64 @@ async def test_channel_history_pages_with_before_and_after_and_carries_component
     assert [m["content"] for m in after] == ["2", "1"]
     assert before[0]["components"] == [{"type": 1, "components": [button]}]
     assert len(capped) == 5
+
+
+async def test_role_permissions_decide_the_bots_answers_from_the_next_request(
+    api: Api, status_id: int, discord_control: SandboxClient, discord_sandbox: DiscordSandbox
+):
+    bot_role = discord_sandbox.world.bot.name
+    path = f"/channels/{status_id}/messages"
+    _, message, _ = await api.call("POST", path, json={"content": "status"})
+
+    async def edit_with_graph() -> int:
+        payload = {"attachments": [{"id": 0, "filename": "graph.png"}]}
+        form = api.form(payload, [("graph.png", png())])
+        status, _, _ = await api.call("PATCH", f"{path}/{message['id']}", data=form)
+        return status
+
+    async def read_channel() -> tuple[int, int | None]:
+        status, body, _ = await api.call("GET", f"/channels/{status_id}")
+        return status, body.get("code")
+
+    # @everyone grants Attach Files too: the bot keeps it until its own role loses it as well.
+    await discord_control.set_role_permissions("@everyone", revoke=["attach_files"])
+    with_bot_role = await edit_with_graph()
+    await discord_control.set_role_permissions(bot_role, revoke=["attach_files"])
+    without = await edit_with_graph()
+    await discord_control.set_role_permissions(bot_role, grant=["attach_files"])
+    granted_again = await edit_with_graph()
+    await discord_control.set_role_permissions("@everyone", revoke=["view_channel"])
+    await discord_control.set_role_permissions(bot_role, permissions=0)
+    hidden = await read_channel()
+    # A role given to the bot counts as much as its own.
+    await discord_control.add_member_role("Admin")
+    as_admin = await read_channel()
+    _, roles, _ = await api.call("GET", f"/guilds/{discord_sandbox.world.guilds[0].id}/roles")
+
+    assert (with_bot_role, without, granted_again) == (200, 403, 200)
+    assert hidden == (403, 50001)
+    assert as_admin == (200, None)
+    assert next(r for r in roles if r["name"] == bot_role)["permissions"] == "0"
+
+
+async def test_role_changes_are_checked_like_discords_role_routes(
+    discord_control: SandboxClient, discord_sandbox: DiscordSandbox
+):
+    bot_role = discord_sandbox.world.bot.name
+
+    async def refusal(call: Any) -> tuple[int, str]:
+        with pytest.raises(ControlError) as info:
+            await call
+        return info.value.status, info.value.body["error"]
+
+    unknown_role = await refusal(discord_control.set_role_permissions("Nobody", grant=["x"]))
+    unknown_name = await refusal(discord_control.set_role_permissions(bot_role, grant=["fly"]))
+    managed = await refusal(discord_control.add_member_role(bot_role, user="member"))
+    everyone = await refusal(discord_control.remove_member_role("@everyone", user="member"))
+    outsider = await refusal(discord_control.add_member_role("Operator", user="outsider"))
+
+    assert unknown_role[0] == 404
+    assert unknown_name == (400, "unknown permission name 'fly'")
+    assert managed == (400, f"{bot_role!r} is managed by an integration")
+    assert everyone == (400, "@everyone cannot be given or taken")
+    assert outsider[0] == 404
