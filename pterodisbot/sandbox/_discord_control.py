@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,7 +19,7 @@ from pterodisbot.sandbox._discord_interactions import (
     InteractionRecord,
     Interactions,
 )
-from pterodisbot.sandbox._discord_state import Channel, Guild, Json, Overwrite, State
+from pterodisbot.sandbox._discord_state import Channel, Guild, Json, Message, Overwrite, State
 from pterodisbot.sandbox._discord_world import Perm, RoleSeed, UserSeed, parse_permissions
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class Control:
                 allow_head=False,
             ),
             web.delete(f"{c}/channels/{{channel_id}}/messages/{{message_id}}", self.delete_message),
+            web.post(f"{c}/channels/{{channel_id}}/messages", self.say),
             web.post(f"{c}/channels/{{channel_id}}/messages/bulk-delete", self.bulk_delete),
             web.delete(f"{c}/channels/{{channel_id}}", self.delete_channel),
             web.post(f"{c}/channels/{{channel_id}}/permissions", self.permissions),
@@ -321,6 +323,37 @@ class Control:
         self._state.remove_message(message)
         await self._gateway.dispatch("MESSAGE_DELETE", message.delete_event())
         return json_response({"deleted": str(message.id)})
+
+    async def say(self, request: web.Request) -> web.Response:
+        """Post a member's message (`{"user": name, "content": text}`); the bot gets MESSAGE_CREATE.
+
+        `<@id>` in the text mentions that user, as in Discord's client.
+        """
+        channel = self._channel(request)
+        spec = await self._json(request)
+        content = spec.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise ControlError(400, "content is the text to say")
+        world = self._state.world
+        try:
+            author = world.user(str(spec.get("user", "")))
+        except KeyError as exc:
+            raise ControlError(404, str(exc)) from None
+        mentioned = {int(m) for m in re.findall(r"<@!?(\d+)>", content)}
+        mentions = tuple(u for u in (*world.users, world.bot) if u.id in mentioned)
+        message = Message(
+            id=self._state.ids.next(),
+            channel_id=channel.id,
+            guild_id=channel.guild_id,
+            author=author,
+            timestamp=self._state.clock.time(),
+            content=content,
+            mentions=mentions,
+        )
+        self._state.add_message(message)
+        data = message.to_json(self._base_url())
+        await self._gateway.dispatch("MESSAGE_CREATE", data)
+        return json_response(data)
 
     async def bulk_delete(self, request: web.Request) -> web.Response:
         """Delete several messages at once (`{"messages": [ids]}`); the bot gets one

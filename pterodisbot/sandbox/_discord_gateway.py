@@ -229,7 +229,25 @@ class GatewayHub:
         )
         for session in list(self.sessions.values()):
             if not session.invalidated and (own_update or session.wants(event)):
-                await session.dispatch(event, data)
+                await session.dispatch(event, self._as_seen_by(session, event, data))
+
+    def _as_seen_by(self, session: Session, event: str, data: Json) -> Json:
+        """Blank a message's content for a session without the MESSAGE_CONTENT intent.
+
+        Discord's rule: without the (privileged) intent, content, embeds, attachments and
+        components arrive empty, except in the bot's own messages and those that mention it.
+        """
+        if (
+            event not in ("MESSAGE_CREATE", "MESSAGE_UPDATE")
+            or session.intents & INTENT_MESSAGE_CONTENT
+        ):
+            return data
+        bot_id = str(self._state.bot.id)
+        author = str(data.get("author", {}).get("id"))
+        mentioned = any(str(u.get("id")) == bot_id for u in data.get("mentions", ()))
+        if author == bot_id or mentioned:
+            return data
+        return {**data, "content": "", "embeds": [], "attachments": [], "components": []}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve one gateway websocket connection."""

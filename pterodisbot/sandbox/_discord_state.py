@@ -136,6 +136,7 @@ class Message:
     application_id: int | None = None
     interaction_metadata: Json | None = None
     edits: int = 0
+    mentions: tuple[UserSeed, ...] = ()
 
     @property
     def ephemeral(self) -> bool:
@@ -165,7 +166,7 @@ class Message:
             ),
             "tts": self.tts,
             "mention_everyone": False,
-            "mentions": [],
+            "mentions": [user_json(u) for u in self.mentions],
             "mention_roles": [],
             "mention_channels": [],
             "attachments": attachments,

@@ -5,6 +5,7 @@ Real discord.py on the Discord sandbox, real HTTP to the simulated panel.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -405,3 +406,28 @@ async def _later(monitor: Monitor, than: float | None) -> bool:
 
 async def _at_least(value: int, floor: int) -> bool:
     return value >= floor
+
+
+async def test_members_mentioning_the_bot_are_ignored_without_an_error_or_a_cache(
+    product: Product, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The guild messages intent is there for deletions; "@bot hello" must not reach the
+    # prefix-command machinery (which logs every unknown command as an error).
+    caplog.set_level(logging.INFO)
+    bot = await product.start()
+    embed = await product.post_status(product.panel.pick("running").identifier)
+    assert bot.user is not None
+    said = await product.control.say("status", "operator", f"<@{bot.user.id}> hello")
+    assert said["content"] == f"<@{bot.user.id}> hello"
+
+    # Events arrive in order: once a later deletion is handled, the mention was too.
+    await product.control.delete_message("status", embed)
+
+    async def forgotten() -> bool:
+        return int(embed) not in product.services.locations
+
+    await poll_until(forgotten, within=3, what="the deletion after the mention to be handled")
+    await asyncio.sleep(0.1)  # the mention's own tasks, had there been any, have run by now
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+    assert list(bot.cached_messages) == []

@@ -24,6 +24,7 @@ from tests.processes import subprocess_env
 GUILDS = 1 << 0
 GUILD_MEMBERS = 1 << 1
 GUILD_MESSAGES = 1 << 9
+MESSAGE_CONTENT = 1 << 15
 
 
 class RawGateway:
@@ -634,3 +635,33 @@ async def test_the_bots_own_member_update_comes_without_the_members_intent(
     assert own_too["d"] == own["d"]
     assert other["d"]["user"]["id"] == str(sandbox.world.user("member").id)
     assert sessions == {GUILDS: 3, GUILDS | GUILD_MEMBERS: 4}
+
+
+async def test_a_members_message_reaches_the_bot_without_content_unless_it_mentions_it(
+    discord_sandbox_factory, session: aiohttp.ClientSession
+):
+    default = World.default()
+    sandbox = await discord_sandbox_factory(
+        world=World(users=default.users, guilds=default.guilds, privileged_intents=True)
+    )
+    discord_control = SandboxClient(sandbox.url, session)
+    plain = await _ready_session(sandbox, session, GUILDS | GUILD_MESSAGES)
+    reader = await _ready_session(sandbox, session, GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT)
+    bot_id = sandbox.world.bot.id
+
+    await discord_control.say("status", "operator", "is the server up?")
+    await discord_control.say("status", "operator", f"<@{bot_id}> hello")
+    chat, mention = await plain.recv(), await plain.recv()
+    read_chat, read_mention = await reader.recv(), await reader.recv()
+
+    # Discord's rule without the privileged intent: no content unless the bot is mentioned.
+    assert (chat["t"], chat["d"]["content"], chat["d"]["author"]["username"]) == (
+        "MESSAGE_CREATE",
+        "",
+        "operator",
+    )
+    assert mention["d"]["content"] == f"<@{bot_id}> hello"
+    assert [u["id"] for u in mention["d"]["mentions"]] == [str(bot_id)]
+    assert read_chat["d"]["content"] == "is the server up?"
+    assert read_mention["d"]["content"] == f"<@{bot_id}> hello"
+    await reader.ws.close()
