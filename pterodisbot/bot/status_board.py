@@ -411,13 +411,10 @@ class StatusBoard:
         )
 
     async def forget(self, location: EmbedLocation, why: str) -> None:
-        """Drop a status embed that Discord says is gone or out of reach, and persist that."""
+        """Drop a status embed that Discord says is gone, and persist that."""
         if location.message_id not in self._locations:
             return
-        self._locations.remove(location.message_id)
-        self._pump.discard(location.message_id)
-        self._last.pop(location.message_id, None)
-        self._blocked.pop(location.message_id, None)
+        self._drop(location)
         self.stats.removed += 1
         log.warning(
             "server %s: status embed %s in channel %s removed: %s",
@@ -427,6 +424,13 @@ class StatusBoard:
             why,
         )
         await self.save()
+
+    def _drop(self, location: EmbedLocation) -> None:
+        """Forget everything the board holds about one status message."""
+        self._locations.remove(location.message_id)
+        self._pump.discard(location.message_id)
+        self._last.pop(location.message_id, None)
+        self._blocked.pop(location.message_id, None)
 
     async def forget_deleted(
         self,
@@ -448,10 +452,7 @@ class StatusBoard:
             or (guild_id is not None and loc.guild_id == guild_id)
         ]
         for location in gone:
-            self._locations.remove(location.message_id)
-            self._pump.discard(location.message_id)
-            self._last.pop(location.message_id, None)
-            self._blocked.pop(location.message_id, None)
+            self._drop(location)
         if not gone:
             return 0
         self.stats.removed += len(gone)
