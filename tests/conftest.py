@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.panel", "tests.fixtures.discord", "tests.fixtures.product"]
+pytest_plugins = [
+    "tests.fixtures.panel",
+    "tests.fixtures.discord",
+    "tests.fixtures.product",
+    "tests.fixtures.outside",
+]

@@ -11,7 +11,6 @@ import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -19,65 +18,34 @@ import pytest
 from pterodisbot.sandbox._discord_state import Message
 from pterodisbot.sandbox.discord_server import DiscordSandbox
 from pterodisbot.sandbox.panel import SimulatedPanel
-from tests.fixtures.discord import SandboxClient, poll_until
-from tests.fixtures.product import BOT_TOKEN
-from tests.processes import free_port, start_bot_process
+from tests.fixtures.discord import poll_until
+from tests.fixtures.outside import Outside
 
 
-class World:
-    """A simulated panel and a Discord sandbox in this process, the bot in a child process."""
+class World(Outside):
+    """The bot in a child process, killed at chosen moments; what Discord and its file hold."""
 
     def __init__(
-        self, panel: SimulatedPanel, sandbox: DiscordSandbox, tmp: Path, session: Any
+        self,
+        panel: SimulatedPanel,
+        sandbox: DiscordSandbox,
+        tmp: Path,
+        session: aiohttp.ClientSession,
     ) -> None:
-        self.panel = panel
-        self.sandbox = sandbox
-        self.tmp = tmp
-        self.control = SandboxClient(sandbox.url, session)
-        self.session = session
-        self.config = tmp / "config.ini"
-        self.log = tmp / "logs" / "bot.log"
+        super().__init__(panel, sandbox, tmp, session)
         self.locations = tmp / "embed" / "embed_locations.json"
-        self.http_port = free_port()
-        self.bot: asyncio.subprocess.Process | None = None
 
-    def write_config(self, locations_file: str = "embed/embed_locations.json") -> None:
-        self.config.write_text(
-            f"[pterodactyl]\nurl = {self.panel.url}\ntimeout = 5\n"
-            f"[discord]\nguild_ids = {self.sandbox.world.guilds[0].id}\n"
-            f"api_base = {self.sandbox.url}\nlocations_file = {locations_file}\n"
-            f"edit_interval = 0.2\n"
-            f"[monitoring]\npoll_interval = 2\n"
-            f"[logging]\nfile = logs/bot.log\nloggers = discord=WARNING, aiohttp.access=WARNING\n"
-            f"[http]\nenabled = true\nport = {self.http_port}\n",
-            encoding="utf-8",
-        )
-
-    def log_text(self) -> str:
-        return self.log.read_text(encoding="utf-8") if self.log.exists() else ""
-
-    async def start_bot(self) -> asyncio.subprocess.Process:
-        self.bot = await start_bot_process(
-            self.config,
-            cwd=self.tmp,
-            token=BOT_TOKEN,
-            api_key=self.panel.api_key,
-            stdout=asyncio.subprocess.DEVNULL,
-        )
-        return self.bot
+    def write_status_config(self, locations_file: str = "embed/embed_locations.json") -> None:
+        """Write a config.ini with quick edits and the given locations file."""
+        self.write_config(self.config_text(locations_file=locations_file, edit_interval="0.2"))
 
     async def healthy(self) -> bool:
-        try:
-            url = f"http://127.0.0.1:{self.http_port}/healthz"
-            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as answer:
-                return answer.status == 200
-        except aiohttp.ClientError:
-            return False
+        return await self.health() == 200
 
     async def start_and_settle(self) -> None:
         """Start the bot and wait until it watches the panel and has reconciled its channels."""
         runs = self.log_text().count("status messages reconciled")
-        await self.start_bot()
+        await self.start_bot(stdout=asyncio.subprocess.DEVNULL)
 
         async def ready() -> bool:
             assert self.bot is not None
@@ -146,22 +114,13 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    """Start a simulated panel and a Discord sandbox; stop them (and any bot) after the test."""
-    panel = SimulatedPanel(servers=3, resources_cache_seconds=0)
-    await panel.start()
-    sandbox = DiscordSandbox()
-    await sandbox.start()
-    async with aiohttp.ClientSession() as session:
-        running = World(panel, sandbox, tmp_path, session)
-        try:
-            yield running
-        finally:
-            if running.bot is not None and running.bot.returncode is None:
-                running.bot.kill()
-                await running.bot.wait()
-            await sandbox.stop()
-            await panel.stop()
+async def world(outside: Outside) -> AsyncIterator[World]:
+    """The outside world, seen as the crash tests need it; its bot killed after the test."""
+    world = World(outside.panel, outside.sandbox, outside.tmp, outside.session)
+    try:
+        yield world
+    finally:
+        await world.kill_bot()
 
 
 async def _post(world: World, server: str, channel: str = "status") -> None:
@@ -172,7 +131,7 @@ async def _post(world: World, server: str, channel: str = "status") -> None:
 async def test_kill_9_at_the_post_or_after_the_delete_leaves_no_unknown_status_message(
     world: World,
 ) -> None:
-    world.write_config()
+    world.write_status_config()
     first, second = sorted(world.panel.servers)[:2]
     await world.start_and_settle()
     await _post(world, first)
@@ -234,7 +193,7 @@ async def test_an_unusable_locations_path_is_one_line_and_exit_code_2(
     else:
         (world.tmp / "embed").write_text("not a folder", encoding="utf-8")
         bad = world.tmp / "embed" / "embed_locations.json"
-    world.write_config()
+    world.write_status_config()
     bot = await world.start_bot()
     _, stderr_bytes = await asyncio.wait_for(bot.communicate(), 30)
     stderr = stderr_bytes.decode()

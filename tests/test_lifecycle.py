@@ -6,10 +6,7 @@ import asyncio
 import logging
 import signal
 import stat
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import aiohttp
 import pytest
 
 from pterodisbot import __version__
@@ -18,12 +15,10 @@ from pterodisbot.bot.audit import AUDIT_FILENAME, AuditFile
 from pterodisbot.bot.cogs.power import success_text
 from pterodisbot.bot.views import ButtonAction
 from pterodisbot.lifecycle import ShutdownSignals, report_progress
-from pterodisbot.sandbox.discord_server import DiscordSandbox
-from pterodisbot.sandbox.panel import SimulatedPanel
 from pterodisbot.web import WebServer
-from tests.fixtures.discord import InteractionResult, SandboxClient, poll_until
+from tests.fixtures.discord import InteractionResult, poll_until
+from tests.fixtures.outside import Outside
 from tests.fixtures.product import BOT_TOKEN, Product
-from tests.processes import free_port, start_bot_process
 
 # ------------------------------------------------------------------ signals, without a process
 
@@ -118,66 +113,6 @@ async def test_bot_starts_with_the_panel_down_says_so_and_recovers(
 POWER_ROUTE = "POST /api/client/servers/{server}/power"
 
 
-class Outside:
-    """A simulated panel and a Discord sandbox for a bot running in another process."""
-
-    def __init__(self, panel: SimulatedPanel, sandbox: DiscordSandbox, tmp: Path) -> None:
-        self.panel = panel
-        self.sandbox = sandbox
-        self.tmp = tmp
-        self.config = tmp / "config.ini"
-        self.log = tmp / "logs" / "bot.log"
-        self.http_port = free_port()
-
-    def config_text(self, poll_interval: str = "2") -> str:
-        return (
-            f"[pterodactyl]\nurl = {self.panel.url}\ntimeout = 5\n"
-            f"[discord]\nguild_ids = {self.sandbox.world.guilds[0].id}\n"
-            f"api_base = {self.sandbox.url}\n"
-            f"[monitoring]\npoll_interval = {poll_interval}\n"
-            f"[logging]\nfile = logs/bot.log\nloggers = discord=WARNING, aiohttp.access=WARNING\n"
-            f"[http]\nenabled = true\nport = {self.http_port}\n"
-        )
-
-    def write_config(self, text: str) -> None:
-        self.config.write_text(text, encoding="utf-8")
-
-    def log_text(self) -> str:
-        return self.log.read_text(encoding="utf-8") if self.log.exists() else ""
-
-    async def start_bot(self, token: str = BOT_TOKEN) -> asyncio.subprocess.Process:
-        return await start_bot_process(
-            self.config,
-            cwd=self.tmp,
-            token=token,
-            api_key=self.panel.api_key,
-            stdout=asyncio.subprocess.PIPE,
-        )
-
-
-@pytest.fixture
-async def outside(tmp_path: Path) -> AsyncIterator[Outside]:
-    """Start a simulated panel and a Discord sandbox; stop them after the test."""
-    panel = SimulatedPanel(servers=3, resources_cache_seconds=0)
-    await panel.start()
-    sandbox = DiscordSandbox()
-    await sandbox.start()
-    try:
-        yield Outside(panel, sandbox, tmp_path)
-    finally:
-        await sandbox.stop()
-        await panel.stop()
-
-
-async def _health(session: aiohttp.ClientSession, outside: Outside) -> int | None:
-    try:
-        url = f"http://127.0.0.1:{outside.http_port}/healthz"
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as answer:
-            return answer.status
-    except aiohttp.ClientError:
-        return None
-
-
 async def test_sigterm_during_a_slow_restart_finishes_it_answers_and_audits_it(
     outside: Outside,
 ) -> None:
@@ -186,42 +121,35 @@ async def test_sigterm_during_a_slow_restart_finishes_it_answers_and_audits_it(
     outside.write_config(outside.config_text() + "[permissions]\nconfirm_dangerous = false\n")
     server = outside.panel.pick("running")
     bot = await outside.start_bot()
-    try:
-        async with aiohttp.ClientSession() as session:
 
-            async def healthy() -> bool:
-                return await _health(session, outside) == 200
+    async def healthy() -> bool:
+        return await outside.health() == 200
 
-            await poll_until(healthy, within=30, what="the bot process to be healthy")
-            control = SandboxClient(outside.sandbox.url, session)
-            posted = await control.command(
-                "server_status", {"server": server.identifier}, channel="status", wait=5
-            )
-            assert posted.status == "answered", posted.raw
+    await poll_until(healthy, within=30, what="the bot process to be healthy")
+    posted = await outside.control.command(
+        "server_status", {"server": server.identifier}, channel="status", wait=5
+    )
+    assert posted.status == "answered", posted.raw
 
-            async def status_message() -> str | None:
-                messages = await control.messages("status")
-                return next((str(m["id"]) for m in messages if m.get("components")), None)
+    async def status_message() -> str | None:
+        messages = await outside.control.messages("status")
+        return next((str(m["id"]) for m in messages if m.get("components")), None)
 
-            message_id = await poll_until(status_message, within=5, what="the status embed")
-            outside.panel.add_fault("slow_power", servers=[server.identifier], delay=3)
-            click = await control.click(message_id, f"pdb:restart:{server.identifier}")
-            assert click.content == f"Restarting **{server.name}**…"
+    message_id = await poll_until(status_message, within=5, what="the status embed")
+    outside.panel.add_fault("slow_power", servers=[server.identifier], delay=3)
+    click = await outside.control.click(message_id, f"pdb:restart:{server.identifier}")
+    assert click.content == f"Restarting **{server.name}**…"
 
-            async def panel_waiting() -> bool:
-                return outside.panel.stats()["requests"].get(POWER_ROUTE, 0) == 1
+    async def panel_waiting() -> bool:
+        return outside.panel.stats()["requests"].get(POWER_ROUTE, 0) == 1
 
-            await poll_until(panel_waiting, within=5, what="the restart to reach the panel")
-            bot.send_signal(signal.SIGTERM)
-            _, stderr = await asyncio.wait_for(bot.communicate(), 10)
-            async with session.get(
-                f"{outside.sandbox.url}/_sandbox/interactions/{click.id}"
-            ) as answer:
-                record = InteractionResult(await answer.json())
-    finally:
-        if bot.returncode is None:
-            bot.kill()
-            await bot.wait()
+    await poll_until(panel_waiting, within=5, what="the restart to reach the panel")
+    bot.send_signal(signal.SIGTERM)
+    _, stderr = await asyncio.wait_for(bot.communicate(), 10)
+    async with outside.session.get(
+        f"{outside.sandbox.url}/_sandbox/interactions/{click.id}"
+    ) as answer:
+        record = InteractionResult(await answer.json())
 
     assert bot.returncode == 0
     assert outside.panel.stats()["power"] == {server.identifier: {"restart": 1}}
@@ -244,53 +172,47 @@ async def test_the_process_starts_reloads_on_sighup_and_stops_cleanly_on_sigterm
 ) -> None:
     outside.write_config(outside.config_text())
     bot = await outside.start_bot()
-    try:
-        async with aiohttp.ClientSession() as session:
 
-            async def healthy() -> bool:
-                return await _health(session, outside) == 200 and "guild(s)" in outside.log_text()
+    async def healthy() -> bool:
+        return await outside.health() == 200 and "guild(s)" in outside.log_text()
 
-            await poll_until(healthy, within=30, what="the bot process to be healthy")
-            lines = outside.log_text().splitlines()
-            panel_host = outside.panel.url.removeprefix("http://")
-            guild = outside.sandbox.world.guilds[0]
-            assert (
-                f"Pterodisbot {__version__} starting: panel {panel_host}, poll every 2 s, "
-                f"guilds {guild.id}" in lines[0]
-            )
-            text = outside.log_text()
-            assert f"panel {panel_host} reachable: 3 server(s) found" in text
-            assert f"in 1 guild(s): {guild.name} ({guild.id})" in text
+    await poll_until(healthy, within=30, what="the bot process to be healthy")
+    lines = outside.log_text().splitlines()
+    panel_host = outside.panel.url.removeprefix("http://")
+    guild = outside.sandbox.world.guilds[0]
+    assert (
+        f"Pterodisbot {__version__} starting: panel {panel_host}, poll every 2 s, "
+        f"guilds {guild.id}" in lines[0]
+    )
+    text = outside.log_text()
+    assert f"panel {panel_host} reachable: 3 server(s) found" in text
+    assert f"in 1 guild(s): {guild.name} ({guild.id})" in text
 
-            # A valid change is applied and logged ...
-            outside.write_config(outside.config_text(poll_interval="4"))
-            bot.send_signal(signal.SIGHUP)
+    # A valid change is applied and logged ...
+    outside.write_config(outside.config_text(poll_interval="4"))
+    bot.send_signal(signal.SIGHUP)
 
-            async def applied() -> bool:
-                return "applied monitoring.poll_interval: 2 -> 4" in outside.log_text()
+    async def applied() -> bool:
+        return "applied monitoring.poll_interval: 2 -> 4" in outside.log_text()
 
-            await poll_until(applied, within=10, what="the reload to be applied")
+    await poll_until(applied, within=10, what="the reload to be applied")
 
-            # ... an invalid one is refused, and the bot runs on.
-            outside.write_config(outside.config_text(poll_interval="0"))
-            bot.send_signal(signal.SIGHUP)
+    # ... an invalid one is refused, and the bot runs on.
+    outside.write_config(outside.config_text(poll_interval="0"))
+    bot.send_signal(signal.SIGHUP)
 
-            async def refused() -> bool:
-                return "monitoring.poll_interval: '0' — expected a number of seconds" in (
-                    outside.log_text()
-                )
+    async def refused() -> bool:
+        return "monitoring.poll_interval: '0' — expected a number of seconds" in (
+            outside.log_text()
+        )
 
-            await poll_until(refused, within=10, what="the reload to be refused")
-            assert "config.ini refused; the running configuration stays" in outside.log_text()
-            assert await _health(session, outside) == 200
+    await poll_until(refused, within=10, what="the reload to be refused")
+    assert "config.ini refused; the running configuration stays" in outside.log_text()
+    assert await outside.health() == 200
 
-        bot.send_signal(signal.SIGTERM)
-        # Docker kills 10 s after SIGTERM: the whole shutdown must fit in that.
-        _, stderr = await asyncio.wait_for(bot.communicate(), 10)
-    finally:
-        if bot.returncode is None:
-            bot.kill()
-            await bot.wait()
+    bot.send_signal(signal.SIGTERM)
+    # Docker kills 10 s after SIGTERM: the whole shutdown must fit in that.
+    _, stderr = await asyncio.wait_for(bot.communicate(), 10)
 
     assert bot.returncode == 0
     text = outside.log_text()
