@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import discord
 
+from pterodisbot.bot.locations import PRIVATE_FILE_MODE, make_private_folders
 from pterodisbot.bot.views import POWER_ACTIONS
 from pterodisbot.clock import Clock, SystemClock
 
@@ -157,7 +158,7 @@ class AuditFile:
             await asyncio.to_thread(self._append, line.encode())
 
     def _append(self, data: bytes) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_folders(self.path.parent)
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
@@ -165,7 +166,7 @@ class AuditFile:
         if size + len(data) > self.max_bytes:
             self._trim(keep=self.max_bytes // 2 - len(data))
         # The mode only applies when the file is created; the umask can only take bits away.
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
         with os.fdopen(fd, "ab") as handle:
             handle.write(data)
             handle.flush()
@@ -184,7 +185,7 @@ class AuditFile:
             newline = tail.find(b"\n")
             tail = tail[newline + 1 :] if newline >= 0 else b""
         spare = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
         # The trimmed file keeps the mode of the one it replaces (0600 unless the operator chose
         # otherwise), even if a stale spare was left with another one.
         os.fchmod(fd, mode)

@@ -538,7 +538,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     Folders it creates are 0700 and a file it creates is 0600, whatever the umask: the file says
     where the bot posts, its neighbour the audit trail says who did what.
     """
-    _make_private_folders(path.parent)
+    make_private_folders(path.parent)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     replaced = False
@@ -562,7 +562,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     _fsync_directory(path.parent)
 
 
-def _make_private_folders(directory: Path) -> None:
+def make_private_folders(directory: Path) -> None:
     """Create `directory` and its missing parents, each 0700 (mkdir's mode is masked by umask)."""
     missing: list[Path] = []
     current = directory

@@ -74,7 +74,6 @@ class BoardStats:
     skipped: int = 0
     failed: int = 0
     removed: int = 0
-    blocked: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,7 +398,6 @@ class StatusBoard:
         )
         if previous is not None and previous.reason is reason:
             return
-        self.stats.blocked += 1
         log.warning(
             "server %s: status embed %s in channel %s cannot be edited: %s; it is kept and "
             "retried on the next refresh and as soon as the channel's or the bot's permissions "
