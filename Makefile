@@ -13,12 +13,13 @@ ENV_FILE :=
 DEMO_ARGS = $(if $(PORT),--port '$(PORT)') $(if $(SERVERS),--servers '$(SERVERS)')
 FILE_ARGS = $(if $(CONFIG),--config '$(CONFIG)') $(if $(ENV_FILE),--env-file '$(ENV_FILE)')
 
-.PHONY: demo test lint browser docker-check format run check-config doctor bench venv clean
+.PHONY: demo test lint lock lock-check browser docker-check format run check-config doctor bench venv clean
 
 # (Re)create the virtualenv whenever a requirements file or pyproject.toml changes.
+# requirements-dev.txt pins everything: the runtime (as requirements.txt does) and the tools.
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
@@ -28,7 +29,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m pterodisbot demo $(DEMO_ARGS)
 
-test: lint browser
+test: lint lock-check browser
 	$(PY) -m pytest
 	$(MAKE) docker-check
 
@@ -45,6 +46,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# requirements*.txt are written by `make lock` from pyproject.toml, never by hand; `make test`
+# fails when they no longer match it.
+lock: $(STAMP)
+	bash scripts/lock.sh
+
+lock-check: $(STAMP)
+	@bash scripts/lock.sh --check
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
