@@ -23,7 +23,7 @@ Faults (`POST /_sim/faults`) stand for a broken proxy in front of the panel:
 `/_sim/stats` counts every client API request that arrived (`requests`, faulted ones included)
 and every power signal the panel acted on (`power`).
 
-Run it: `python -m pterodisbot.sandbox.panel --port 8081 --servers 20`.
+Run it: `python -m pterodisbot_sandbox.panel --port 8081 --servers 20`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from typing import Any, Literal, get_args
 from aiohttp import web
 
 from pterodisbot.clock import Clock, SystemClock
-from pterodisbot.sandbox._panel_fleet import (
+from pterodisbot_sandbox._panel_fleet import (
     POWER_SIGNALS,
     POWER_STATES,
     SERVER_STATUSES,
@@ -72,6 +72,7 @@ __all__ = [
     "SimServer",
     "SimServerSpec",
     "SimulatedPanel",
+    "default_fleet",
     "main",
 ]
 
@@ -1032,7 +1033,7 @@ def _b64(text: str) -> str:
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m pterodisbot.sandbox.panel",
+        prog="python -m pterodisbot_sandbox.panel",
         description="Run a simulated Pterodactyl panel (client API + /_sim/ control API).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")

@@ -10,7 +10,7 @@ One aiohttp port serves:
 - `/_sandbox/...`: the control API for tests and the demo (act as a user, read what the bot did,
   drop the socket, revoke permissions...).
 
-Run alone: `python -m pterodisbot.sandbox.discord_server --port 8090` (any well-formed bot token
+Run alone: `python -m pterodisbot_sandbox.discord_server --port 8090` (any well-formed bot token
 is accepted); point the bot at it with `pterodisbot.bot.discord_api.use_api_base(url)`.
 
 Control API (JSON; users, guilds and channels may be given by name or id):
@@ -81,17 +81,17 @@ from dataclasses import replace
 from aiohttp import web
 
 from pterodisbot.clock import Clock, SystemClock
-from pterodisbot.sandbox import discord_rules as rules
-from pterodisbot.sandbox._discord_commands import CommandRegistry
-from pterodisbot.sandbox._discord_control import Control, RequestLog
-from pterodisbot.sandbox._discord_demo_page import DemoPage
-from pterodisbot.sandbox._discord_gateway import GatewayConfig, GatewayHub
-from pterodisbot.sandbox._discord_http import BODY_KEY, ApiError, json_response, read_body
-from pterodisbot.sandbox._discord_interactions import Interactions, Timing
-from pterodisbot.sandbox._discord_ratelimit import Bucket, RateLimiter, RateLimits
-from pterodisbot.sandbox._discord_rest import RestApi
-from pterodisbot.sandbox._discord_state import Json, State
-from pterodisbot.sandbox._discord_world import (
+from pterodisbot_sandbox import discord_rules as rules
+from pterodisbot_sandbox._discord_commands import CommandRegistry
+from pterodisbot_sandbox._discord_control import Control, RequestLog
+from pterodisbot_sandbox._discord_demo_page import DemoPage
+from pterodisbot_sandbox._discord_gateway import GatewayConfig, GatewayHub
+from pterodisbot_sandbox._discord_http import BODY_KEY, ApiError, json_response, read_body
+from pterodisbot_sandbox._discord_interactions import Interactions, Timing
+from pterodisbot_sandbox._discord_ratelimit import Bucket, RateLimiter, RateLimits
+from pterodisbot_sandbox._discord_rest import RestApi
+from pterodisbot_sandbox._discord_state import IdGenerator, Json, Message, State
+from pterodisbot_sandbox._discord_world import (
     ChannelSeed,
     GuildSeed,
     MemberSeed,
@@ -114,9 +114,13 @@ _VIA = "1.1 google"
 __all__ = [
     "Bucket",
     "ChannelSeed",
+    "CommandRegistry",
     "DiscordSandbox",
+    "GatewayConfig",
     "GuildSeed",
+    "IdGenerator",
     "MemberSeed",
+    "Message",
     "RateLimits",
     "RoleSeed",
     "Timing",
