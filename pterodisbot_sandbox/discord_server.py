@@ -100,6 +100,7 @@ from pterodisbot_sandbox._discord_world import (
     World,
     guild_from_json,
 )
+from pterodisbot_sandbox._listen import Listening, listen
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class DiscordSandbox:
         self._clock = clock or SystemClock()
         self._token = token
         self._url = ""
-        self._runner: web.AppRunner | None = None
+        self._listening: Listening | None = None
         self.state = State(self._world, self._clock)
         self.limiter = RateLimiter(rate_limits or RateLimits(), self._clock)
         self.requests = RequestLog()
@@ -254,17 +255,8 @@ class DiscordSandbox:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on host:port (0: any free port); return the base URL."""
-        runner = web.AppRunner(self.build_app(), handle_signals=False, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
-        # A wildcard bind still needs an address clients can use in URLs.
-        shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-        self._url = f"http://{shown}:{bound}"
+        self._listening = await listen(self.build_app(), host, port, access_log=False)
+        self._url = self._listening.url
         log.info("Discord sandbox listening on %s", self._url)
         return self._url
 
@@ -272,9 +264,9 @@ class DiscordSandbox:
         """Close sockets and stop listening."""
         await self.page.close()
         await self.gateway.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        listening, self._listening = self._listening, None
+        if listening is not None:
+            await listening.close()
 
     async def __aenter__(self) -> DiscordSandbox:
         await self.start()

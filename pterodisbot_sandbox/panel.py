@@ -50,6 +50,7 @@ from typing import Any, Literal, get_args
 from aiohttp import web
 
 from pterodisbot.clock import Clock, SystemClock
+from pterodisbot_sandbox._listen import Listening, listen
 from pterodisbot_sandbox._panel_fleet import (
     POWER_SIGNALS,
     POWER_STATES,
@@ -286,7 +287,7 @@ class SimulatedPanel:
         self._rate_limited = 0
         self._faulted = 0
         self._shutdown = asyncio.Event()
-        self._runner: web.AppRunner | None = None
+        self._listening: Listening | None = None
         self._url: str | None = None
         self.app = self._build_app()
 
@@ -328,30 +329,20 @@ class SimulatedPanel:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on host:port (0 = any free port) and return the base URL."""
-        if self._runner is not None:
+        if self._listening is not None:
             return self.url
         self._shutdown = asyncio.Event()
-        runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=5.0)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except OSError:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        bound_host, bound_port = runner.addresses[0][:2]
-        shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-        self._url = f"http://{shown_host}:{bound_port}"
+        self._listening = await listen(self.app, host, port, shutdown_timeout=5.0)
+        self._url = self._listening.url
         log.info("simulated panel listening on %s with %d servers", self._url, len(self._servers))
         return self._url
 
     async def stop(self) -> None:
         """Release held requests, close connections and stop listening."""
         self._shutdown.set()
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        listening, self._listening = self._listening, None
+        if listening is not None:
+            await listening.close()
             log.info("simulated panel on %s stopped", self._url)
 
     async def __aenter__(self) -> SimulatedPanel:
