@@ -1,4 +1,4 @@
-"""The import arrows of docs/architecture.md hold: `make lint` (lint-imports) fails on one that breaks.
+"""The import arrows of docs/architecture.md hold: `make lint` fails on an import that breaks one.
 
 Each case copies the packages and pyproject.toml to a temporary folder, adds one forbidden import
 and runs lint-imports there: the contract that covers it must report it broken. Without that

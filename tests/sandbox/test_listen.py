@@ -34,7 +34,7 @@ async def test_a_taken_port_raises_oserror_and_a_later_start_works() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         for sandbox in (SimulatedPanel(servers=1), DiscordSandbox()):
-            with pytest.raises(OSError):
+            with pytest.raises(OSError, match="address already in use"):
                 await sandbox.start("127.0.0.1", port)
             url = await sandbox.start("127.0.0.1", 0)
             try:
