@@ -46,6 +46,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # requirements*.txt are written by `make lock` from pyproject.toml, never by hand; `make test`
 # fails when they no longer match it.
@@ -72,4 +73,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache artifacts
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache artifacts

@@ -16,8 +16,8 @@ from pterodisbot.clock import FakeClock
 from pterodisbot.monitor import Monitor, ServerSnapshot
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.panel.models import PowerSignal
-from pterodisbot.sandbox.panel import SimulatedPanel
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
+from pterodisbot_sandbox.panel import SimulatedPanel
 
 SERVERS = 20
 HOUR = 3600.0

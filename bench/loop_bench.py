@@ -125,7 +125,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "pterodisbot.sandbox.panel",
+            "pterodisbot_sandbox.panel",
             "--port",
             str(port),
             "--servers",

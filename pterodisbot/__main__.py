@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_INTERRUPTED = 130
+DEMO_NEEDS_SANDBOX = (
+    "pterodisbot demo: this installation has no sandboxes (the Docker image leaves them out); "
+    "run `make demo` from a checkout of the repository"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,7 +171,14 @@ def _demo(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535 or not 1 <= args.servers <= 500:
         print("pterodisbot demo: --port is 0 to 65535 and --servers 1 to 500", file=sys.stderr)
         return EXIT_CONFIG
-    from pterodisbot.demo import run_demo
+    try:
+        from pterodisbot.demo import run_demo
+    except ModuleNotFoundError as error:
+        # The Docker image installs the bot only; the sandboxes the demo runs on stay in the repo.
+        if (error.name or "").partition(".")[0] != "pterodisbot_sandbox":
+            raise
+        print(DEMO_NEEDS_SANDBOX, file=sys.stderr)
+        return EXIT_CONFIG
 
     return asyncio.run(run_demo(port=args.port, servers=args.servers, verbose=args.verbose))
 

@@ -30,9 +30,8 @@ from pterodisbot.bot import discord_api
 from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.config import LoggingSettings, Settings, settings_from_sections
 from pterodisbot.log_setup import configure_logging
-from pterodisbot.sandbox._panel_fleet import default_fleet
-from pterodisbot.sandbox.discord_server import DiscordSandbox
-from pterodisbot.sandbox.panel import SimLimits, SimServerSpec, SimulatedPanel
+from pterodisbot_sandbox.discord_server import DiscordSandbox
+from pterodisbot_sandbox.panel import SimLimits, SimServerSpec, SimulatedPanel, default_fleet
 
 log = logging.getLogger(__name__)
 

@@ -98,4 +98,17 @@ if python -m pterodisbot.web.probe --url http://127.0.0.1:9/healthz --timeout 2 
     echo "the health probe answered healthy with nothing listening" >&2
     exit 1
 fi
+# The sandboxes stay out of the image, and `demo` says so in one line instead of a traceback.
+if python -c "import pterodisbot_sandbox" 2> /dev/null; then
+    echo "the image installed pterodisbot_sandbox: it should hold the bot only" >&2
+    exit 1
+fi
+if demo_error=$(python -m pterodisbot demo 2>&1 > /dev/null); then
+    echo "python -m pterodisbot demo ran in the image, which has no sandboxes" >&2
+    exit 1
+fi
+if [ "$(printf '%s\n' "$demo_error" | wc -l)" -ne 1 ] || [[ "$demo_error" != "pterodisbot demo: "* ]]; then
+    printf 'python -m pterodisbot demo should explain itself in one line, said:\n%s\n' "$demo_error" >&2
+    exit 1
+fi
 echo "docker install check: OK"

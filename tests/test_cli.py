@@ -17,7 +17,7 @@ import pytest
 from pterodisbot import __version__
 from pterodisbot.__main__ import main
 from pterodisbot.demo import demo_fleet
-from pterodisbot.sandbox.discord_server import DiscordSandbox, make_bot_token
+from pterodisbot_sandbox.discord_server import DiscordSandbox, make_bot_token
 from tests.fixtures.discord import poll_until
 from tests.processes import REPO, subprocess_env
 
@@ -264,6 +264,29 @@ def test_demo_refuses_an_impossible_port_before_starting_anything(
 ) -> None:
     assert main(["demo", "--port", "70000"]) == 2
     assert "--port is 0 to 65535" in capsys.readouterr().err
+
+
+def test_demo_without_the_sandboxes_says_so_in_one_line() -> None:
+    # As in the Docker image, which installs pterodisbot/ only: the sandbox package is missing.
+    code = (
+        "import sys; sys.modules['pterodisbot_sandbox'] = None; "
+        "from pterodisbot.__main__ import main; sys.exit(main(['demo']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=subprocess_env(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "pterodisbot demo: this installation has no sandboxes (the Docker image leaves them out); "
+        "run `make demo` from a checkout of the repository"
+    ]
 
 
 async def test_demo_prints_its_url_last_and_further_polls_print_nothing_after_it() -> None:

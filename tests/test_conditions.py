@@ -15,8 +15,8 @@ from pterodisbot.conditions import CONDITION_LIMIT, DEFAULT_REPEAT, ConditionLog
 from pterodisbot.log_setup import LOG_FORMAT
 from pterodisbot.monitor import Monitor
 from pterodisbot.panel.client import PterodactylAPI
-from pterodisbot.sandbox.panel import SimServerSpec, SimulatedPanel
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
+from pterodisbot_sandbox.panel import SimServerSpec, SimulatedPanel
 from tests.fixtures.panel import MakeSimPanel
 
 FLEET = [
@@ -46,7 +46,7 @@ def bot_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
         for r in caplog.records
         if r.levelno >= logging.INFO
         and r.name.startswith("pterodisbot.")
-        and not r.name.startswith("pterodisbot.sandbox")
+        and not r.name.startswith("pterodisbot_sandbox")
     ]
 
 

@@ -15,9 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from pterodisbot.sandbox._discord_state import Message
-from pterodisbot.sandbox.discord_server import DiscordSandbox
-from pterodisbot.sandbox.panel import SimulatedPanel
+from pterodisbot_sandbox.discord_server import DiscordSandbox, Message
+from pterodisbot_sandbox.panel import SimulatedPanel
 from tests.fixtures.discord import poll_until
 from tests.fixtures.outside import Outside
 

@@ -19,7 +19,7 @@ import pytest
 import pytest_asyncio
 
 from pterodisbot.demo import Demo, demo_fleet
-from pterodisbot.sandbox.panel import SimulatedPanel
+from pterodisbot_sandbox.panel import SimulatedPanel
 from tests.fixtures.discord import SandboxClient, poll_until
 from tests.processes import free_port
 

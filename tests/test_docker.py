@@ -154,6 +154,18 @@ def test_dockerignore_keeps_secrets_and_state_out_but_not_what_is_copied(dockerf
             assert (REPO / source).exists(), source
 
 
+def test_the_image_installs_the_bot_but_not_the_sandboxes(dockerfile) -> None:
+    sources = [s for word, rest in dockerfile if word == "COPY" for s in rest.split()[:-1]]
+    assert "pterodisbot" in sources
+    assert not [s for s in sources if s.startswith("pterodisbot_sandbox")], sources
+    lines = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert _ignored([line.strip() for line in lines if line.strip()], "pterodisbot_sandbox")
+    # The install check proves it in a fresh venv: no sandbox package, and `demo` says why.
+    script = (REPO / "scripts" / "docker-install-check.sh").read_text(encoding="utf-8")
+    assert "import pterodisbot_sandbox" in script
+    assert "python -m pterodisbot demo" in script
+
+
 # ------------------------------------------------------------------ compose and deploy/
 
 

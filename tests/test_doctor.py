@@ -12,8 +12,8 @@ from pathlib import Path
 from pterodisbot.clock import FakeClock
 from pterodisbot.config import Settings, settings_from_sections
 from pterodisbot.doctor import run_doctor
-from pterodisbot.sandbox.discord_server import DiscordSandbox, make_bot_token
-from pterodisbot.sandbox.panel import SimServerSpec, SimulatedPanel
+from pterodisbot_sandbox.discord_server import DiscordSandbox, make_bot_token
+from pterodisbot_sandbox.panel import SimServerSpec, SimulatedPanel
 from tests.fixtures.discord import SandboxFactory
 from tests.fixtures.panel import MakeSimPanel
 from tests.processes import subprocess_env

@@ -14,8 +14,8 @@ from pterodisbot.monitor import Monitor, ServerSnapshot, ServerStatus
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.panel.errors import PanelConflict
 from pterodisbot.panel.models import Resources, Server
-from pterodisbot.sandbox.panel import SimServerSpec
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
+from pterodisbot_sandbox.panel import SimServerSpec
 from tests.fixtures.panel import MakeSimPanel
 from tests.snapshots import make_server
 

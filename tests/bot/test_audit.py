@@ -20,7 +20,7 @@ from pterodisbot.bot.audit import (
     audit_headline,
     build_audit_embed,
 )
-from pterodisbot.sandbox.discord_rules import validate_message_payload
+from pterodisbot_sandbox.discord_rules import validate_message_payload
 from tests.bot.test_power_e2e import AUDIT_CHANNEL, audited
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product

@@ -9,7 +9,7 @@ import pytest
 
 import pterodisbot
 from pterodisbot.bot import discord_api
-from pterodisbot.sandbox.discord_server import DiscordSandbox
+from pterodisbot_sandbox.discord_server import DiscordSandbox
 from tests.fixtures.discord import BotRunner, SandboxClient
 
 

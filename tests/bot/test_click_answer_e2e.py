@@ -6,7 +6,7 @@ from typing import Any
 
 from pterodisbot.bot.cogs.power import success_text
 from pterodisbot.bot.views import ButtonAction
-from pterodisbot.sandbox._discord_world import World
+from pterodisbot_sandbox.discord_server import World
 from tests.bot.test_power_e2e import NO_CONFIRM, buttons, fast_fleet, power_calls
 from tests.fixtures.product import Product
 

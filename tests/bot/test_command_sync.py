@@ -15,8 +15,8 @@ from pterodisbot.app import build_bot
 from pterodisbot.bot import discord_api
 from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.config import load_settings
-from pterodisbot.sandbox.discord_server import DiscordSandbox
-from pterodisbot.sandbox.panel import SimulatedPanel
+from pterodisbot_sandbox.discord_server import DiscordSandbox
+from pterodisbot_sandbox.panel import SimulatedPanel
 from tests.fixtures.discord import SandboxClient, SandboxFactory, poll_until
 from tests.fixtures.panel import MakeSimPanel
 from tests.fixtures.product import BOT_TOKEN

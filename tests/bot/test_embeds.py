@@ -24,7 +24,6 @@ from pterodisbot.bot.embeds import (
 )
 from pterodisbot.monitor import ServerSnapshot, ServerStatus
 from pterodisbot.panel.models import Allocation
-from pterodisbot.sandbox.discord_rules import validate_message_payload
 from pterodisbot.units import (
     format_bytes,
     format_cpu,
@@ -32,6 +31,7 @@ from pterodisbot.units import (
     format_rate,
     format_uptime,
 )
+from pterodisbot_sandbox.discord_rules import validate_message_payload
 from tests.snapshots import MIB, T0, make_server, make_snapshot
 
 GIB = 1024 * MIB

@@ -16,8 +16,8 @@ import pytest
 
 from pterodisbot.bot.status_board import BlockReason
 from pterodisbot.monitor import Monitor, ServerStatus
-from pterodisbot.sandbox.discord_server import World
 from pterodisbot.web import WebServer
+from pterodisbot_sandbox.discord_server import World
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product
 

@@ -10,8 +10,8 @@ import discord
 from pterodisbot.bot.cogs.power import CONFIRM_TTL
 from pterodisbot.bot.views import ServerButton
 from pterodisbot.clock import SystemClock
-from pterodisbot.sandbox._discord_world import World
-from pterodisbot.sandbox.panel import default_fleet
+from pterodisbot_sandbox.discord_server import World
+from pterodisbot_sandbox.panel import default_fleet
 from tests.fixtures.discord import InteractionResult, poll_until
 from tests.fixtures.product import Product
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pterodisbot.sandbox.panel import SimServer, SimServerSpec, default_fleet
+from pterodisbot_sandbox.panel import SimServer, SimServerSpec, default_fleet
 from tests.bot.test_power_e2e import NO_CONFIRM, audited, power_calls, said
 from tests.fixtures.discord import InteractionResult, poll_until
 from tests.fixtures.product import Product

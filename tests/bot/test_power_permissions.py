@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pterodisbot.sandbox.panel import default_fleet
+from pterodisbot_sandbox.panel import default_fleet
 from tests.bot.test_power_e2e import audited, power_calls, said
 from tests.fixtures.product import Product
 

@@ -8,7 +8,7 @@ import dataclasses
 from pterodisbot.bot.cogs.power import SETTLE_SECONDS, kill_refusal, kill_unread_text
 from pterodisbot.clock import SystemClock
 from pterodisbot.panel.models import PowerState
-from pterodisbot.sandbox.panel import default_fleet
+from pterodisbot_sandbox.panel import default_fleet
 from tests.bot.test_power_e2e import NO_CONFIRM, audited, buttons, power_calls
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from pterodisbot.sandbox._discord_ratelimit import Bucket, RateLimits
 from pterodisbot.units import format_percent
+from pterodisbot_sandbox.discord_server import Bucket, RateLimits
 from tests.fixtures.discord import ControlError, poll_until
 from tests.fixtures.product import Product
 

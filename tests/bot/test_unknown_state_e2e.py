@@ -7,7 +7,7 @@ from typing import Any
 import discord
 
 from pterodisbot.bot.views import ServerButton
-from pterodisbot.sandbox._discord_world import World
+from pterodisbot_sandbox.discord_server import World
 from tests.bot.test_power_e2e import buttons, power_calls
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product

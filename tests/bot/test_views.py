@@ -21,7 +21,7 @@ from pterodisbot.bot.views import (
     parse_custom_id,
 )
 from pterodisbot.monitor import ServerStatus
-from pterodisbot.sandbox.discord_rules import validate_message_payload
+from pterodisbot_sandbox.discord_rules import validate_message_payload
 from tests.snapshots import T0, make_server, make_snapshot
 
 UUID = "0f6c3a9e-1b2d-4c5e-8f90-123456789abc"

@@ -31,7 +31,7 @@ from pterodisbot.panel import (
     UnavailableReason,
 )
 from pterodisbot.panel.client import ROUTE_LIST, ROUTE_POWER
-from pterodisbot.sandbox.panel import FaultKind, SimServerSpec, SimulatedPanel
+from pterodisbot_sandbox.panel import FaultKind, SimServerSpec, SimulatedPanel
 from tests.fixtures.discord import poll_until
 from tests.fixtures.panel import MakeSimPanel
 from tests.processes import free_port

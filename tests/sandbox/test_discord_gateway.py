@@ -17,7 +17,7 @@ import pytest
 
 from pterodisbot.bot import discord_api
 from pterodisbot.clock import FakeClock
-from pterodisbot.sandbox.discord_server import DiscordSandbox, World, make_bot_token
+from pterodisbot_sandbox.discord_server import DiscordSandbox, World, make_bot_token
 from tests.fixtures.discord import SandboxClient, poll_until
 from tests.processes import subprocess_env
 
@@ -366,7 +366,7 @@ async def sandbox_process(tmp_path: Path) -> AsyncIterator[str]:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "pterodisbot.sandbox.discord_server",
+            "pterodisbot_sandbox.discord_server",
             "--port",
             "0",
             "--heartbeat-interval-ms",

@@ -14,9 +14,14 @@ from discord import app_commands
 
 from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.clock import FakeClock
-from pterodisbot.sandbox._discord_commands import CommandRegistry
-from pterodisbot.sandbox._discord_state import IdGenerator
-from pterodisbot.sandbox.discord_server import Bucket, DiscordSandbox, RateLimits, World
+from pterodisbot_sandbox.discord_server import (
+    Bucket,
+    CommandRegistry,
+    DiscordSandbox,
+    IdGenerator,
+    RateLimits,
+    World,
+)
 from tests.fixtures.discord import BotRunner, ControlError, SandboxClient
 from tests.sandbox.test_discord_rest import png
 

@@ -10,7 +10,7 @@ import discord
 import pytest
 
 from pterodisbot.clock import FakeClock
-from pterodisbot.sandbox.discord_server import (
+from pterodisbot_sandbox.discord_server import (
     Bucket,
     ChannelSeed,
     DiscordSandbox,

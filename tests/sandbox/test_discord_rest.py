@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from pterodisbot.sandbox.discord_server import DiscordSandbox, RateLimits, World
+from pterodisbot_sandbox.discord_server import DiscordSandbox, RateLimits, World
 from tests.fixtures.discord import ControlError, SandboxClient
 
 

@@ -14,7 +14,7 @@ from discord import app_commands, ui
 from discord.http import handle_message_parameters
 from discord.webhook.async_ import interaction_message_response_params
 
-from pterodisbot.sandbox import discord_rules as rules
+from pterodisbot_sandbox import discord_rules as rules
 
 # --- helpers -------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from pterodisbot.clock import FakeClock
-from pterodisbot.sandbox.panel import SimLimits, SimServerSpec, SimulatedPanel, default_fleet
+from pterodisbot_sandbox.panel import SimLimits, SimServerSpec, SimulatedPanel, default_fleet
 from tests.fixtures.discord import poll_until
 from tests.fixtures.panel import MakeSimPanel
 
@@ -1063,7 +1063,7 @@ async def test_command_line_panel_serves_hides_the_key_and_stops_on_sigterm(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "pterodisbot.sandbox.panel",
+        "pterodisbot_sandbox.panel",
         "--port",
         "0",
         "--servers",

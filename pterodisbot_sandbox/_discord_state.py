@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pterodisbot.clock import Clock
-from pterodisbot.sandbox._discord_world import (
+from pterodisbot_sandbox._discord_world import (
     ChannelSeed,
     GuildSeed,
     Perm,

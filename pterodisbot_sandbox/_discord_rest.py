@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from pterodisbot.sandbox import discord_rules as rules
-from pterodisbot.sandbox._discord_commands import CommandRegistry
-from pterodisbot.sandbox._discord_http import (
+from pterodisbot_sandbox import discord_rules as rules
+from pterodisbot_sandbox._discord_commands import CommandRegistry
+from pterodisbot_sandbox._discord_http import (
     BODY_KEY,
     CODE_CANNOT_EDIT_OTHERS,
     ApiError,
@@ -21,9 +21,9 @@ from pterodisbot.sandbox._discord_http import (
     unknown_channel,
     unknown_message,
 )
-from pterodisbot.sandbox._discord_interactions import Interactions
-from pterodisbot.sandbox._discord_messages import create_message, edit_message
-from pterodisbot.sandbox._discord_state import (
+from pterodisbot_sandbox._discord_interactions import Interactions
+from pterodisbot_sandbox._discord_messages import create_message, edit_message
+from pterodisbot_sandbox._discord_state import (
     MESSAGE_FLAG_EPHEMERAL,
     Channel,
     Guild,
@@ -33,7 +33,7 @@ from pterodisbot.sandbox._discord_state import (
     role_json,
     user_json,
 )
-from pterodisbot.sandbox._discord_world import Perm
+from pterodisbot_sandbox._discord_world import Perm
 
 log = logging.getLogger(__name__)
 

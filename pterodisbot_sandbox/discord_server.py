@@ -10,7 +10,7 @@ One aiohttp port serves:
 - `/_sandbox/...`: the control API for tests and the demo (act as a user, read what the bot did,
   drop the socket, revoke permissions...).
 
-Run alone: `python -m pterodisbot.sandbox.discord_server --port 8090` (any well-formed bot token
+Run alone: `python -m pterodisbot_sandbox.discord_server --port 8090` (any well-formed bot token
 is accepted); point the bot at it with `pterodisbot.bot.discord_api.use_api_base(url)`.
 
 Control API (JSON; users, guilds and channels may be given by name or id):
@@ -81,17 +81,17 @@ from dataclasses import replace
 from aiohttp import web
 
 from pterodisbot.clock import Clock, SystemClock
-from pterodisbot.sandbox import discord_rules as rules
-from pterodisbot.sandbox._discord_commands import CommandRegistry
-from pterodisbot.sandbox._discord_control import Control, RequestLog
-from pterodisbot.sandbox._discord_demo_page import DemoPage
-from pterodisbot.sandbox._discord_gateway import GatewayConfig, GatewayHub
-from pterodisbot.sandbox._discord_http import BODY_KEY, ApiError, json_response, read_body
-from pterodisbot.sandbox._discord_interactions import Interactions, Timing
-from pterodisbot.sandbox._discord_ratelimit import Bucket, RateLimiter, RateLimits
-from pterodisbot.sandbox._discord_rest import RestApi
-from pterodisbot.sandbox._discord_state import Json, State
-from pterodisbot.sandbox._discord_world import (
+from pterodisbot_sandbox import discord_rules as rules
+from pterodisbot_sandbox._discord_commands import CommandRegistry
+from pterodisbot_sandbox._discord_control import Control, RequestLog
+from pterodisbot_sandbox._discord_demo_page import DemoPage
+from pterodisbot_sandbox._discord_gateway import GatewayConfig, GatewayHub
+from pterodisbot_sandbox._discord_http import BODY_KEY, ApiError, json_response, read_body
+from pterodisbot_sandbox._discord_interactions import Interactions, Timing
+from pterodisbot_sandbox._discord_ratelimit import Bucket, RateLimiter, RateLimits
+from pterodisbot_sandbox._discord_rest import RestApi
+from pterodisbot_sandbox._discord_state import IdGenerator, Json, Message, State
+from pterodisbot_sandbox._discord_world import (
     ChannelSeed,
     GuildSeed,
     MemberSeed,
@@ -100,6 +100,7 @@ from pterodisbot.sandbox._discord_world import (
     World,
     guild_from_json,
 )
+from pterodisbot_sandbox._listen import Listening, listen
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +115,13 @@ _VIA = "1.1 google"
 __all__ = [
     "Bucket",
     "ChannelSeed",
+    "CommandRegistry",
     "DiscordSandbox",
+    "GatewayConfig",
     "GuildSeed",
+    "IdGenerator",
     "MemberSeed",
+    "Message",
     "RateLimits",
     "RoleSeed",
     "Timing",
@@ -152,7 +157,7 @@ class DiscordSandbox:
         self._clock = clock or SystemClock()
         self._token = token
         self._url = ""
-        self._runner: web.AppRunner | None = None
+        self._listening: Listening | None = None
         self.state = State(self._world, self._clock)
         self.limiter = RateLimiter(rate_limits or RateLimits(), self._clock)
         self.requests = RequestLog()
@@ -250,17 +255,8 @@ class DiscordSandbox:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on host:port (0: any free port); return the base URL."""
-        runner = web.AppRunner(self.build_app(), handle_signals=False, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        self._runner = runner
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[1] if sockets else port
-        # A wildcard bind still needs an address clients can use in URLs.
-        shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-        self._url = f"http://{shown}:{bound}"
+        self._listening = await listen(self.build_app(), host, port, access_log=False)
+        self._url = self._listening.url
         log.info("Discord sandbox listening on %s", self._url)
         return self._url
 
@@ -268,9 +264,9 @@ class DiscordSandbox:
         """Close sockets and stop listening."""
         await self.page.close()
         await self.gateway.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        listening, self._listening = self._listening, None
+        if listening is not None:
+            await listening.close()
 
     async def __aenter__(self) -> DiscordSandbox:
         await self.start()

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pterodisbot.clock import Clock
-from pterodisbot.sandbox import discord_rules as rules
-from pterodisbot.sandbox._discord_commands import CommandRegistry
-from pterodisbot.sandbox._discord_http import (
+from pterodisbot_sandbox import discord_rules as rules
+from pterodisbot_sandbox._discord_commands import CommandRegistry
+from pterodisbot_sandbox._discord_http import (
     CODE_INVALID_WEBHOOK_TOKEN,
     CODE_UNKNOWN_WEBHOOK,
     ApiError,
@@ -22,8 +22,8 @@ from pterodisbot.sandbox._discord_http import (
     unknown_channel,
     unknown_message,
 )
-from pterodisbot.sandbox._discord_messages import create_message, edit_message
-from pterodisbot.sandbox._discord_state import (
+from pterodisbot_sandbox._discord_messages import create_message, edit_message
+from pterodisbot_sandbox._discord_state import (
     ATTACHMENT_SIZE_LIMIT,
     MESSAGE_FLAG_EPHEMERAL,
     MESSAGE_FLAG_LOADING,
@@ -36,7 +36,7 @@ from pterodisbot.sandbox._discord_state import (
     role_json,
     user_json,
 )
-from pterodisbot.sandbox._discord_world import Perm, UserSeed
+from pterodisbot_sandbox._discord_world import Perm, UserSeed
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from pterodisbot.clock import Clock
-from pterodisbot.sandbox._discord_state import Guild, Json, State, user_json
+from pterodisbot_sandbox._discord_state import Guild, Json, State, user_json
 
 log = logging.getLogger(__name__)
 

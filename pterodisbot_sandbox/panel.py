@@ -23,7 +23,9 @@ Faults (`POST /_sim/faults`) stand for a broken proxy in front of the panel:
 `/_sim/stats` counts every client API request that arrived (`requests`, faulted ones included)
 and every power signal the panel acted on (`power`).
 
-Run it: `python -m pterodisbot.sandbox.panel --port 8081 --servers 20`.
+Run it: `python -m pterodisbot_sandbox.panel --port 8081 --servers 20`. The pieces: `_panel_fleet`
+(servers, nodes, power), `_panel_http` (error envelope, pages, bodies), `_panel_faults`,
+`_panel_ratelimit`; this module wires them, serves the routes and is the only one to import.
 """
 
 from __future__ import annotations
@@ -42,15 +44,14 @@ import signal
 import sys
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from html import escape
 from types import MappingProxyType
-from typing import Any, Literal, get_args
 
 from aiohttp import web
 
 from pterodisbot.clock import Clock, SystemClock
-from pterodisbot.sandbox._panel_fleet import (
+from pterodisbot_sandbox._listen import Listening, listen
+from pterodisbot_sandbox._panel_faults import FAULT_KINDS, FIVE_XX_CYCLE, FaultKind, SimFault
+from pterodisbot_sandbox._panel_fleet import (
     POWER_SIGNALS,
     POWER_STATES,
     SERVER_STATUSES,
@@ -62,6 +63,25 @@ from pterodisbot.sandbox._panel_fleet import (
     build_servers,
     default_fleet,
 )
+from pterodisbot_sandbox._panel_http import (
+    JSON,
+    REASONS,
+    ApiError,
+    b64,
+    garbage,
+    html_page,
+    int_param,
+    is_number,
+    origin,
+    read_body,
+    reject_malformed_json,
+    route_error,
+    sim_body,
+    sim_error,
+    validation_error,
+    wants_json,
+)
+from pterodisbot_sandbox._panel_ratelimit import RateLimiter
 
 __all__ = [
     "FaultKind",
@@ -72,25 +92,21 @@ __all__ = [
     "SimServer",
     "SimServerSpec",
     "SimulatedPanel",
+    "default_fleet",
     "main",
 ]
 
 log = logging.getLogger(__name__)
 
-FaultKind = Literal["5xx", "504", "timeout", "slow", "slow_power", "garbage", "down"]
-FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_JSON = dict[str, Any]
 
 RESOURCES_CACHE_SECONDS = 20.0
-RATE_LIMIT_WINDOW_SECONDS = 60.0
 _PER_PAGE_DEFAULT = 50
 _PER_PAGE_MAX = 100
 _WEBSOCKET_TOKEN_SECONDS = 600
 _CLIENT_API = "/api/client"
 _ARRIVALS_KEPT = 100_000
-_FIVE_XX_CYCLE = (500, 502, 503)
 _UNEXPECTED = "An unexpected error was encountered while processing this request, please try again."
 _NOT_FOUND = "The requested resource could not be found on the server."
 _APPLICATION_KEY_DETAIL = (
@@ -105,132 +121,6 @@ _PERMISSION_FOR_SIGNAL: Mapping[str, str] = MappingProxyType(
         "restart": "control.restart",
     }
 )
-_REASONS: Mapping[int, str] = MappingProxyType(
-    {
-        302: "Found",
-        400: "Bad Request",
-        401: "Unauthorized",
-        403: "Forbidden",
-        404: "Not Found",
-        405: "Method Not Allowed",
-        409: "Conflict",
-        422: "Unprocessable Content",
-        429: "Too Many Requests",
-        500: "Server Error",
-        502: "Bad Gateway",
-        503: "Service Unavailable",
-        504: "Gateway Timeout",
-    }
-)
-
-
-class _ApiError(Exception):
-    """An error the panel answers with `{"errors": [...]}` (or an HTML page)."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str,
-        *,
-        meta: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(f"{status} {code}: {detail}")
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.meta = dict(meta) if meta else None
-        self.headers = dict(headers) if headers else {}
-
-    def body(self) -> _JSON:
-        error: _JSON = {"code": self.code, "status": str(self.status), "detail": self.detail}
-        if self.meta is not None:
-            error["meta"] = self.meta
-        return {"errors": [error]}
-
-
-@dataclass(frozen=True, slots=True)
-class SimFault:
-    """A fault injected into client API answers until `until` on the panel clock (None: ever)."""
-
-    id: int
-    kind: FaultKind
-    until: float | None
-    servers: frozenset[str] | None = None
-    status: int | None = None
-    delay: float | None = None
-
-    def active(self, now: float) -> bool:
-        """Return whether the fault still lasts at panel time `now`."""
-        return self.until is None or now < self.until
-
-    def applies_to(self, identifier: str | None) -> bool:
-        """Return whether a request about server `identifier` (None: no server) is hit."""
-        return self.servers is None or (identifier is not None and identifier in self.servers)
-
-    def to_json(self, now: float) -> _JSON:
-        """Return the fault as the control API shows it."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "servers": sorted(self.servers) if self.servers is not None else None,
-            "remaining_seconds": None if self.until is None else max(0.0, self.until - now),
-            "status": self.status,
-            "delay": self.delay,
-        }
-
-
-@dataclass(slots=True)
-class _Window:
-    opened_at: float
-    hits: int
-    refused: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _RateDecision:
-    allowed: bool
-    limit: int
-    remaining: int
-    retry_after: int
-    reset_at: int
-    first_refusal: bool = False
-
-    def headers(self) -> dict[str, str]:
-        headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(self.remaining),
-        }
-        if not self.allowed:
-            headers["Retry-After"] = str(self.retry_after)
-            headers["X-RateLimit-Reset"] = str(self.reset_at)
-        return headers
-
-
-class _RateLimiter:
-    """Count requests per key label in fixed 60 s windows opened by the first hit."""
-
-    def __init__(self, limit: int, clock: Clock) -> None:
-        self._limit = limit
-        self._clock = clock
-        self._windows: dict[str, _Window] = {}
-
-    def hit(self, label: str) -> _RateDecision:
-        now = self._clock.monotonic()
-        window = self._windows.get(label)
-        if window is None or now - window.opened_at >= RATE_LIMIT_WINDOW_SECONDS:
-            window = _Window(now, 0)
-            self._windows[label] = window
-        retry_after = max(1, math.ceil(window.opened_at + RATE_LIMIT_WINDOW_SECONDS - now))
-        reset_at = math.ceil(self._clock.time() + retry_after)
-        if window.hits >= self._limit:
-            window.refused += 1
-            return _RateDecision(
-                False, self._limit, 0, retry_after, reset_at, first_refusal=window.refused == 1
-            )
-        window.hits += 1
-        return _RateDecision(True, self._limit, self._limit - window.hits, retry_after, reset_at)
 
 
 class SimulatedPanel:
@@ -271,8 +161,8 @@ class SimulatedPanel:
         specs = list(fleet) if fleet is not None else default_fleet(servers, seed)
         self._servers = build_servers(specs, clock=self.clock, seed=seed)
         self._by_uuid = {server.uuid: server for server in self._servers.values()}
-        self._limiter = _RateLimiter(rate_limit, self.clock)
-        self._cache: dict[str, tuple[float, _JSON]] = {}
+        self._limiter = RateLimiter(rate_limit, self.clock)
+        self._cache: dict[str, tuple[float, JSON]] = {}
         self._faults: list[SimFault] = []
         self._fault_ids = itertools.count(1)
         self._fault_hits: Counter[int] = Counter()
@@ -285,7 +175,7 @@ class SimulatedPanel:
         self._rate_limited = 0
         self._faulted = 0
         self._shutdown = asyncio.Event()
-        self._runner: web.AppRunner | None = None
+        self._listening: Listening | None = None
         self._url: str | None = None
         self.app = self._build_app()
 
@@ -327,30 +217,20 @@ class SimulatedPanel:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Listen on host:port (0 = any free port) and return the base URL."""
-        if self._runner is not None:
+        if self._listening is not None:
             return self.url
         self._shutdown = asyncio.Event()
-        runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=5.0)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except OSError:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        bound_host, bound_port = runner.addresses[0][:2]
-        shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
-        self._url = f"http://{shown_host}:{bound_port}"
+        self._listening = await listen(self.app, host, port, shutdown_timeout=5.0)
+        self._url = self._listening.url
         log.info("simulated panel listening on %s with %d servers", self._url, len(self._servers))
         return self._url
 
     async def stop(self) -> None:
         """Release held requests, close connections and stop listening."""
         self._shutdown.set()
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        listening, self._listening = self._listening, None
+        if listening is not None:
+            await listening.close()
             log.info("simulated panel on %s stopped", self._url)
 
     async def __aenter__(self) -> SimulatedPanel:
@@ -377,7 +257,7 @@ class SimulatedPanel:
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
-        if status is not None and status not in _FIVE_XX_CYCLE:
+        if status is not None and status not in FIVE_XX_CYCLE:
             raise ValueError("status must be 500, 502 or 503")
         identifiers: frozenset[str] | None = None
         if servers is not None:
@@ -398,7 +278,7 @@ class SimulatedPanel:
         self._faults = [f for f in self._faults if f.active(now)]
         return list(self._faults)
 
-    def stats(self) -> _JSON:
+    def stats(self) -> JSON:
         """Return request counts per route, power signals per server and refusals."""
         return {
             "requests": dict(self._requests),
@@ -488,10 +368,10 @@ class SimulatedPanel:
             http_error = request.match_info.http_exception
             try:
                 label = self._authenticate(request)
-            except _ApiError:
+            except ApiError:
                 # Like Laravel, an unknown route is a 404 whoever asks.
                 if http_error is not None:
-                    raise _route_error(request, http_error) from None
+                    raise route_error(request, http_error) from None
                 raise
             decision = self._limiter.hit(label)
             rate_headers = decision.headers()
@@ -505,16 +385,16 @@ class SimulatedPanel:
                         pattern,
                         decision.retry_after,
                     )
-                raise _ApiError(
+                raise ApiError(
                     429, "ThrottleRequestsException", "Too Many Attempts.", headers=rate_headers
                 )
             if http_error is not None:
-                raise _route_error(request, http_error)
-            await _reject_malformed_json(request)
+                raise route_error(request, http_error)
+            await reject_malformed_json(request)
             if label.startswith("application"):
-                raise _ApiError(403, "AccessDeniedHttpException", _APPLICATION_KEY_DETAIL)
+                raise ApiError(403, "AccessDeniedHttpException", _APPLICATION_KEY_DETAIL)
             response = await handler(request)
-        except _ApiError as error:
+        except ApiError as error:
             response = self._render_error(request, error)
         response.headers.update(rate_headers)
         return response
@@ -527,23 +407,23 @@ class SimulatedPanel:
             for key, label in self._key_labels:
                 if hmac.compare_digest(key.encode(), token.encode()):
                     return label
-        raise _ApiError(401, "AuthenticationException", "Unauthenticated.")
+        raise ApiError(401, "AuthenticationException", "Unauthenticated.")
 
-    def _render_error(self, request: web.Request, error: _ApiError) -> web.Response:
-        if _wants_json(request):
+    def _render_error(self, request: web.Request, error: ApiError) -> web.Response:
+        if wants_json(request):
             response = web.json_response(error.body(), status=error.status)
         elif error.status == 401:
             response = web.Response(
                 status=302,
-                headers={"Location": _origin(request) + "/auth/login"},
-                text=_html_page("Redirecting", "Redirecting to the login page."),
+                headers={"Location": origin(request) + "/auth/login"},
+                text=html_page("Redirecting", "Redirecting to the login page."),
                 content_type="text/html",
             )
         else:
-            reason = _REASONS.get(error.status, "Error")
+            reason = REASONS.get(error.status, "Error")
             response = web.Response(
                 status=error.status,
-                text=_html_page(f"{error.status} {reason}", reason),
+                text=html_page(f"{error.status} {reason}", reason),
                 content_type="text/html",
             )
         response.headers.update(error.headers)
@@ -591,34 +471,32 @@ class SimulatedPanel:
             await self._hold(self.timeout_hold_seconds)
             return web.Response(
                 status=504,
-                text=_html_page("504 Gateway Time-out", "Gateway Time-out", server="nginx"),
+                text=html_page("504 Gateway Time-out", "Gateway Time-out", server="nginx"),
                 content_type="text/html",
             )
         if fault.kind == "garbage":
-            return _garbage(hit)
-        status = fault.status or _FIVE_XX_CYCLE[hit % len(_FIVE_XX_CYCLE)]
-        if status == 500 and _wants_json(request):
-            return web.json_response(
-                _ApiError(500, "HttpException", _UNEXPECTED).body(), status=500
-            )
-        reason = _REASONS[status]
+            return garbage(hit)
+        status = fault.status or FIVE_XX_CYCLE[hit % len(FIVE_XX_CYCLE)]
+        if status == 500 and wants_json(request):
+            return web.json_response(ApiError(500, "HttpException", _UNEXPECTED).body(), status=500)
+        reason = REASONS[status]
         return web.Response(
             status=status,
-            text=_html_page(f"{status} {reason}", reason, server="nginx"),
+            text=html_page(f"{status} {reason}", reason, server="nginx"),
             content_type="text/html",
         )
 
     # ----------------------------------------------------------------- client API
 
     async def _list_servers(self, request: web.Request) -> web.Response:
-        per_page = _int_param(request.query.get("per_page"), _PER_PAGE_DEFAULT)
+        per_page = int_param(request.query.get("per_page"), _PER_PAGE_DEFAULT)
         per_page = min(max(per_page, 1), _PER_PAGE_MAX)
-        page = max(1, _int_param(request.query.get("page"), 1))
+        page = max(1, int_param(request.query.get("page"), 1))
         servers = list(self._servers.values())
         total = len(servers)
         total_pages = max(1, math.ceil(total / per_page))
         chunk = servers[(page - 1) * per_page : page * per_page]
-        links: _JSON = {}
+        links: JSON = {}
         base = request.url.with_scheme(request.scheme)
         if page > 1:
             links["previous"] = str(base.update_query(page=page - 1))
@@ -684,17 +562,17 @@ class SimulatedPanel:
 
     async def _power_signal(self, request: web.Request) -> web.Response:
         server = self._server_for(request)
-        body = await _read_body(request)
+        body = await read_body(request)
         signal_value = body.get("signal")
         if signal_value is None or signal_value == "":
-            raise _validation_error("signal", "required", "The signal field is required.")
+            raise validation_error("signal", "required", "The signal field is required.")
         if not isinstance(signal_value, str):
-            raise _validation_error("signal", "string", "The signal field must be a string.")
+            raise validation_error("signal", "string", "The signal field must be a string.")
         permission = _PERMISSION_FOR_SIGNAL.get(signal_value, "control.start")
         if not server.has_permission(permission):
-            raise _ApiError(403, "AccessDeniedHttpException", "This action is unauthorized.")
+            raise ApiError(403, "AccessDeniedHttpException", "This action is unauthorized.")
         if signal_value not in POWER_SIGNALS:
-            raise _validation_error("signal", "in", "The selected signal is invalid.")
+            raise validation_error("signal", "in", "The selected signal is invalid.")
         self._reach_daemon(server)
         server.power(signal_value)
         self._power.setdefault(server.identifier, Counter())[signal_value] += 1
@@ -703,26 +581,24 @@ class SimulatedPanel:
 
     async def _command(self, request: web.Request) -> web.Response:
         server = self._server_for(request)
-        body = await _read_body(request)
+        body = await read_body(request)
         if not server.has_permission("control.console"):
-            raise _ApiError(403, "AccessDeniedHttpException", "This action is unauthorized.")
+            raise ApiError(403, "AccessDeniedHttpException", "This action is unauthorized.")
         command = body.get("command")
         if command is None or command == "":
-            raise _validation_error("command", "required", "The command field is required.")
+            raise validation_error("command", "required", "The command field is required.")
         if not isinstance(command, str):
-            raise _validation_error("command", "string", "The command field must be a string.")
+            raise validation_error("command", "string", "The command field must be a string.")
         self._reach_daemon(server)
         if server.state not in ("running", "starting"):
-            raise _ApiError(
-                502, "HttpException", "Server must be online in order to send commands."
-            )
+            raise ApiError(502, "HttpException", "Server must be online in order to send commands.")
         log.info("console command sent to %s (%s)", server.identifier, server.name)
         return web.Response(status=204)
 
     async def _websocket(self, request: web.Request) -> web.Response:
         server = self._server_for(request)
         if not server.has_permission("websocket.connect"):
-            raise _ApiError(
+            raise ApiError(
                 403,
                 "HttpException",
                 "You do not have permission to connect to this server's websocket.",
@@ -741,7 +617,7 @@ class SimulatedPanel:
         now = int(self.clock.time())
         header = {"typ": "JWT", "alg": "HS256"}
         claims = {
-            "iss": _origin(request),
+            "iss": origin(request),
             "aud": [f"https://{server.node.fqdn}:8080"],
             "jti": hashlib.sha256(f"{server.uuid}:{now}".encode()).hexdigest()[:32],
             "iat": now,
@@ -753,7 +629,7 @@ class SimulatedPanel:
             "user_id": 1,
             "unique_id": f"sim{next(self._request_ids)}",
         }
-        signing_input = _b64(json.dumps(header)) + "." + _b64(json.dumps(claims))
+        signing_input = b64(json.dumps(header)) + "." + b64(json.dumps(claims))
         # A per-panel secret that is not the API key: tokens must never leak the key.
         secret = hashlib.sha256(f"simulated-wings:{self.seed}".encode()).digest()
         signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
@@ -768,17 +644,17 @@ class SimulatedPanel:
     def _server_for(self, request: web.Request, *, check_state: bool = True) -> SimServer:
         server = self._find(request.match_info["server"])
         if server is None:
-            raise _ApiError(404, "NotFoundHttpException", _NOT_FOUND)
+            raise ApiError(404, "NotFoundHttpException", _NOT_FOUND)
         if check_state:
             conflict = server.conflict()
             if conflict is not None:
-                raise _ApiError(409, "ServerStateConflictException", conflict)
+                raise ApiError(409, "ServerStateConflictException", conflict)
         return server
 
     def _reach_daemon(self, server: SimServer) -> None:
         if server.node_down or self._daemon_fault(server):
             request_id = next(self._request_ids)
-            raise _ApiError(
+            raise ApiError(
                 504,
                 "DaemonConnectionException",
                 "There was an exception while attempting to communicate with the daemon "
@@ -788,7 +664,7 @@ class SimulatedPanel:
 
     async def _login_page(self, request: web.Request) -> web.Response:
         return web.Response(
-            text=_html_page("Login", "Pterodactyl (simulated): log in to continue."),
+            text=html_page("Login", "Pterodactyl (simulated): log in to continue."),
             content_type="text/html",
         )
 
@@ -797,7 +673,7 @@ class SimulatedPanel:
     def _sim_server_or_404(self, request: web.Request) -> SimServer:
         server = self._find(request.match_info["server"])
         if server is None:
-            raise _sim_error(404, f"no server {request.match_info['server']!r}")
+            raise sim_error(404, f"no server {request.match_info['server']!r}")
         return server
 
     async def _sim_servers(self, request: web.Request) -> web.Response:
@@ -815,20 +691,20 @@ class SimulatedPanel:
 
     async def _sim_crashloop(self, request: web.Request) -> web.Response:
         server = self._sim_server_or_404(request)
-        body = await _sim_body(request)
+        body = await sim_body(request)
         seconds = body.get("seconds", 60)
         auto_restart = body.get("auto_restart", True)
         if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-            raise _sim_error(422, "seconds must be a number >= 0")
+            raise sim_error(422, "seconds must be a number >= 0")
         if not isinstance(auto_restart, bool):
-            raise _sim_error(422, "auto_restart must be true or false")
+            raise sim_error(422, "auto_restart must be true or false")
         server.crashloop(float(seconds), auto_restart=auto_restart)
         log.info("server %s (%s) crash-loops for %s s", server.identifier, server.name, seconds)
         return web.json_response({"crashloop_seconds": seconds, **server.sim_view()})
 
     async def _sim_state(self, request: web.Request) -> web.Response:
         server = self._sim_server_or_404(request)
-        body = await _sim_body(request)
+        body = await sim_body(request)
         if "status" in body:
             status = body["status"]
             if status in (None, "none", ""):
@@ -836,16 +712,16 @@ class SimulatedPanel:
             elif status in SERVER_STATUSES:
                 server.status = status
             else:
-                raise _sim_error(422, f"status must be null or one of {list(SERVER_STATUSES)}")
+                raise sim_error(422, f"status must be null or one of {list(SERVER_STATUSES)}")
         for flag in ("node_down", "node_maintenance", "transferring"):
             if flag in body:
                 if not isinstance(body[flag], bool):
-                    raise _sim_error(422, f"{flag} must be true or false")
+                    raise sim_error(422, f"{flag} must be true or false")
                 setattr(server, flag, body[flag])
         if "power" in body:
             state = next((s for s in POWER_STATES if s == body["power"]), None)
             if state is None:
-                raise _sim_error(422, "power must be offline, starting, running or stopping")
+                raise sim_error(422, "power must be offline, starting, running or stopping")
             server.set_power_state(state)
         return web.json_response(server.sim_view())
 
@@ -854,27 +730,27 @@ class SimulatedPanel:
         return web.json_response({"faults": [f.to_json(now) for f in self.faults()]})
 
     async def _sim_add_fault(self, request: web.Request) -> web.Response:
-        body = await _sim_body(request)
+        body = await sim_body(request)
         kind = next((k for k in FAULT_KINDS if k == body.get("kind")), None)
         seconds = body.get("seconds")
         servers = body.get("servers")
         status = body.get("status")
         delay = body.get("delay")
         if kind is None:
-            raise _sim_error(422, f"kind must be one of {list(FAULT_KINDS)}")
-        if seconds is not None and (not _is_number(seconds) or seconds <= 0):
-            raise _sim_error(422, "seconds must be a number > 0 (or absent: until cleared)")
+            raise sim_error(422, f"kind must be one of {list(FAULT_KINDS)}")
+        if seconds is not None and (not is_number(seconds) or seconds <= 0):
+            raise sim_error(422, "seconds must be a number > 0 (or absent: until cleared)")
         if servers is not None and (
             not isinstance(servers, list) or not all(isinstance(s, str) for s in servers)
         ):
-            raise _sim_error(422, "servers must be a list of server identifiers")
-        if status is not None and status not in _FIVE_XX_CYCLE:
-            raise _sim_error(422, "status must be 500, 502 or 503")
-        if delay is not None and (not _is_number(delay) or delay < 0):
-            raise _sim_error(422, "delay must be a number >= 0")
+            raise sim_error(422, "servers must be a list of server identifiers")
+        if status is not None and status not in FIVE_XX_CYCLE:
+            raise sim_error(422, "status must be 500, 502 or 503")
+        if delay is not None and (not is_number(delay) or delay < 0):
+            raise sim_error(422, "delay must be a number >= 0")
         unknown = [s for s in servers or () if self._find(s) is None]
         if unknown:
-            raise _sim_error(404, f"no such servers: {unknown}")
+            raise sim_error(404, f"no such servers: {unknown}")
         fault = self.add_fault(
             kind,
             None if seconds is None else float(seconds),
@@ -896,143 +772,12 @@ class SimulatedPanel:
         return web.Response(status=204)
 
 
-# --------------------------------------------------------------------- helpers
-
-
-def _wants_json(request: web.Request) -> bool:
-    return "json" in request.headers.get("Accept", "").lower()
-
-
-def _origin(request: web.Request) -> str:
-    return f"{request.scheme}://{request.host}"
-
-
-def _html_page(title: str, message: str, *, server: str | None = None) -> str:
-    footer = f"<hr><center>{escape(server)}</center>" if server else ""
-    return (
-        f"<!DOCTYPE html><html><head><title>{escape(title)}</title></head>"
-        f"<body><center><h1>{escape(title)}</h1><p>{escape(message)}</p></center>"
-        f"{footer}</body></html>"
-    )
-
-
-def _garbage(hit: int) -> web.Response:
-    """Answer 200 with something a client must not take for a panel answer."""
-    variant = hit % 3
-    if variant == 0:
-        return web.Response(
-            text=_html_page("Just a moment...", "Checking your browser before accessing."),
-            content_type="text/html",
-        )
-    if variant == 1:
-        return web.Response(
-            text='{"object": "stats", "attributes": {"current_state": "runn',
-            content_type="application/json",
-        )
-    return web.json_response({"object": "list", "data": "maintenance", "attributes": None})
-
-
-def _route_error(request: web.Request, error: web.HTTPException) -> _ApiError:
-    if isinstance(error, web.HTTPMethodNotAllowed):
-        allowed = ", ".join(sorted(error.allowed_methods))
-        return _ApiError(
-            405,
-            "MethodNotAllowedHttpException",
-            f"The {request.method} method is not supported for route "
-            f"{request.path.lstrip('/')}. Supported methods: {allowed}.",
-        )
-    return _ApiError(
-        404,
-        "NotFoundHttpException",
-        f"The route {request.path.lstrip('/')} could not be found.",
-    )
-
-
-def _validation_error(field: str, rule: str, detail: str) -> _ApiError:
-    return _ApiError(422, "ValidationException", detail, meta={"source_field": field, "rule": rule})
-
-
-def _is_json(request: web.Request) -> bool:
-    content_type = request.headers.get("Content-Type", "").lower()
-    return "/json" in content_type or "+json" in content_type
-
-
-async def _reject_malformed_json(request: web.Request) -> None:
-    """Refuse a JSON body that does not parse, as the panel's `IsValidJson` middleware does."""
-    if not _is_json(request) or not request.can_read_body:
-        return
-    raw = await request.text()
-    if not raw:
-        return
-    try:
-        json.loads(raw)
-    except ValueError:
-        raise _ApiError(
-            400,
-            "BadRequestHttpException",
-            "The JSON data passed in the request appears to be malformed: Syntax error",
-        ) from None
-
-
-async def _read_body(request: web.Request) -> _JSON:
-    """Read a JSON (or form) body as the panel does; anything else is an empty object."""
-    if request.content_type == "application/x-www-form-urlencoded":
-        form = await request.post()
-        return {key: value for key, value in form.items() if isinstance(value, str)}
-    raw = await request.text()
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-async def _sim_body(request: web.Request) -> _JSON:
-    raw = await request.text()
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise _sim_error(400, "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise _sim_error(400, "the body must be a JSON object")
-    return body
-
-
-def _sim_error(status: int, message: str) -> web.HTTPException:
-    error_class = _SIM_ERRORS[status]
-    return error_class(text=json.dumps({"error": message}), content_type="application/json")
-
-
-_SIM_ERRORS: Mapping[int, type[web.HTTPException]] = MappingProxyType(
-    {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 422: web.HTTPUnprocessableEntity}
-)
-
-
-def _int_param(value: str | None, default: int) -> int:
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        return default
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
-
-
 # --------------------------------------------------------------------- command line
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m pterodisbot.sandbox.panel",
+        prog="python -m pterodisbot_sandbox.panel",
         description="Run a simulated Pterodactyl panel (client API + /_sim/ control API).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")

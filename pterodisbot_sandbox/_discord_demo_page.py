@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from pterodisbot.sandbox._discord_state import Json, Message
+from pterodisbot_sandbox._discord_state import Json, Message
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pterodisbot.sandbox import discord_rules as rules
-from pterodisbot.sandbox._discord_http import ApiError, Body, Upload, invalid_form, known
-from pterodisbot.sandbox._discord_state import (
+from pterodisbot_sandbox import discord_rules as rules
+from pterodisbot_sandbox._discord_http import ApiError, Body, Upload, invalid_form, known
+from pterodisbot_sandbox._discord_state import (
     MESSAGE_FLAG_EPHEMERAL,
     MESSAGE_FLAG_LOADING,
     MESSAGE_FLAG_SUPPRESS_EMBEDS,

@@ -11,16 +11,16 @@ from typing import Any
 
 from aiohttp import web
 
-from pterodisbot.sandbox._discord_commands import CommandRegistry
-from pterodisbot.sandbox._discord_gateway import GatewayHub
-from pterodisbot.sandbox._discord_http import json_response
-from pterodisbot.sandbox._discord_interactions import (
+from pterodisbot_sandbox._discord_commands import CommandRegistry
+from pterodisbot_sandbox._discord_gateway import GatewayHub
+from pterodisbot_sandbox._discord_http import json_response
+from pterodisbot_sandbox._discord_interactions import (
     ControlError,
     InteractionRecord,
     Interactions,
 )
-from pterodisbot.sandbox._discord_state import Channel, Guild, Json, Message, Overwrite, State
-from pterodisbot.sandbox._discord_world import Perm, RoleSeed, UserSeed, parse_permissions
+from pterodisbot_sandbox._discord_state import Channel, Guild, Json, Message, Overwrite, State
+from pterodisbot_sandbox._discord_world import Perm, RoleSeed, UserSeed, parse_permissions
 
 log = logging.getLogger(__name__)
 

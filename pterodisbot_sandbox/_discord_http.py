@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from pterodisbot.sandbox import discord_rules as rules
-from pterodisbot.sandbox._discord_state import ATTACHMENT_SIZE_LIMIT, Json
+from pterodisbot_sandbox import discord_rules as rules
+from pterodisbot_sandbox._discord_state import ATTACHMENT_SIZE_LIMIT, Json
 
 # Codes `discord_rules` does not list among its well-known errors (those come from `known()`).
 CODE_UNKNOWN_WEBHOOK = 10015

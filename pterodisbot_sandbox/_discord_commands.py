@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pterodisbot.sandbox import discord_rules as rules
-from pterodisbot.sandbox._discord_http import invalid_form
-from pterodisbot.sandbox._discord_state import IdGenerator, Json
+from pterodisbot_sandbox import discord_rules as rules
+from pterodisbot_sandbox._discord_http import invalid_form
+from pterodisbot_sandbox._discord_state import IdGenerator, Json
 
 CHAT_INPUT = 1
 
