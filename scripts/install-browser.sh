@@ -26,12 +26,12 @@ have_chromium() {
     [ -x "$CHROMIUM" ] || command -v chromium >/dev/null 2>&1
 }
 
-if [ -n "${PTERODISBOT_CHROMIUM:-}" ]; then
+if [ -n "${BROWSER_TEST_CHROMIUM:-}" ]; then
     # The test uses this executable and no other: installing Debian's would not help.
-    if [ -x "$PTERODISBOT_CHROMIUM" ]; then
-        echo "install-browser: chromium is PTERODISBOT_CHROMIUM=$PTERODISBOT_CHROMIUM"
+    if [ -x "$BROWSER_TEST_CHROMIUM" ]; then
+        echo "install-browser: chromium is BROWSER_TEST_CHROMIUM=$BROWSER_TEST_CHROMIUM"
     else
-        cannot "PTERODISBOT_CHROMIUM=$PTERODISBOT_CHROMIUM is not an executable"
+        cannot "BROWSER_TEST_CHROMIUM=$BROWSER_TEST_CHROMIUM is not an executable"
     fi
 elif have_chromium; then
     echo "install-browser: chromium already installed"

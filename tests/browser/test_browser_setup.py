@@ -14,7 +14,7 @@ NOWHERE = "/nonexistent/chromium"
 
 def run(*command: str, ci: bool) -> subprocess.CompletedProcess[str]:
     """Run `command` in the repository with Chromium pointed nowhere, in or out of CI."""
-    env = subprocess_env(PTERODISBOT_CHROMIUM=NOWHERE, **({"CI": "true"} if ci else {}))
+    env = subprocess_env(BROWSER_TEST_CHROMIUM=NOWHERE, **({"CI": "true"} if ci else {}))
     return subprocess.run(
         command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
     )
@@ -44,7 +44,7 @@ def test_without_chromium_the_browser_test_fails_in_ci_saying_why() -> None:
     assert result.returncode == 1, result.stdout
     assert "4 errors" in result.stdout, result.stdout
     assert (
-        f"CI=true and the browser test cannot run: PTERODISBOT_CHROMIUM={NOWHERE} "
+        f"CI=true and the browser test cannot run: BROWSER_TEST_CHROMIUM={NOWHERE} "
         "is not an executable" in result.stdout
     ), result.stdout
     assert "skipped" not in result.stdout
@@ -57,7 +57,7 @@ def test_without_chromium_the_browser_test_skips_outside_ci_saying_why() -> None
     assert result.returncode == 0, result.stdout
     assert "4 skipped" in result.stdout, result.stdout
     assert (
-        f"browser test skipped: PTERODISBOT_CHROMIUM={NOWHERE} is not an executable"
+        f"browser test skipped: BROWSER_TEST_CHROMIUM={NOWHERE} is not an executable"
         in result.stdout
     ), result.stdout
 
@@ -66,7 +66,7 @@ def test_install_script_fails_in_ci_when_it_cannot_provide_chromium() -> None:
     result = run("bash", "scripts/install-browser.sh", sys.executable, ci=True)
 
     assert result.returncode == 1, (result.stdout, result.stderr)
-    assert f"PTERODISBOT_CHROMIUM={NOWHERE} is not an executable" in result.stderr
+    assert f"BROWSER_TEST_CHROMIUM={NOWHERE} is not an executable" in result.stderr
     assert "CI=true, so the build fails" in result.stderr
 
 
@@ -74,5 +74,5 @@ def test_install_script_only_warns_outside_ci_when_it_cannot_provide_chromium() 
     result = run("bash", "scripts/install-browser.sh", sys.executable, ci=False)
 
     assert result.returncode == 0, (result.stdout, result.stderr)
-    assert f"PTERODISBOT_CHROMIUM={NOWHERE} is not an executable" in result.stdout
+    assert f"BROWSER_TEST_CHROMIUM={NOWHERE} is not an executable" in result.stdout
     assert "the browser test will be skipped" in result.stdout

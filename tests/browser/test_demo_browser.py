@@ -2,7 +2,7 @@
 
 `make test` installs both (scripts/install-browser.sh). Without them the test is skipped and
 says which is missing, except under `CI=true`, where a missing browser is a failure: CI must
-not pass without having run it. `PTERODISBOT_CHROMIUM` names another Chromium executable.
+not pass without having run it. `BROWSER_TEST_CHROMIUM` names another Chromium executable.
 The screenshot lands in artifacts/demo.png (gitignored).
 """
 
@@ -24,7 +24,8 @@ from pterodisbot.demo import Demo
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Points the test at another Chromium (or, set to a missing path, shows what CI does without one).
-CHROMIUM_ENV = "PTERODISBOT_CHROMIUM"
+# Not PTERODISBOT_*: the bot refuses unknown variables of its own prefix.
+CHROMIUM_ENV = "BROWSER_TEST_CHROMIUM"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_FLAGS = [
     "--headless",
