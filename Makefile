@@ -37,8 +37,8 @@ test: lint lock-check browser
 docker-check:
 	scripts/docker-install-check.sh
 
-# Debian's chromium and the Playwright driver for tests/browser; never fails: without apt-get
-# the browser test is skipped and says why.
+# Debian's chromium and the Playwright driver for tests/browser; without apt-get the browser
+# test is skipped and says why, but under CI=true what cannot be installed fails the build.
 browser: $(STAMP)
 	@bash scripts/install-browser.sh $(PY)
 

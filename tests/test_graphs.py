@@ -377,3 +377,21 @@ def test_any_server_name_is_written_as_plain_text(renderer: GraphRenderer, title
     top_rows = slice(0, 28)
     assert (titled[top_rows] != untitled[top_rows]).any()
     assert (titled[40:] == untitled[40:]).all()  # the title stays in its row
+
+
+def title_width(renderer: GraphRenderer, history: ServerMetricsGraphs, title: str) -> int:
+    """Return how many pixel columns `title` spans in its row of the image."""
+    untitled = decode(render(renderer, history))[:28]
+    titled = decode(render(renderer, history, title=title))[:28]
+    columns = np.flatnonzero((titled != untitled).any(axis=(0, 2)))
+    assert len(columns), title
+    return int(columns[-1] - columns[0] + 1)
+
+
+@pytest.mark.parametrize("samples", [90, 0], ids=["graph", "collecting placeholder"])
+def test_dollar_signs_in_a_name_are_drawn_not_read_as_mathtext(
+    renderer: GraphRenderer, samples: int
+) -> None:
+    history = history_of(lambda i: "running", count=samples)
+    # As plain text "$5$" is three glyphs; mathtext would draw one "5" and drop both "$".
+    assert title_width(renderer, history, "$5$") > 2 * title_width(renderer, history, "5")

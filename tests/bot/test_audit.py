@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ from pterodisbot.bot.audit import (
     audit_headline,
     build_audit_embed,
 )
+from pterodisbot.clock import FakeClock
 from pterodisbot_sandbox.discord_rules import validate_message_payload
 from tests.bot.test_power_e2e import AUDIT_CHANNEL, audited
 from tests.fixtures.discord import poll_until
@@ -208,6 +208,8 @@ async def test_repeated_refusals_post_once_a_minute_while_the_file_keeps_every_o
     await product.start(settings={"discord": {"audit_channel_id": str(AUDIT_CHANNEL)}})
     audit = product.services.audit
     assert audit is not None
+    # The quiet window runs on the audit log's clock: this test moves it by hand.
+    audit.clock = clock = FakeClock()
     server = product.panel.pick("running")
     message_id = await product.post_status(server.identifier)
     for _ in range(4):
@@ -222,8 +224,7 @@ async def test_repeated_refusals_post_once_a_minute_while_the_file_keeps_every_o
     assert audit.quieted == 3
 
     # A minute later the next refusal is posted again, saying how many were held back.
-    audit.refusal_quiet = 0.2
-    await asyncio.sleep(0.3)
+    clock.advance(60)
     await product.control.click(message_id, f"pdb:restart:{server.identifier}", user="member")
     entries = await audited(product, 5)
     posts = await product.control.messages("audit")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 
 from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.clock import FakeClock
+from tests.fixtures.discord import poll_until
 
 
 async def test_edits_in_one_channel_are_spaced_by_the_interval() -> None:
@@ -51,8 +51,21 @@ async def test_repeated_edits_of_one_message_coalesce_and_the_newest_wins() -> N
     await pump.close()
 
 
+class SleepWatchingClock(FakeClock):
+    """A FakeClock that records every wait asked of it, so a test sees who is waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        """Record the wait, then sleep on the fake clock."""
+        self.waits.append(seconds)
+        await super().sleep(seconds)
+
+
 async def test_channels_do_not_wait_for_each_other() -> None:
-    clock = FakeClock()
+    clock = SleepWatchingClock()
     pump = EditPump(interval=5.0, clock=clock)
     sent: list[int] = []
 
@@ -65,14 +78,20 @@ async def test_channels_do_not_wait_for_each_other() -> None:
     pump.submit(1, 10, job(1))
     pump.submit(1, 11, job(1))
     pump.submit(2, 20, job(2))
-    for _ in range(5):
-        await asyncio.sleep(0)
-    # Without advancing the clock, each channel sent its first edit; channel 1's second waits.
+
+    async def both_sent_and_one_waits() -> bool:
+        return sorted(sent) == [1, 2] and bool(clock.waits)
+
+    await poll_until(
+        both_sent_and_one_waits, within=2, what="each channel's first edit, then a paced wait"
+    )
+    # Without advancing the clock, each channel sent its first edit; channel 1's second waits
+    # out the interval (the only sleeper: channel 2 has nothing left to send).
+    assert clock.waits == [5.0]
     assert sorted(sent) == [1, 2]
     assert pump.pending(1) == 1
     clock.advance(5.0)
-    for _ in range(5):
-        await asyncio.sleep(0)
+    await pump.drain()
     assert sent.count(1) == 2
     await pump.close()
 

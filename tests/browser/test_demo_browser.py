@@ -1,7 +1,9 @@
 """The demo page in a real browser: Debian's Chromium, headless, driven by Playwright.
 
-`make test` installs both (scripts/install-browser.sh); without them the test is skipped and
-says which is missing. The screenshot lands in artifacts/demo.png (gitignored).
+`make test` installs both (scripts/install-browser.sh). Without them the test is skipped and
+says which is missing, except under `CI=true`, where a missing browser is a failure: CI must
+not pass without having run it. `BROWSER_TEST_CHROMIUM` names another Chromium executable.
+The screenshot lands in artifacts/demo.png (gitignored).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +23,9 @@ import pytest_asyncio
 from pterodisbot.demo import Demo
 
 CHROMIUM = Path("/usr/bin/chromium")
+# Points the test at another Chromium (or, set to a missing path, shows what CI does without one).
+# Not PTERODISBOT_*: the bot refuses unknown variables of its own prefix.
+CHROMIUM_ENV = "BROWSER_TEST_CHROMIUM"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -42,16 +48,49 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(120),
     pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(
-        importlib.util.find_spec("playwright") is None,
-        reason="playwright is not installed: run scripts/install-browser.sh (make test does)",
-    ),
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and shutil.which("chromium") is None,
-        reason="Debian's chromium is not installed (apt-get install chromium; make test tries, "
-        "and skips this test where apt-get is unavailable)",
-    ),
 ]
+
+
+def in_ci() -> bool:
+    """Tell whether this run is CI's (`CI=true`, as CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def find_chromium() -> tuple[str | None, str]:
+    """Return Chromium's executable, or None and why it is missing."""
+    chosen = os.environ.get(CHROMIUM_ENV)
+    if chosen:
+        if os.access(chosen, os.X_OK):
+            return chosen, ""
+        return (
+            None,
+            f"{CHROMIUM_ENV}={chosen} is not an executable (point it at Chromium or unset it)",
+        )
+    if CHROMIUM.exists():
+        return str(CHROMIUM), ""
+    found = shutil.which("chromium")
+    if found:
+        return found, ""
+    return None, (
+        f"Debian's chromium is not installed (no {CHROMIUM}, no chromium on PATH): "
+        "run scripts/install-browser.sh as root (make test does; it uses apt-get)"
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium() -> str:
+    """Return Chromium's executable; without it or Playwright, skip saying why (fail in CI)."""
+    executable, why = find_chromium()
+    missing = [why] if executable is None else []
+    if importlib.util.find_spec("playwright") is None:
+        missing.append(
+            "playwright is not installed: run scripts/install-browser.sh (make test does)"
+        )
+    if executable is not None and not missing:
+        return executable
+    if in_ci():
+        pytest.fail(f"CI=true and the browser test cannot run: {'; '.join(missing)}", pytrace=False)
+    pytest.skip(f"browser test skipped: {'; '.join(missing)}")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -67,15 +106,14 @@ async def demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Demo]:
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def page(tmp_path: Path) -> AsyncIterator[Any]:
+async def page(tmp_path: Path, chromium: str) -> AsyncIterator[Any]:
     """Return a page of a fresh headless Chromium profile."""
     from playwright.async_api import async_playwright
 
-    executable = str(CHROMIUM) if CHROMIUM.exists() else shutil.which("chromium")  # noqa: ASYNC240
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),
-            executable_path=executable,
+            executable_path=chromium,
             args=CHROMIUM_FLAGS,
             headless=True,
             viewport={"width": 1400, "height": 1000},

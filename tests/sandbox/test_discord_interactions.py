@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import aiohttp
 import discord
@@ -22,14 +23,25 @@ from pterodisbot_sandbox.discord_server import (
     RateLimits,
     World,
 )
-from tests.fixtures.discord import BotRunner, ControlError, SandboxClient
+from tests.fixtures.discord import BotRunner, ControlError, SandboxClient, poll_until
 from tests.sandbox.test_discord_rest import png
+
+T = TypeVar("T")
 
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as s:
         yield s
+
+
+def _probe_of(check: Callable[[], T]) -> Callable[[], Awaitable[T]]:
+    """Wrap a synchronous check as the coroutine probe `poll_until` calls."""
+
+    async def probe() -> T:
+        return check()
+
+    return probe
 
 
 def add(bot: PterodactylBot, *commands: app_commands.Command) -> None:  # type: ignore[type-arg]
@@ -237,11 +249,10 @@ async def test_an_oversized_embed_from_the_bot_is_refused_and_raised_in_the_bot(
 
     assert result.status == "rejected"
     assert result.rejected[0]["body"]["code"] == 50035
-    for _ in range(100):
-        if bot_runner.errors:
-            break
-        await asyncio.sleep(0.01)
-    error = bot_runner.errors[0]
+    errors = await poll_until(
+        _probe_of(lambda: bot_runner.errors), within=5, what="the bot to raise the refusal"
+    )
+    error = errors[0]
     assert isinstance(error, app_commands.CommandInvokeError)
     assert isinstance(error.original, discord.HTTPException)
     assert error.original.code == 50035
@@ -433,10 +444,7 @@ async def test_an_answer_after_three_seconds_is_unknown_interaction(
         clock.advance(3.1)
         result = await asyncio.wait_for(pending, 5)
         release.set()
-        for _ in range(200):
-            if outcome:
-                break
-            await asyncio.sleep(0.01)
+        await poll_until(_probe_of(lambda: outcome), within=5, what="the late answer's error")
         log = await control.requests()
 
     assert result.status == "timeout"
@@ -597,10 +605,7 @@ async def test_original_response_followups_and_their_edits_and_deletes(
         "story",
         wait=5,
     )
-    for _ in range(200):
-        if "note" in seen:
-            break
-        await asyncio.sleep(0.01)
+    await poll_until(_probe_of(lambda: "note" in seen), within=5, what="the command to finish")
     record = await discord_control._call("GET", f"/interactions/{result.id}")
 
     kinds = [f["kind"] for f in record["followups"]]

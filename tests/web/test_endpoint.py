@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pterodisbot.monitor import ServerSnapshot
 from pterodisbot.web import WebServer
 from pterodisbot.web.probe import probe
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product
+
+MIB = 1024 * 1024
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -45,6 +49,27 @@ async def scrape(product: Product, web: WebServer) -> dict[str, list[Any]]:
     return samples
 
 
+async def with_snapshots(
+    product: Product, read: Callable[[], Awaitable[T]]
+) -> tuple[T, dict[str, ServerSnapshot]] | None:
+    """Return `read()`'s answer with the snapshots it saw; None if a poll landed meanwhile."""
+    before = dict(product.services.monitor.snapshots)
+    answer = await read()
+    after = product.services.monitor.snapshots
+    if after.keys() != before.keys() or any(after[k] is not v for k, v in before.items()):
+        return None
+    return answer, before
+
+
+def _maybe_value(samples: dict[str, list[Any]], name: str, **labels: str) -> float | None:
+    """Return the one sample of `name` with `labels`, or None when there is no such series."""
+    found = [
+        s for s in samples.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items())
+    ]
+    assert len(found) <= 1, (name, labels, found)
+    return float(found[0].value) if found else None
+
+
 def _value(samples: dict[str, list[Any]], name: str, **labels: str) -> float:
     found = [s for s in samples[name] if all(s.labels.get(k) == v for k, v in labels.items())]
     assert len(found) == 1, (name, labels, samples.get(name))
@@ -59,22 +84,46 @@ async def test_metrics_expose_every_series_operators_graph(product: Product, web
         latency = _value(samples, "pterodisbot_panel_resources_latency_seconds_count")
         return samples if latency >= 1 else None
 
-    samples = await poll_until(polled_since_attached, within=5, what="a poll seen by /metrics")
+    await poll_until(polled_since_attached, within=5, what="a poll seen by /metrics")
+    samples, snapshots = await poll_until(
+        lambda: with_snapshots(product, lambda: scrape(product, web)),
+        within=5,
+        what="a scrape between two polls",
+    )
 
     labels = {"server_id": running.identifier, "server_name": running.name}
     assert _value(samples, "pterodisbot_server_state", **labels, state="running") == 1
     assert _value(samples, "pterodisbot_server_state", **labels, state="offline") == 0
-    snap = product.services.monitor.snapshots[running.identifier]
-    assert snap.resources is not None
-    for name in (
-        "pterodisbot_server_cpu_percent",
-        "pterodisbot_server_memory_bytes",
-        "pterodisbot_server_disk_bytes",
-        "pterodisbot_server_uptime_seconds",
-        "pterodisbot_server_network_rx_bytes_total",
-        "pterodisbot_server_network_tx_bytes_total",
-    ):
-        assert _value(samples, name, **labels) >= 0
+    assert snapshots[running.identifier].resources is not None
+    for identifier, snap in snapshots.items():
+        labels = {"server_id": identifier, "server_name": snap.server.name}
+        res = snap.resources
+        # Each series is the very value the panel reported in the snapshot it was read from.
+        expected: dict[str, float | None] = {
+            "pterodisbot_server_cpu_percent": None if res is None else res.cpu_absolute,
+            "pterodisbot_server_memory_bytes": None if res is None else res.memory_bytes,
+            "pterodisbot_server_disk_bytes": None if res is None else res.disk_bytes,
+            "pterodisbot_server_uptime_seconds": None if res is None else res.uptime_ms / 1000,
+            "pterodisbot_server_network_rx_bytes_total": (
+                None if res is None else res.network_rx_bytes
+            ),
+            "pterodisbot_server_network_tx_bytes_total": (
+                None if res is None else res.network_tx_bytes
+            ),
+        }
+        seen = {name: _maybe_value(samples, name, **labels) for name in expected}
+        assert seen == expected, snap.server.name
+        # Limits as the panel stores them (MiB, % of one core; 0 = unlimited, no series).
+        limits = product.panel.server(identifier).spec.limits
+        assert _maybe_value(samples, "pterodisbot_server_cpu_limit_percent", **labels) == (
+            limits.cpu or None
+        )
+        assert _maybe_value(samples, "pterodisbot_server_memory_limit_bytes", **labels) == (
+            limits.memory * MIB or None
+        )
+        assert _maybe_value(samples, "pterodisbot_server_disk_limit_bytes", **labels) == (
+            limits.disk * MIB or None
+        )
     assert _value(samples, "pterodisbot_servers_watched") == 6
     assert _value(samples, "pterodisbot_poll_duration_seconds_count") >= 1
     routes = {
@@ -137,7 +186,11 @@ async def test_series_of_a_deleted_server_disappear(product: Product, web: WebSe
 
 
 async def test_api_servers_lists_every_watched_server(product: Product, web: WebServer):
-    status, body = await _get(product, web, "/api/servers")
+    (status, body), snapshots = await poll_until(
+        lambda: with_snapshots(product, lambda: _get(product, web, "/api/servers")),
+        within=5,
+        what="/api/servers read between two polls",
+    )
 
     assert status == 200
     servers = body["servers"]
@@ -146,8 +199,24 @@ async def test_api_servers_lists_every_watched_server(product: Product, web: Web
     entry = next(s for s in servers if s["identifier"] == running.identifier)
     assert entry["name"] == running.name
     assert entry["status"] == "running"
-    assert entry["resources"]["memory_bytes"] >= 0
     assert ":" in entry["address"]
+    for entry in servers:
+        snap = snapshots[entry["identifier"]]
+        res = snap.resources
+        assert entry["status"] == str(snap.status), entry["name"]
+        assert entry["resources"] == (
+            None
+            if res is None
+            else {
+                "state": str(res.state),
+                "cpu_percent": res.cpu_absolute,
+                "memory_bytes": res.memory_bytes,
+                "disk_bytes": res.disk_bytes,
+                "network_rx_bytes": res.network_rx_bytes,
+                "network_tx_bytes": res.network_tx_bytes,
+                "uptime_seconds": res.uptime_ms / 1000,
+            }
+        ), entry["name"]
 
 
 async def test_healthz_is_200_with_a_connected_gateway_and_a_fresh_poll(
