@@ -704,10 +704,8 @@ class _Click:
 
 
 async def setup(bot: PterodactylBot) -> None:
-    """Register the persistent buttons and load the Power cog (needs `bot.services`)."""
+    """Register the persistent buttons and load the Power cog."""
     services = bot.services
-    if services is None:
-        raise RuntimeError("the power cog needs the bot's services (see pterodisbot.app)")
     # Its own client, without retries: a power signal answered 429 or 5xx is reported to the
     # person who clicked instead of being silently retried later. Each signal first takes a
     # token from the shared budget (see Power._take_budget), so polls and clicks share the
