@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import discord
+
 from pterodisbot import lifecycle
 from pterodisbot.bot.audit import AUDIT_FILENAME, AuditFile, AuditLog
 from pterodisbot.bot.bot import PterodactylBot
@@ -39,12 +41,26 @@ def build_bot(
     extensions: Sequence[str] = EXTENSIONS,
     guild_ready_timeout: float = 2.0,
 ) -> PterodactylBot:
-    """Wire the panel client, monitor, histories, renderer, locations and pump into a bot.
+    """Build the bot with its services: panel client, monitor, histories, renderer, board...
 
     `guild_ready_timeout` is discord.py's wait for more guilds after READY before `on_ready`;
     the sandboxes send every guild at once, so the demo and tests shorten it.
     """
     clock = clock or SystemClock()
+    return PterodactylBot(
+        lambda client: build_services(settings, client, clock),
+        guild_ids=settings.discord.guild_ids,
+        sync_commands=settings.discord.sync_commands,
+        extensions=extensions,
+        clock=clock,
+        guild_ready_timeout=guild_ready_timeout,
+        # Counts Discord's answers (429s included) for /metrics; discord.py hides those.
+        http_trace=DiscordTraffic(),
+    )
+
+
+def build_services(settings: Settings, client: discord.Client, clock: Clock) -> BotServices:
+    """Wire the panel client, monitor, histories, renderer, locations and pump behind `client`."""
     monitoring = settings.monitoring
     api = PterodactylAPI.from_settings(settings.pterodactyl, clock=clock)
     metrics = ServerMetricsManager(capacity=monitoring.history_size)
@@ -60,15 +76,6 @@ def build_bot(
     renderer = GraphRenderer()
     locations = EmbedLocations(settings.discord.locations_file, clock=clock)
     pump = EditPump(interval=settings.discord.edit_interval, clock=clock)
-    bot = PterodactylBot(
-        guild_ids=settings.discord.guild_ids,
-        sync_commands=settings.discord.sync_commands,
-        extensions=extensions,
-        clock=clock,
-        guild_ready_timeout=guild_ready_timeout,
-        # Counts Discord's answers (429s included) for /metrics; discord.py hides those.
-        http_trace=DiscordTraffic(),
-    )
     # Buttons on every status embed; the factory also notices starts/stops that hang (Kill).
     views = StatusViews()
     monitor.add_listener(views.observe)
@@ -76,7 +83,7 @@ def build_bot(
     # A server gone from the panel: its cached graph images go with its history.
     monitor.add_removal_listener(renderer.discard)
     board = StatusBoard(
-        client=bot,
+        client=client,
         monitor=monitor,
         metrics=metrics,
         renderer=renderer,
@@ -91,11 +98,11 @@ def build_bot(
     # Power actions' audit trail: beside the embed locations file, bounded in size.
     audit = AuditLog(
         AuditFile(settings.discord.locations_file.with_name(AUDIT_FILENAME)),
-        client=bot,
+        client=client,
         channel_id=settings.discord.audit_channel_id,
         clock=clock,
     )
-    bot.services = BotServices(
+    return BotServices(
         settings=settings,
         api=api,
         metrics=metrics,
@@ -107,7 +114,6 @@ def build_bot(
         clock=clock,
         audit=audit,
     )
-    return bot
 
 
 async def run(settings: Settings) -> int:

@@ -97,8 +97,6 @@ async def report_progress(bot: PterodactylBot, settings: Settings) -> None:
     Owned by `run()`, cancelled on shutdown. The monitor retries on its own; this only says so.
     """
     services = bot.services
-    if services is None:
-        return
     monitor = services.monitor
     host = settings.pterodactyl.host
     reachable: bool | None = None
@@ -169,8 +167,7 @@ async def run(settings: Settings, build: BotFactory) -> int:
     stop = asyncio.Event()
 
     def reload() -> None:
-        if services is not None:
-            reload_config(services)
+        reload_config(services)
 
     signals = ShutdownSignals(stop, on_reload=reload)
     signals.install(loop)

@@ -14,6 +14,7 @@ from pterodisbot.clock import Clock, SystemClock
 from pterodisbot.conditions import ConditionLog, shorten
 from pterodisbot.panel.errors import (
     AuthFailure,
+    ConflictReason,
     PanelAuthError,
     PanelBadResponse,
     PanelConflict,
@@ -135,13 +136,12 @@ def status_of(server: Server, resources: Resources | None) -> ServerStatus:
     return ServerStatus(str(resources.state))
 
 
-def conflict_status(server: Server, detail: str | None) -> ServerStatus:
-    """Decide the status from a 409 answer: the panel's words first, then the server's flags."""
+def conflict_status(server: Server, reason: ConflictReason) -> ServerStatus:
+    """Decide the status from a 409 answer: the panel's reason first, then the server's flags."""
     # The 409 is this poll's answer; the flags are as old as the last server list (minutes).
-    words = (detail or "").lower()
-    if "suspend" in words:
+    if reason is ConflictReason.SUSPENDED:
         return ServerStatus.SUSPENDED
-    if "install" in words:
+    if reason is ConflictReason.INSTALLING:
         return ServerStatus.INSTALLING
     return status_of(server, None)
 
@@ -414,7 +414,7 @@ class Monitor:
         panel_wide = False
         resources: Resources | None = None
         error: str | None = None
-        conflict = False
+        conflict: ConflictReason | None = None
         try:
             resources = await self._api.get_resources(server.identifier)
             self.panel_reachable = True
@@ -432,7 +432,7 @@ class Monitor:
             self._list_dirty = True
             return self._snapshots.get(server.identifier)
         except PanelConflict as exc:
-            conflict = True
+            conflict = exc.reason
             error = exc.detail or "the panel reports a state conflict"
         except PanelUnavailable as exc:
             if exc.reason is UnavailableReason.TIMEOUT:
@@ -460,7 +460,9 @@ class Monitor:
             sample = self._metrics.record_unknown(server.identifier, now)
             # Only a 409 is the panel speaking about this server now. Without an answer, the
             # cached list's installing/suspended flags would be a guess shown as a fact.
-            status = conflict_status(server, error) if conflict else ServerStatus.UNKNOWN
+            status = (
+                conflict_status(server, conflict) if conflict is not None else ServerStatus.UNKNOWN
+            )
             if status is ServerStatus.UNKNOWN and previous is not None:
                 last_known = (
                     previous.last_known

@@ -11,7 +11,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from pterodisbot.bot.bot import PterodactylBot
+from pterodisbot.bot.bot import CommandBot
 from pterodisbot.config import LoggingSettings, Secret
 from pterodisbot.log_setup import RedactingFilter, configure_logging
 from tests.fixtures.discord import BotRunner, SandboxClient
@@ -179,7 +179,7 @@ async def test_interaction_tokens_are_redacted_from_discord_py_debug_lines(
     debug = LoggingSettings(logging.DEBUG, None, max_bytes=1024, backup_count=0, loggers={})
     configure_logging(debug, secrets=[Secret(bot_runner.sandbox.bot_token)], stream=stream)
 
-    def add_command(bot: PterodactylBot) -> None:
+    def add_command(bot: CommandBot) -> None:
         bot.tree.add_command(slow_answer)
 
     await bot_runner.start(setup=add_command)

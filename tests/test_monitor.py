@@ -12,7 +12,7 @@ from pterodisbot.bot.embeds import build_status_embed
 from pterodisbot.clock import FakeClock
 from pterodisbot.monitor import Monitor, ServerSnapshot, ServerStatus
 from pterodisbot.panel.client import PterodactylAPI
-from pterodisbot.panel.errors import PanelConflict
+from pterodisbot.panel.errors import ConflictReason, PanelConflict
 from pterodisbot.panel.models import Resources, Server
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
 from pterodisbot_sandbox.panel import SimServerSpec
@@ -220,33 +220,38 @@ async def test_cycle_listeners_hear_the_duration_of_every_cycle(
 
 
 class _ConflictingPanel:
-    """Answers every resources request with a 409 carrying `detail` (the panel's own words)."""
+    """Answers every resources request with a 409 for `reason`, carrying `detail` (its words)."""
 
-    def __init__(self, server: Server, detail: str | None) -> None:
+    def __init__(self, server: Server, reason: ConflictReason, detail: str | None) -> None:
         self.server = server
+        self.reason = reason
         self.detail = detail
 
     async def list_servers(self) -> list[Server]:
         return [self.server]
 
     async def get_resources(self, identifier: str) -> Resources:
-        raise PanelConflict("409", status=409, detail=self.detail)
+        raise PanelConflict("409", reason=self.reason, status=409, detail=self.detail)
 
 
 @pytest.mark.parametrize(
-    ("detail", "status"),
+    ("reason", "detail", "status"),
     [
-        ("This server has not yet completed its installation process.", ServerStatus.INSTALLING),
-        ("This server is currently suspended.", ServerStatus.SUSPENDED),
-        ("The server is being transferred.", ServerStatus.UNKNOWN),
-        (None, ServerStatus.UNKNOWN),
+        (
+            ConflictReason.INSTALLING,
+            "This server has not yet completed its installation process.",
+            ServerStatus.INSTALLING,
+        ),
+        (ConflictReason.SUSPENDED, "This server is currently suspended.", ServerStatus.SUSPENDED),
+        (ConflictReason.TRANSFERRING, "The server is being transferred.", ServerStatus.UNKNOWN),
+        (ConflictReason.OTHER, None, ServerStatus.UNKNOWN),
     ],
 )
 async def test_a_conflict_says_installing_or_suspended_when_the_panel_says_so(
-    detail: str | None, status: ServerStatus
+    reason: ConflictReason, detail: str | None, status: ServerStatus
 ) -> None:
     server = make_server(identifier="aaaa0001")
-    panel = _ConflictingPanel(server, detail)
+    panel = _ConflictingPanel(server, reason, detail)
     monitor = Monitor(panel, ServerMetricsManager(capacity=10), clock=FakeClock())  # type: ignore[arg-type]
     await monitor.refresh_servers()
     snap = await monitor.poll_server("aaaa0001")

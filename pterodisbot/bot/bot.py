@@ -1,10 +1,12 @@
-"""`PterodactylBot`: the discord.py bot that loads Pterodisbot's cogs and syncs its commands."""
+"""The discord.py bots: `CommandBot` loads cogs and syncs slash commands; `PterodactylBot` adds
+the services behind them (panel, monitor, status board), built with the bot and never missing.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import discord
@@ -45,8 +47,8 @@ def default_intents() -> discord.Intents:
     return discord.Intents(guilds=True, guild_messages=True)
 
 
-class PterodactylBot(commands.Bot):
-    """The bot: loads `extensions` in `setup_hook`, then syncs slash commands per `sync_commands`.
+class CommandBot(commands.Bot):
+    """A bot that loads `extensions` in `setup_hook`, then syncs slash commands per `sync_commands`.
 
     `sync_commands`: "guild" copies the global commands into each guild the bot serves (every
     guild it is in, or those of `guild_ids` it is in) and syncs them there (they appear at once),
@@ -87,22 +89,13 @@ class PterodactylBot(commands.Bot):
         self.sync_failures: set[int] = set()
         # on_ready and on_guild_join may sync at the same time; one sync at a time.
         self._sync_lock = asyncio.Lock()
-        # Set before `start()` by `pterodisbot.app` (the services need the bot first); the
-        # status, power and admin cogs need it.
-        self.services: BotServices | None = None
 
     def __repr__(self) -> str:
-        return f"<PterodactylBot guilds={self.guild_ids} sync={self.sync_mode}>"
+        return f"<{type(self).__name__} guilds={self.guild_ids} sync={self.sync_mode}>"
 
     async def setup_hook(self) -> None:
         """Find the gateway of a non-Discord API base, load extensions, sync global commands."""
         await discord_api.adopt_gateway_from_api(self.http)
-        if self.services is not None:
-            await self.services.locations.load()
-            log.info("%d status embed(s) to keep current", len(self.services.locations))
-            self.services.board.attach()
-            # Runs once the gateway is ready, beside the monitor: strays left by a crash.
-            self.services.board.start_reconcile()
         for name in self.initial_extensions:
             await self.load_extension(name)
             log.info("loaded extension %s", name)
@@ -113,26 +106,6 @@ class PterodactylBot(commands.Bot):
         elif self.sync_mode == "off":
             self.commands_synced.set()
         # "guild": the guilds the bot is in come with READY and GUILD_CREATE, after this hook.
-        if self.services is not None:
-            self.services.monitor.start()
-
-    async def close(self) -> None:
-        """Finish clicks in flight, stop polling, flush locations and audit, close the sessions.
-
-        The gateway and Discord session close last: answers and the audit trail go through them.
-        """
-        for cog in list(self.cogs.values()):
-            if isinstance(cog, FinishesInFlight):
-                await cog.finish_in_flight(IN_FLIGHT_GRACE)
-        services = self.services
-        if services is not None:
-            await services.monitor.stop()
-            await services.pump.close()
-            await services.board.close()
-            if services.audit is not None:
-                await services.audit.close()
-            await services.api.close()
-        await super().close()
 
     async def on_message(self, message: discord.Message, /) -> None:
         """Ignore messages: the bot has slash commands only, and people may mention it freely.
@@ -142,19 +115,7 @@ class PterodactylBot(commands.Bot):
         """
 
     async def on_ready(self) -> None:
-        """Forget embeds of guilds left while offline; sync commands where they are missing."""
-        if self.services is not None:
-            joined_now = {guild.id for guild in self.guilds}
-            left = {
-                loc.guild_id
-                for loc in self.services.locations.all()
-                # 0: migrated from the old file format, which did not record the guild.
-                if loc.guild_id != 0 and loc.guild_id not in joined_now
-            }
-            for guild_id in sorted(left):
-                await self.services.board.forget_deleted(
-                    guild_id=guild_id, why=f"the bot is no longer in guild {guild_id}"
-                )
+        """Sync the commands in the served guilds where they are missing."""
         if self.sync_mode != "guild":
             return
         joined = {guild.id for guild in self.guilds}
@@ -189,67 +150,11 @@ class PterodactylBot(commands.Bot):
         await self.sync_guild_commands([guild.id])
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
-        """Forget a guild's commands and status embeds: Discord drops them when the bot leaves."""
+        """Forget a guild's commands: Discord drops them when the bot leaves."""
         self.synced_commands.pop(guild.id, None)
         if guild.id in self.sync_failures:
             self.sync_failures.discard(guild.id)
             self._settle_sync()
-        if self.services is not None:
-            await self.services.board.forget_deleted(
-                guild_id=guild.id, why=f"the bot left guild {guild.name} ({guild.id})"
-            )
-
-    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        """Forget a status embed as soon as its message is deleted."""
-        if self.services is not None:
-            await self.services.board.forget_deleted(
-                message_ids=frozenset({payload.message_id}),
-                why=f"message deleted in channel {payload.channel_id}",
-            )
-
-    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        """Forget the status embeds among messages deleted in bulk."""
-        if self.services is not None:
-            await self.services.board.forget_deleted(
-                message_ids=frozenset(payload.message_ids),
-                why=f"{len(payload.message_ids)} messages deleted in channel {payload.channel_id}",
-            )
-
-    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
-        """Forget the status embeds of a deleted channel."""
-        if self.services is not None:
-            await self.services.board.forget_deleted(
-                channel_id=channel.id, why=f"channel #{channel.name} ({channel.id}) deleted"
-            )
-
-    async def on_guild_channel_update(
-        self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel
-    ) -> None:
-        """Retry the embeds Discord refused to edit once the channel's permissions change."""
-        if self.services is None:
-            return
-        board = self.services.board
-        if isinstance(after, discord.CategoryChannel):
-            # A category's overwrites flow to its synced channels, which get no update of their own.
-            board.retry_blocked(guild_id=after.guild.id)
-        else:
-            board.retry_blocked(channel_id=after.id)
-
-    async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
-        """Retry a guild's refused embeds when a role's permissions change."""
-        if self.services is not None and before.permissions != after.permissions:
-            self.services.board.retry_blocked(guild_id=after.guild.id)
-
-    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
-        """Retry a guild's refused embeds when the bot itself gains or loses roles."""
-        # Reached without the privileged members intent: Discord sends GUILD_MEMBER_UPDATE of the
-        # current user regardless of GUILD_MEMBERS (its gateway docs, "Caveats"), and discord.py
-        # always caches its own member.
-        me = self.user
-        if me is None or after.id != me.id or before.roles == after.roles:
-            return
-        if self.services is not None:
-            self.services.board.retry_blocked(guild_id=after.guild.id)
 
     def serves(self, guild_id: int) -> bool:
         """Tell whether commands belong in this guild (`guild_ids`; empty: every guild)."""
@@ -298,15 +203,129 @@ class PterodactylBot(commands.Bot):
         else:
             self.commands_synced.set()
 
+    def uptime(self) -> float:
+        """Return seconds since the bot object was created."""
+        return self.clock.monotonic() - self.started_at
+
+
+ServicesFactory = Callable[[discord.Client], "BotServices"]
+
+
+class PterodactylBot(CommandBot):
+    """The product's bot: a `CommandBot` with its services, which it starts and stops.
+
+    `build_services` makes them for this bot (`pterodisbot.app` wires them): the status board and
+    the audit trail send through its client, so they cannot exist before it. It is called once,
+    after discord.py's side of the bot is built, and must only keep the client, not use it.
+    `setup_hook` loads the embed locations, attaches the board and starts its reconciliation,
+    loads the cogs, syncs global commands and starts the monitor; gateway events that delete or
+    unblock status messages reach the board as they arrive.
+    """
+
+    def __init__(self, build_services: ServicesFactory, **options: Any) -> None:
+        super().__init__(**options)
+        self.services: BotServices = build_services(self)
+
+    async def setup_hook(self) -> None:
+        """Load the embed locations and attach the board, then the cogs; start the monitor."""
+        services = self.services
+        await services.locations.load()
+        log.info("%d status embed(s) to keep current", len(services.locations))
+        services.board.attach()
+        # Runs once the gateway is ready, beside the monitor: strays left by a crash.
+        services.board.start_reconcile()
+        await super().setup_hook()
+        services.monitor.start()
+
+    async def close(self) -> None:
+        """Finish clicks in flight, stop polling, flush locations and audit, close the sessions.
+
+        The gateway and Discord session close last: answers and the audit trail go through them.
+        """
+        for cog in list(self.cogs.values()):
+            if isinstance(cog, FinishesInFlight):
+                await cog.finish_in_flight(IN_FLIGHT_GRACE)
+        services = self.services
+        await services.monitor.stop()
+        await services.pump.close()
+        await services.board.close()
+        if services.audit is not None:
+            await services.audit.close()
+        await services.api.close()
+        await super().close()
+
+    async def on_ready(self) -> None:
+        """Forget embeds of guilds left while offline; sync commands where they are missing."""
+        joined_now = {guild.id for guild in self.guilds}
+        left = {
+            loc.guild_id
+            for loc in self.services.locations.all()
+            # 0: migrated from the old file format, which did not record the guild.
+            if loc.guild_id != 0 and loc.guild_id not in joined_now
+        }
+        for guild_id in sorted(left):
+            await self.services.board.forget_deleted(
+                guild_id=guild_id, why=f"the bot is no longer in guild {guild_id}"
+            )
+        await super().on_ready()
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Forget a guild's commands and status embeds: Discord drops them when the bot leaves."""
+        await super().on_guild_remove(guild)
+        await self.services.board.forget_deleted(
+            guild_id=guild.id, why=f"the bot left guild {guild.name} ({guild.id})"
+        )
+
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        """Forget a status embed as soon as its message is deleted."""
+        await self.services.board.forget_deleted(
+            message_ids=frozenset({payload.message_id}),
+            why=f"message deleted in channel {payload.channel_id}",
+        )
+
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
+        """Forget the status embeds among messages deleted in bulk."""
+        await self.services.board.forget_deleted(
+            message_ids=frozenset(payload.message_ids),
+            why=f"{len(payload.message_ids)} messages deleted in channel {payload.channel_id}",
+        )
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        """Forget the status embeds of a deleted channel."""
+        await self.services.board.forget_deleted(
+            channel_id=channel.id, why=f"channel #{channel.name} ({channel.id}) deleted"
+        )
+
+    async def on_guild_channel_update(
+        self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel
+    ) -> None:
+        """Retry the embeds Discord refused to edit once the channel's permissions change."""
+        board = self.services.board
+        if isinstance(after, discord.CategoryChannel):
+            # A category's overwrites flow to its synced channels, which get no update of their own.
+            board.retry_blocked(guild_id=after.guild.id)
+        else:
+            board.retry_blocked(channel_id=after.id)
+
+    async def on_guild_role_update(self, before: discord.Role, after: discord.Role) -> None:
+        """Retry a guild's refused embeds when a role's permissions change."""
+        if before.permissions != after.permissions:
+            self.services.board.retry_blocked(guild_id=after.guild.id)
+
+    async def on_member_update(self, before: discord.Member, after: discord.Member) -> None:
+        """Retry a guild's refused embeds when the bot itself gains or loses roles."""
+        # Reached without the privileged members intent: Discord sends GUILD_MEMBER_UPDATE of the
+        # current user regardless of GUILD_MEMBERS (its gateway docs, "Caveats"), and discord.py
+        # always caches its own member.
+        me = self.user
+        if me is None or after.id != me.id or before.roles == after.roles:
+            return
+        self.services.board.retry_blocked(guild_id=after.guild.id)
+
     def is_watching(self) -> bool:
         """Tell whether the bot is connected, its commands synced and one poll cycle done."""
         return (
             self.is_ready()
             and self.commands_synced.is_set()
-            and self.services is not None
             and self.services.monitor.last_cycle_completed is not None
         )
-
-    def uptime(self) -> float:
-        """Return seconds since the bot object was created."""
-        return self.clock.monotonic() - self.started_at

@@ -6,6 +6,7 @@ from pterodisbot.panel.budget import RateBudget
 from pterodisbot.panel.client import PterodactylAPI, RequestStats
 from pterodisbot.panel.errors import (
     AuthFailure,
+    ConflictReason,
     PanelAuthError,
     PanelBadResponse,
     PanelConflict,
@@ -31,6 +32,7 @@ __all__ = [
     "Account",
     "Allocation",
     "AuthFailure",
+    "ConflictReason",
     "Limits",
     "PanelAuthError",
     "PanelBadResponse",

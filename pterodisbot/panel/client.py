@@ -22,6 +22,7 @@ from pterodisbot.clock import Clock, SystemClock
 from pterodisbot.panel.budget import RateBudget
 from pterodisbot.panel.errors import (
     AuthFailure,
+    ConflictReason,
     ErrorContext,
     PanelAuthError,
     PanelBadResponse,
@@ -622,7 +623,9 @@ class PterodactylAPI:
             return PanelNotFound(message, **context)
         if status == 409:
             return PanelConflict(
-                f"Server {server_id or '?'} cannot do that right now (409{said}).", **context
+                f"Server {server_id or '?'} cannot do that right now (409{said}).",
+                reason=conflict_reason(code, detail),
+                **context,
             )
         if status == 429:
             retry_after = self._retry_after(answer.headers)
@@ -643,6 +646,7 @@ class PterodactylAPI:
             return PanelConflict(
                 f"Server {server_id} is not running, so it cannot take console commands "
                 f"(502{said}).",
+                reason=ConflictReason.OFFLINE,
                 **context,
             )
         if status == 504 and code == "DaemonConnectionException":
@@ -705,6 +709,35 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
         return int(value.strip())
     except ValueError:
         return None
+
+
+# The panel's 409 for a server it will not touch now is its `ServerStateConflictException`
+# (app/Exceptions/Http/Server/, the same in Pterodactyl 1.x and Pelican). The error's `code` is
+# the class name whatever the state, so only its detail names the state, one sentence per state,
+# checked here in the panel's own order: "...currently suspended...", "The node of this server is
+# currently under maintenance...", "...has not yet completed its installation process...",
+# "...restoring from a backup...", "...being transferred to a new machine...".
+STATE_CONFLICT_CODE = "ServerStateConflictException"
+_STATE_CONFLICT_WORDS: tuple[tuple[str, ConflictReason], ...] = (
+    ("suspend", ConflictReason.SUSPENDED),
+    ("maintenance", ConflictReason.NODE_MAINTENANCE),
+    ("install", ConflictReason.INSTALLING),
+    ("backup", ConflictReason.RESTORING_BACKUP),
+    ("transfer", ConflictReason.TRANSFERRING),
+)
+
+
+def conflict_reason(code: str | None, detail: str | None) -> ConflictReason:
+    """Name the state behind a 409 from the panel's `errors[0]` code and detail."""
+    # Another 409 (a locked backup, a file that exists...) is no server state, whatever its words.
+    if code != STATE_CONFLICT_CODE:
+        return ConflictReason.OTHER
+    words = (detail or "").lower()
+    for word, reason in _STATE_CONFLICT_WORDS:
+        if word in words:
+            return reason
+    # "This server is currently in an unsupported state": the panel did not say which.
+    return ConflictReason.OTHER
 
 
 def _panel_error(body: bytes) -> tuple[str | None, str | None, str | None]:

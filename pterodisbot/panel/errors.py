@@ -78,11 +78,30 @@ class PanelNotFound(PanelError):
     """Raise when the panel answers 404: unknown server, or not visible to the key's user."""
 
 
+class ConflictReason(StrEnum):
+    """Why the server cannot do this now; the client reads it once from the panel's answer."""
+
+    SUSPENDED = "suspended"  # 409: suspended by a panel admin
+    NODE_MAINTENANCE = "node_maintenance"  # 409: its node is under maintenance
+    INSTALLING = "installing"  # 409: not yet installed (installing, or the install failed)
+    RESTORING_BACKUP = "restoring_backup"  # 409: a backup is being restored onto it
+    TRANSFERRING = "transferring"  # 409: being moved to another node
+    OFFLINE = "offline"  # 502 to a console command: the server is not running
+    OTHER = "other"  # any other conflict, or a state the panel did not name
+
+
 class PanelConflict(PanelError):
     """Raise when the server cannot do this now (409: suspended, installing, transferring...).
 
     Also raised for a console command sent to an offline server, which the panel reports as 502.
+    `reason` says which; callers branch on it, never on the panel's words (`detail`).
     """
+
+    def __init__(
+        self, message: str, *, reason: ConflictReason, **context: Unpack[ErrorContext]
+    ) -> None:
+        super().__init__(message, **context)
+        self.reason = reason
 
 
 class PanelInvalidRequest(PanelError):

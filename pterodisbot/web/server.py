@@ -43,8 +43,6 @@ class WebServer:
     """
 
     def __init__(self, bot: PterodactylBot, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        if bot.services is None:
-            raise ValueError("the web endpoint needs a bot built by pterodisbot.app.build_bot")
         self._bot = bot
         self._services: BotServices = bot.services
         self._host = host

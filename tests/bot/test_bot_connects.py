@@ -1,4 +1,4 @@
-"""The real PterodactylBot connects to the Discord sandbox, syncs its commands, answers /about."""
+"""The bot's Discord side (`CommandBot`) connects to the sandbox, syncs commands, answers /about."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from pterodisbot.bot.views import ButtonAction
 from pterodisbot.monitor import ServerStatus
 from pterodisbot.panel.errors import (
     AuthFailure,
+    ConflictReason,
     PanelAuthError,
     PanelBadResponse,
     PanelConflict,
@@ -35,28 +36,55 @@ from tests.snapshots import make_server
 NAME = "Survival-1"
 
 
-def conflict(detail: str) -> PanelConflict:
-    return PanelConflict("internal diagnostic", status=409, detail=detail, server_id="1a2b3c4d")
+def conflict(reason: ConflictReason, detail: str) -> PanelConflict:
+    return PanelConflict(
+        "internal diagnostic", reason=reason, status=409, detail=detail, server_id="1a2b3c4d"
+    )
 
 
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
         (
-            conflict("This server has not yet completed its installation process, please try."),
+            conflict(
+                ConflictReason.INSTALLING,
+                "This server has not yet completed its installation process, please try.",
+            ),
             "**Survival-1** is still installing. The panel will not restart it",
         ),
         (
-            conflict("This server is currently suspended and the functionality is unavailable."),
+            conflict(
+                ConflictReason.SUSPENDED,
+                "This server is currently suspended and the functionality is unavailable.",
+            ),
             "**Survival-1** is suspended on the panel",
         ),
         (
-            conflict("This server is currently being transferred to a new machine."),
+            conflict(
+                ConflictReason.TRANSFERRING,
+                "This server is currently being transferred to a new machine.",
+            ),
             "is being moved to another node",
         ),
-        (conflict("restoring from a backup"), "is restoring a backup"),
-        (conflict("The node of this server is currently under maintenance"), "under maintenance"),
-        (conflict(""), "The panel says **Survival-1** cannot restart right now"),
+        (
+            conflict(ConflictReason.RESTORING_BACKUP, "restoring from a backup"),
+            "is restoring a backup",
+        ),
+        (
+            conflict(
+                ConflictReason.NODE_MAINTENANCE, "The node of this server is under maintenance"
+            ),
+            "under maintenance",
+        ),
+        (
+            conflict(ConflictReason.OTHER, ""),
+            "The panel says **Survival-1** cannot restart right now",
+        ),
+        # The reason decides, not the words: the client has read them once already.
+        (
+            conflict(ConflictReason.OTHER, "This backup is locked; the server was suspended."),
+            "The panel says **Survival-1** cannot restart right now",
+        ),
         (
             PanelAuthError("internal diagnostic", reason=AuthFailure.FORBIDDEN, status=403),
             "The panel refused: the API key lacks control permission on **Survival-1**",

@@ -17,6 +17,7 @@ from aiohttp import web
 from pterodisbot.clock import FakeClock
 from pterodisbot.panel import (
     AuthFailure,
+    ConflictReason,
     PanelAuthError,
     PanelBadResponse,
     PanelConflict,
@@ -287,11 +288,75 @@ async def test_suspended_and_installing_servers_conflict_with_the_panels_reason(
     installing = await raises(api.send_power(INSTALLING, "start"), PanelConflict)
 
     assert suspended.status == installing.status == 409
+    assert suspended.reason is ConflictReason.SUSPENDED
+    assert installing.reason is ConflictReason.INSTALLING
     assert suspended.code == "ServerStateConflictException"
     assert suspended.detail is not None
     assert "suspended" in suspended.detail
     assert installing.detail is not None
     assert "installation" in installing.detail
+
+
+@pytest.mark.parametrize(
+    ("state", "reason"),
+    [
+        ({"status": "suspended"}, ConflictReason.SUSPENDED),
+        ({"node_maintenance": True}, ConflictReason.NODE_MAINTENANCE),
+        ({"status": "installing", "state": "offline"}, ConflictReason.INSTALLING),
+        ({"status": "install_failed", "state": "offline"}, ConflictReason.INSTALLING),
+        ({"status": "restoring_backup"}, ConflictReason.RESTORING_BACKUP),
+        ({"transferring": True}, ConflictReason.TRANSFERRING),
+        # Suspended outranks the others, in the panel's answer as in the reason.
+        (
+            {"status": "suspended", "node_maintenance": True, "transferring": True},
+            ConflictReason.SUSPENDED,
+        ),
+    ],
+)
+async def test_a_conflict_names_the_state_the_panel_gave(
+    make_sim_panel: MakeSimPanel, make_api: MakeAPI, state: dict[str, Any], reason: ConflictReason
+) -> None:
+    spec = SimServerSpec(name="Blocked", identifier="abcd0001", **state)
+    panel = await make_sim_panel(fleet=[spec], api_key=KEY, clock=FakeClock(autojump=0.001))
+    api = make_api(panel)
+
+    polled = await raises(api.get_resources("abcd0001"), PanelConflict)
+    powered = await raises(api.send_power("abcd0001", "start"), PanelConflict)
+
+    assert polled.reason is powered.reason is reason
+    assert polled.status == 409
+    assert polled.code == "ServerStateConflictException"
+
+
+@pytest.mark.parametrize(
+    ("code", "detail"),
+    [
+        # The panel's fallback when no named state applies.
+        (
+            "ServerStateConflictException",
+            "This server is currently in an unsupported state, please try again later.",
+        ),
+        # Another conflict: its words name a state, but it is not a server state conflict.
+        ("ConflictHttpException", "This backup cannot be restored while the server is suspended."),
+        (None, None),
+    ],
+)
+async def test_a_conflict_the_panel_did_not_name_is_other(
+    start_app: StartApp, make_api: MakeAPI, code: str | None, detail: str | None
+) -> None:
+    async def power(request: web.Request) -> web.Response:
+        if code is None:
+            return web.Response(status=409, text="Conflict")
+        error = {"code": code, "status": "409", "detail": detail}
+        return web.json_response({"errors": [error]}, status=409)
+
+    url = await start_app([web.post("/api/client/servers/abcd0001/power", power)])
+    api = make_api(url)
+
+    error = await raises(api.send_power("abcd0001", "start"), PanelConflict)
+
+    assert error.reason is ConflictReason.OTHER
+    assert error.detail == detail
 
 
 async def test_invalid_request_names_the_field_the_panel_rejected(
@@ -313,6 +378,7 @@ async def test_command_to_a_stopped_server_is_a_conflict_not_an_outage(
     error = await raises(api.send_command(OFFLINE, "say hi"), PanelConflict)
 
     assert error.status == 502
+    assert error.reason is ConflictReason.OFFLINE
     assert "not running" in str(error)
 
 

@@ -13,7 +13,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from pterodisbot.bot.bot import PterodactylBot
+from pterodisbot.bot.bot import CommandBot
 from pterodisbot.clock import FakeClock
 from pterodisbot_sandbox.discord_server import (
     Bucket,
@@ -44,7 +44,7 @@ def _probe_of(check: Callable[[], T]) -> Callable[[], Awaitable[T]]:
     return probe
 
 
-def add(bot: PterodactylBot, *commands: app_commands.Command) -> None:  # type: ignore[type-arg]
+def add(bot: CommandBot, *commands: app_commands.Command) -> None:  # type: ignore[type-arg]
     for command in commands:
         bot.tree.add_command(command)
 

@@ -13,7 +13,7 @@ import pterodisbot
 from pterodisbot.units import format_uptime
 
 if TYPE_CHECKING:
-    from pterodisbot.bot.bot import PterodactylBot
+    from pterodisbot.bot.bot import CommandBot
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def about_embed(*, version: str, uptime: float, latency: float | None) -> discor
 class About(commands.Cog):
     """The `/about` command."""
 
-    def __init__(self, bot: PterodactylBot) -> None:
+    def __init__(self, bot: CommandBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="about", description="Show Pterodisbot's version and uptime")
@@ -50,6 +50,6 @@ class About(commands.Cog):
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
-async def setup(bot: PterodactylBot) -> None:
+async def setup(bot: CommandBot) -> None:
     """Load the About cog."""
     await bot.add_cog(About(bot))

@@ -92,8 +92,5 @@ class Admin(commands.Cog):
 
 
 async def setup(bot: PterodactylBot) -> None:
-    """Load the Admin cog (needs `bot.services`)."""
-    services = bot.services
-    if services is None:
-        raise RuntimeError("the admin cog needs the bot's services (see pterodisbot.app)")
-    await bot.add_cog(Admin(bot, services))
+    """Load the Admin cog."""
+    await bot.add_cog(Admin(bot, bot.services))

@@ -40,6 +40,7 @@ from pterodisbot.monitor import ServerStatus
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.panel.errors import (
     AuthFailure,
+    ConflictReason,
     PanelAuthError,
     PanelConflict,
     PanelError,
@@ -178,17 +179,16 @@ def failure_text(
 ) -> str:
     """Turn a panel error into one sentence an admin understands, saying what did happen."""
     name, what = bold(server_name), verb(action)
-    detail = (error.detail or "").lower()
     if isinstance(error, PanelConflict):
-        if "install" in detail:
+        if error.reason is ConflictReason.INSTALLING:
             return f"{name} is still installing. The panel will not {what} it until that finishes."
-        if "suspend" in detail:
+        if error.reason is ConflictReason.SUSPENDED:
             return f"{name} is suspended on the panel; a panel admin must unsuspend it first."
-        if "transfer" in detail:
+        if error.reason is ConflictReason.TRANSFERRING:
             return f"{name} is being moved to another node. Try again once the transfer is done."
-        if "backup" in detail:
+        if error.reason is ConflictReason.RESTORING_BACKUP:
             return f"{name} is restoring a backup. Try again once the restore is done."
-        if "maintenance" in detail:
+        if error.reason is ConflictReason.NODE_MAINTENANCE:
             return f"The node of {name} is under maintenance. Try again when it is back."
         return f"The panel says {name} cannot {what} right now. Nothing happened."
     if isinstance(error, PanelAuthError):
@@ -704,10 +704,8 @@ class _Click:
 
 
 async def setup(bot: PterodactylBot) -> None:
-    """Register the persistent buttons and load the Power cog (needs `bot.services`)."""
+    """Register the persistent buttons and load the Power cog."""
     services = bot.services
-    if services is None:
-        raise RuntimeError("the power cog needs the bot's services (see pterodisbot.app)")
     # Its own client, without retries: a power signal answered 429 or 5xx is reported to the
     # person who clicked instead of being silently retried later. Each signal first takes a
     # token from the shared budget (see Power._take_budget), so polls and clicks share the

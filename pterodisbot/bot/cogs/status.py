@@ -209,8 +209,5 @@ class Status(commands.Cog):
 
 
 async def setup(bot: PterodactylBot) -> None:
-    """Load the Status cog (needs `bot.services`)."""
-    services = bot.services
-    if services is None:
-        raise RuntimeError("the status cog needs the bot's services (see pterodisbot.app)")
-    await bot.add_cog(Status(bot, services))
+    """Load the Status cog."""
+    await bot.add_cog(Status(bot, bot.services))
