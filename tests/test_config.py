@@ -11,12 +11,12 @@ import pytest
 
 from pterodisbot.config import (
     DEFAULTS,
-    Action,
     ConfigValidationError,
     Secret,
     load_settings,
     settings_from_sections,
 )
+from pterodisbot.permissions import Action, RoleRule
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
@@ -318,50 +318,42 @@ def test_settings_are_frozen() -> None:
         settings.monitoring.poll_interval = 1  # type: ignore[misc]
 
 
-def test_permissions_follow_roles_overrides_admins_and_administrators() -> None:
+def test_permission_keys_become_role_rules_and_server_sections_overrides() -> None:
     settings = settings_from_sections(
         {
             **MINIMAL_SECTIONS,
-            "permissions": {"start": "Operators, 112233445566778899", "address": "Members"},
-            "permissions.1A2B3C4D": {"start": "Minecraft Mods", "kill": "@everyone"},
+            "permissions": {"start": "Operators, 112233445566778899", "kill": "@everyone"},
+            "permissions.1A2B3C4D": {"start": "Minecraft Mods"},
         },
         env=SECRETS,
     )
     perms = settings.permissions
 
-    def allows(action: Action, server: str | None, names: list[str], admin: bool = False) -> bool:
-        return perms.allows(
-            action,
-            server_identifier=server,
-            role_ids=[],
-            role_names=names,
-            is_administrator=admin,
-        )
-
-    assert allows(Action.STATUS, None, [])  # empty status list: everyone
-    assert not allows(Action.ADDRESS, None, [])
-    assert allows(Action.ADDRESS, None, ["members"])  # names ignore case
-    assert allows(Action.START, "ffff0000", ["Operators"])
-    assert perms.allows(
-        Action.START,
-        server_identifier=None,
-        role_ids=[112233445566778899],
-        role_names=[],
-        is_administrator=False,
+    assert perms.rules[Action.START] == RoleRule(
+        everyone=False,
+        role_ids=frozenset({112233445566778899}),
+        role_names=frozenset({"operators"}),
     )
-    assert not allows(Action.START, "1a2b3c4d", ["Operators"])  # the override replaces it
-    assert allows(Action.START, "1a2b3c4d", ["Minecraft Mods"])
-    assert allows(Action.KILL, "1a2b3c4d", [])
-    assert not allows(Action.KILL, "ffff0000", ["Operators"])  # empty kill: admins only
-    assert allows(Action.KILL, "ffff0000", ["Admin"])
-    assert allows(Action.ADMIN, None, [], admin=True)
-    assert not allows(Action.ADMIN, None, ["Operators"])
+    assert perms.rules[Action.KILL] == RoleRule(everyone=True)
+    assert perms.rules[Action.STATUS] == RoleRule(everyone=True)  # empty: everyone
+    assert perms.rules[Action.STOP] == RoleRule(
+        everyone=False, role_names=frozenset({"server operator"})
+    )
+    assert perms.rules[Action.ADMIN] == RoleRule(everyone=False, role_names=frozenset({"admin"}))
+    assert perms.allow_administrator is True
+    # Panel identifiers are matched case-blind: the section name is lower-cased.
+    assert perms.overrides == {
+        "1a2b3c4d": {
+            Action.START: RoleRule(everyone=False, role_names=frozenset({"minecraft mods"}))
+        }
+    }
 
 
 def test_administrators_get_no_bypass_when_it_is_turned_off() -> None:
     settings = settings_from_sections(
         {**MINIMAL_SECTIONS, "permissions": {"allow_administrator": "false"}}, env=SECRETS
     )
+    assert settings.permissions.allow_administrator is False
     assert not settings.permissions.allows(
         Action.STOP,
         server_identifier=None,
