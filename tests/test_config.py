@@ -5,18 +5,22 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pterodisbot.config import (
-    DEFAULTS,
+    TABLE,
     ConfigValidationError,
     Secret,
+    example_ini,
     load_settings,
     settings_from_sections,
 )
 from pterodisbot.permissions import Action, RoleRule
+from tests.processes import subprocess_env
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
@@ -55,12 +59,53 @@ def test_example_config_ini_loads_with_secrets_from_the_environment() -> None:
 def test_example_config_ini_documents_every_key_with_its_real_default() -> None:
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
     parser.read(REPO / "config.ini", encoding="utf-8")
-    for section, keys in DEFAULTS.items():
-        assert parser.has_section(section), section
-        for key, default in keys.items():
-            if (section, key) != ("pterodactyl", "url"):  # required: the example sets one
-                assert parser.get(section, key) == default, f"{section}.{key}"
-        assert set(parser[section]) == set(keys), section
+    assert parser.sections() == [section.name for section in TABLE]
+    for section in TABLE:
+        documented = dict(parser[section.name])
+        assert list(documented) == [key.name for key in section.keys], section.name
+        for key in section.keys:
+            if key.missing is None:  # a required key shows an example, not its empty default
+                assert documented[key.name] == key.default, f"{section.name}.{key.name}"
+
+
+def test_config_ini_is_the_example_the_settings_table_writes() -> None:
+    committed = (REPO / "config.ini").read_text(encoding="utf-8")
+    assert committed == example_ini(), (
+        "config.ini differs from the settings table (pterodisbot/config/_table.py); "
+        "run: .venv/bin/python -m pterodisbot.config > config.ini"
+    )
+
+
+def test_the_documented_example_is_printed_by_python_m_pterodisbot_config() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pterodisbot.config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env=subprocess_env(),
+        timeout=60,
+    )
+    assert done.stdout == (REPO / "config.ini").read_text(encoding="utf-8")
+
+
+def test_every_key_of_the_table_is_a_field_of_its_settings_and_documented() -> None:
+    settings = settings_from_sections(MINIMAL_SECTIONS, env=SECRETS)
+    # Fields that are no key of config.ini: the secrets, and the rules the action keys build.
+    not_keys = {
+        "pterodactyl.api_key",
+        "discord.token",
+        "permissions.rules",
+        "permissions.overrides",
+    }
+    for section in TABLE:
+        fields = {f.name for f in dataclasses.fields(getattr(settings, section.name))}
+        keys = {key.name for key in section.keys}
+        if section.name == "permissions":
+            keys -= {action.value for action in Action}
+        assert keys == {f for f in fields if f"{section.name}.{f}" not in not_keys}, section.name
+        for key in section.keys:
+            assert key.doc or section.intro, f"{section.name}.{key.name} has no doc line"
 
 
 def test_defaults_apply_to_every_key_left_out() -> None:
