@@ -149,6 +149,18 @@ def test_panel_url_may_come_from_the_environment_only(tmp_path: Path) -> None:
     assert settings.pterodactyl.url == "https://games.example.org"
 
 
+@pytest.mark.parametrize("sections", [{}, {"pterodactyl": {"url": "  "}}])
+def test_a_missing_panel_url_is_a_problem_saying_where_to_set_it(
+    sections: dict[str, dict[str, str]],
+) -> None:
+    with pytest.raises(ConfigValidationError) as excinfo:
+        settings_from_sections(sections, env=SECRETS)
+    assert problems_of(excinfo) == [
+        "pterodactyl.url: missing — expected the panel's address, e.g. https://panel.example.com: "
+        "set url in [pterodactyl] of config.ini or PTERODACTYL_URL in .env"
+    ]
+
+
 def test_secrets_are_read_from_dotenv_without_touching_os_environ(tmp_path: Path) -> None:
     config = write(tmp_path, MINIMAL)
     write(tmp_path, f"DISCORD_TOKEN={TOKEN}\nPTERODACTYL_API_KEY='{API_KEY}'\n", ".env")
