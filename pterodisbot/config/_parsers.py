@@ -37,6 +37,7 @@ class Invalid(Exception):
 
 
 def duration(low: float, high: float) -> Callable[[str], float]:
+    """Return a parser of seconds ("90", "5m", "1h") from low to high."""
     expected = f"a number of seconds from {low:g} to {high:g}"
 
     def parse(raw: str) -> float:
@@ -53,6 +54,7 @@ def duration(low: float, high: float) -> Callable[[str], float]:
 
 
 def integer(low: int, high: int, what: str = "a whole number") -> Callable[[str], int]:
+    """Return a parser of whole numbers from low to high ("10_000" allowed)."""
     expected = f"{what} from {low} to {high}"
 
     def parse(raw: str) -> int:
@@ -68,6 +70,7 @@ def integer(low: int, high: int, what: str = "a whole number") -> Callable[[str]
 
 
 def number(low: float, high: float, what: str) -> Callable[[str], float]:
+    """Return a parser of plain decimal numbers from low to high."""
     expected = f"{what} from {low:g} to {high:g}"
 
     def parse(raw: str) -> float:
@@ -82,6 +85,7 @@ def number(low: float, high: float, what: str) -> Callable[[str], float]:
 
 
 def size(low: int, high: int) -> Callable[[str], int]:
+    """Return a parser of sizes in bytes ("10MiB", "512KiB") from low to high."""
     expected = f"a size in bytes from {low} to {high} (10MiB, 512KiB are accepted too)"
 
     def parse(raw: str) -> int:
@@ -97,6 +101,7 @@ def size(low: int, high: int) -> Callable[[str], int]:
 
 
 def boolean(raw: str) -> bool:
+    """Read true/false, yes/no, on/off or 1/0."""
     text = raw.strip().lower()
     if text in {"1", "yes", "true", "on"}:
         return True
@@ -106,6 +111,7 @@ def boolean(raw: str) -> bool:
 
 
 def choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    """Return a parser of one of `options` (case ignored)."""
     expected = "one of " + ", ".join(options)
 
     def parse(raw: str) -> str:
@@ -118,6 +124,7 @@ def choice(options: tuple[str, ...]) -> Callable[[str], str]:
 
 
 def split_list(raw: str, expected: str) -> list[str]:
+    """Split a comma-separated list; a trailing comma is fine, an empty item is not."""
     text = raw.strip()
     if not text:
         return []
@@ -130,17 +137,20 @@ def split_list(raw: str, expected: str) -> list[str]:
 
 
 def snowflake(text: str, expected: str) -> int:
+    """Read one Discord id."""
     if _SNOWFLAKE.fullmatch(text) is None or not 0 < int(text) < 2**64:
         raise Invalid(expected)
     return int(text)
 
 
 def snowflakes(raw: str) -> tuple[int, ...]:
+    """Read a list of Discord ids, duplicates dropped."""
     expected = "a comma-separated list of Discord ids (numbers like 123456789012345678), or nothing"
     return tuple(dict.fromkeys(snowflake(i, expected) for i in split_list(raw, expected)))
 
 
 def optional_snowflake(raw: str) -> int | None:
+    """Read one Discord channel id, or None for nothing."""
     text = raw.strip()
     if not text:
         return None
@@ -148,6 +158,7 @@ def optional_snowflake(raw: str) -> int | None:
 
 
 def identifiers(raw: str) -> tuple[str, ...]:
+    """Read a list of panel server identifiers, lower-cased, duplicates dropped."""
     expected = (
         "a comma-separated list of server identifiers (the 8-character id in the panel's "
         "server URL, e.g. 1a2b3c4d), or nothing for every server the key can see"
@@ -174,6 +185,7 @@ def http_url(text: str, expected: str) -> SplitResult:
 
 
 def panel_url(raw: str) -> str:
+    """Read the panel's address as scheme://host[:port]."""
     expected = (
         "the panel's address with http:// or https:// and no path, e.g. https://panel.example.com"
     )
@@ -184,6 +196,7 @@ def panel_url(raw: str) -> str:
 
 
 def api_base(raw: str) -> str | None:
+    """Read a Discord API base URL, or None for the real Discord."""
     expected = (
         "nothing (the real Discord) or the base URL of a Discord-compatible API or proxy, "
         "e.g. http://127.0.0.1:8090"
@@ -199,6 +212,7 @@ def api_base(raw: str) -> str | None:
 
 
 def role_rule(action: Action) -> Callable[[str], RoleRule]:
+    """Return a parser of one action's role list (names, ids, @everyone)."""
     expected = "a comma-separated list of role names or role ids (numbers), or @everyone" + (
         ", or nothing for everyone" if action in OPEN_WHEN_EMPTY else ""
     )
@@ -223,6 +237,7 @@ def role_rule(action: Action) -> Callable[[str], RoleRule]:
 
 
 def log_level(raw: str) -> int:
+    """Read a logging level name (WARN means WARNING)."""
     text = raw.strip().upper()
     if text == "WARN":
         text = "WARNING"
@@ -232,6 +247,7 @@ def log_level(raw: str) -> int:
 
 
 def loggers(raw: str) -> Mapping[str, int]:
+    """Read logger=LEVEL pairs."""
     expected = (
         "a comma-separated list of logger=LEVEL pairs, e.g. discord=WARNING, aiohttp.access=ERROR"
     )
@@ -249,11 +265,13 @@ def loggers(raw: str) -> Mapping[str, int]:
 
 
 def log_file(raw: str) -> Path | None:
+    """Read the log file's path, or None for the console only."""
     text = raw.strip()
     return Path(text).expanduser() if text else None
 
 
 def data_file(raw: str) -> Path:
+    """Read a required file path."""
     text = raw.strip()
     if not text:
         raise Invalid("a file path, e.g. embed/embed_locations.json")
@@ -261,6 +279,7 @@ def data_file(raw: str) -> Path:
 
 
 def http_host(raw: str) -> str:
+    """Read an address or host name to listen on."""
     text = raw.strip()
     # An address or a host name: the endpoint binds it, so no scheme, port or path.
     if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[?[0-9A-Fa-f:.]+\]?", text) or text.count(":") == 1:
