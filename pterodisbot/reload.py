@@ -16,41 +16,24 @@ from typing import TYPE_CHECKING, Any
 
 from pterodisbot.bot.policy import Thresholds
 from pterodisbot.config import (
-    Action,
+    LIVE_KEYS,
+    TABLE,
     ConfigValidationError,
-    PermissionsSettings,
-    RoleRule,
     Secret,
     Settings,
     load_settings,
 )
+from pterodisbot.permissions import Action, PermissionsSettings, RoleRule
 
 if TYPE_CHECKING:
     from pterodisbot.bot.services import BotServices
 
 log = logging.getLogger(__name__)
 
-SECTIONS = ("pterodactyl", "discord", "monitoring", "permissions", "logging", "http")
-# Keys a running bot takes over from a reloaded file; every other key needs a restart.
-LIVE_KEYS = frozenset(
-    {
-        "monitoring.poll_interval",
-        "monitoring.server_list_refresh",
-        "monitoring.cpu_threshold",
-        "monitoring.memory_threshold",
-        "monitoring.forced_refresh",
-        "monitoring.graph_window",
-        "monitoring.graph_max_age",
-        "monitoring.servers",
-        "discord.audit_channel_id",
-        "discord.edit_interval",
-        "permissions.rules",
-        "permissions.overrides",
-        "permissions.allow_administrator",
-        "permissions.confirm_dangerous",
-        "permissions.hide_address",
-    }
-)
+SECTIONS = tuple(section.name for section in TABLE)
+# The fields of PermissionsSettings that hold one rule per action: each action's own key of
+# `[permissions]` (and of `[permissions.<server>]`) says whether a reload applies it.
+_RULE_FIELDS = frozenset({"rules", "overrides"})
 
 SettingsLoader = Callable[[], Settings]
 
@@ -115,11 +98,18 @@ def _rule(rule: RoleRule | None) -> str:
     return ", ".join(names) if names else "(admins only)"
 
 
+def _live_rule(action: Action) -> bool:
+    return f"permissions.{action}" in LIVE_KEYS
+
+
 def _rule_changes(old: PermissionsSettings, new: PermissionsSettings) -> list[SettingChange]:
     """List permission changes one action (and one server override) at a time."""
     changes = [
         SettingChange(
-            f"permissions.{action}", _rule(old.rules[action]), _rule(new.rules[action]), True
+            f"permissions.{action}",
+            _rule(old.rules[action]),
+            _rule(new.rules[action]),
+            _live_rule(action),
         )
         for action in Action
         if old.rules[action] != new.rules[action]
@@ -130,7 +120,9 @@ def _rule_changes(old: PermissionsSettings, new: PermissionsSettings) -> list[Se
             if before.get(action) != after.get(action):
                 key = f"permissions.{server}.{action}"
                 changes.append(
-                    SettingChange(key, _rule(before.get(action)), _rule(after.get(action)), True)
+                    SettingChange(
+                        key, _rule(before.get(action)), _rule(after.get(action)), _live_rule(action)
+                    )
                 )
     return changes
 
@@ -141,7 +133,7 @@ def diff_settings(old: Settings, new: Settings) -> list[SettingChange]:
     for section in SECTIONS:
         before, after = getattr(old, section), getattr(new, section)
         for field in dataclasses.fields(before):
-            if section == "permissions" and field.name in {"rules", "overrides"}:
+            if section == "permissions" and field.name in _RULE_FIELDS:
                 continue
             a, b = getattr(before, field.name), getattr(after, field.name)
             if isinstance(b, Secret) and not b:
@@ -152,6 +144,26 @@ def diff_settings(old: Settings, new: Settings) -> list[SettingChange]:
                 changes.append(SettingChange(key, _shown(a), _shown(b), key in LIVE_KEYS))
     changes += _rule_changes(old.permissions, new.permissions)
     return changes
+
+
+def _merge_rules(old: PermissionsSettings, new: PermissionsSettings) -> PermissionsSettings:
+    """Return `old` with the rules (and server overrides) of the live actions taken from `new`."""
+
+    def source(action: Action) -> PermissionsSettings:
+        return new if _live_rule(action) else old
+
+    rules = {action: source(action).rules[action] for action in Action}
+    overrides: dict[str, dict[Action, RoleRule]] = {}
+    for server in sorted(set(old.overrides) | set(new.overrides)):
+        merged = {
+            action: rule
+            for action in Action
+            if (rule := source(action).overrides.get(server, {}).get(action)) is not None
+        }
+        # A section the new file still names stays, even with no key left.
+        if merged or server in new.overrides:
+            overrides[server] = merged
+    return dataclasses.replace(old, rules=rules, overrides=overrides)
 
 
 def _merge(old: Settings, new: Settings) -> Settings:
@@ -165,6 +177,7 @@ def _merge(old: Settings, new: Settings) -> Settings:
             if f"{section}.{f.name}" in LIVE_KEYS
         }
         sections[section] = dataclasses.replace(before, **live) if live else before
+    sections["permissions"] = _merge_rules(sections["permissions"], new.permissions)
     return dataclasses.replace(old, **sections, warnings=new.warnings)
 
 

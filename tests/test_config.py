@@ -5,18 +5,22 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pterodisbot.config import (
-    DEFAULTS,
-    Action,
+    TABLE,
     ConfigValidationError,
     Secret,
+    example_ini,
     load_settings,
     settings_from_sections,
 )
+from pterodisbot.permissions import Action, RoleRule
+from tests.processes import subprocess_env
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456"
@@ -55,12 +59,53 @@ def test_example_config_ini_loads_with_secrets_from_the_environment() -> None:
 def test_example_config_ini_documents_every_key_with_its_real_default() -> None:
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
     parser.read(REPO / "config.ini", encoding="utf-8")
-    for section, keys in DEFAULTS.items():
-        assert parser.has_section(section), section
-        for key, default in keys.items():
-            if (section, key) != ("pterodactyl", "url"):  # required: the example sets one
-                assert parser.get(section, key) == default, f"{section}.{key}"
-        assert set(parser[section]) == set(keys), section
+    assert parser.sections() == [section.name for section in TABLE]
+    for section in TABLE:
+        documented = dict(parser[section.name])
+        assert list(documented) == [key.name for key in section.keys], section.name
+        for key in section.keys:
+            if key.missing is None:  # a required key shows an example, not its empty default
+                assert documented[key.name] == key.default, f"{section.name}.{key.name}"
+
+
+def test_config_ini_is_the_example_the_settings_table_writes() -> None:
+    committed = (REPO / "config.ini").read_text(encoding="utf-8")
+    assert committed == example_ini(), (
+        "config.ini differs from the settings table (pterodisbot/config/_table.py); "
+        "run: .venv/bin/python -m pterodisbot.config > config.ini"
+    )
+
+
+def test_the_documented_example_is_printed_by_python_m_pterodisbot_config() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pterodisbot.config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env=subprocess_env(),
+        timeout=60,
+    )
+    assert done.stdout == (REPO / "config.ini").read_text(encoding="utf-8")
+
+
+def test_every_key_of_the_table_is_a_field_of_its_settings_and_documented() -> None:
+    settings = settings_from_sections(MINIMAL_SECTIONS, env=SECRETS)
+    # Fields that are no key of config.ini: the secrets, and the rules the action keys build.
+    not_keys = {
+        "pterodactyl.api_key",
+        "discord.token",
+        "permissions.rules",
+        "permissions.overrides",
+    }
+    for section in TABLE:
+        fields = {f.name for f in dataclasses.fields(getattr(settings, section.name))}
+        keys = {key.name for key in section.keys}
+        if section.name == "permissions":
+            keys -= {action.value for action in Action}
+        assert keys == {f for f in fields if f"{section.name}.{f}" not in not_keys}, section.name
+        for key in section.keys:
+            assert key.doc or section.intro, f"{section.name}.{key.name} has no doc line"
 
 
 def test_defaults_apply_to_every_key_left_out() -> None:
@@ -102,6 +147,18 @@ def test_panel_url_may_come_from_the_environment_only(tmp_path: Path) -> None:
     settings = load_settings(config, env=env)
 
     assert settings.pterodactyl.url == "https://games.example.org"
+
+
+@pytest.mark.parametrize("sections", [{}, {"pterodactyl": {"url": "  "}}])
+def test_a_missing_panel_url_is_a_problem_saying_where_to_set_it(
+    sections: dict[str, dict[str, str]],
+) -> None:
+    with pytest.raises(ConfigValidationError) as excinfo:
+        settings_from_sections(sections, env=SECRETS)
+    assert problems_of(excinfo) == [
+        "pterodactyl.url: missing — expected the panel's address, e.g. https://panel.example.com: "
+        "set url in [pterodactyl] of config.ini or PTERODACTYL_URL in .env"
+    ]
 
 
 def test_secrets_are_read_from_dotenv_without_touching_os_environ(tmp_path: Path) -> None:
@@ -318,50 +375,42 @@ def test_settings_are_frozen() -> None:
         settings.monitoring.poll_interval = 1  # type: ignore[misc]
 
 
-def test_permissions_follow_roles_overrides_admins_and_administrators() -> None:
+def test_permission_keys_become_role_rules_and_server_sections_overrides() -> None:
     settings = settings_from_sections(
         {
             **MINIMAL_SECTIONS,
-            "permissions": {"start": "Operators, 112233445566778899", "address": "Members"},
-            "permissions.1A2B3C4D": {"start": "Minecraft Mods", "kill": "@everyone"},
+            "permissions": {"start": "Operators, 112233445566778899", "kill": "@everyone"},
+            "permissions.1A2B3C4D": {"start": "Minecraft Mods"},
         },
         env=SECRETS,
     )
     perms = settings.permissions
 
-    def allows(action: Action, server: str | None, names: list[str], admin: bool = False) -> bool:
-        return perms.allows(
-            action,
-            server_identifier=server,
-            role_ids=[],
-            role_names=names,
-            is_administrator=admin,
-        )
-
-    assert allows(Action.STATUS, None, [])  # empty status list: everyone
-    assert not allows(Action.ADDRESS, None, [])
-    assert allows(Action.ADDRESS, None, ["members"])  # names ignore case
-    assert allows(Action.START, "ffff0000", ["Operators"])
-    assert perms.allows(
-        Action.START,
-        server_identifier=None,
-        role_ids=[112233445566778899],
-        role_names=[],
-        is_administrator=False,
+    assert perms.rules[Action.START] == RoleRule(
+        everyone=False,
+        role_ids=frozenset({112233445566778899}),
+        role_names=frozenset({"operators"}),
     )
-    assert not allows(Action.START, "1a2b3c4d", ["Operators"])  # the override replaces it
-    assert allows(Action.START, "1a2b3c4d", ["Minecraft Mods"])
-    assert allows(Action.KILL, "1a2b3c4d", [])
-    assert not allows(Action.KILL, "ffff0000", ["Operators"])  # empty kill: admins only
-    assert allows(Action.KILL, "ffff0000", ["Admin"])
-    assert allows(Action.ADMIN, None, [], admin=True)
-    assert not allows(Action.ADMIN, None, ["Operators"])
+    assert perms.rules[Action.KILL] == RoleRule(everyone=True)
+    assert perms.rules[Action.STATUS] == RoleRule(everyone=True)  # empty: everyone
+    assert perms.rules[Action.STOP] == RoleRule(
+        everyone=False, role_names=frozenset({"server operator"})
+    )
+    assert perms.rules[Action.ADMIN] == RoleRule(everyone=False, role_names=frozenset({"admin"}))
+    assert perms.allow_administrator is True
+    # Panel identifiers are matched case-blind: the section name is lower-cased.
+    assert perms.overrides == {
+        "1a2b3c4d": {
+            Action.START: RoleRule(everyone=False, role_names=frozenset({"minecraft mods"}))
+        }
+    }
 
 
 def test_administrators_get_no_bypass_when_it_is_turned_off() -> None:
     settings = settings_from_sections(
         {**MINIMAL_SECTIONS, "permissions": {"allow_administrator": "false"}}, env=SECRETS
     )
+    assert settings.permissions.allow_administrator is False
     assert not settings.permissions.allows(
         Action.STOP,
         server_identifier=None,

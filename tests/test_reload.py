@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pterodisbot.__main__ import main
-from pterodisbot.config import load_settings
+from pterodisbot.config import LIVE_KEYS, load_settings
 from pterodisbot.reload import diff_settings, reload_config
 from tests.fixtures.product import BOT_TOKEN, Product
 
@@ -175,3 +175,50 @@ def test_diff_never_shows_a_secret_and_ignores_secrets_a_reload_could_not_find(
     [change] = diff_settings(running, changed_key)
     assert str(change) == "pterodactyl.api_key: *** -> ***"
     assert not change.live
+
+
+def test_the_settings_table_marks_live_the_keys_a_reload_has_always_applied() -> None:
+    actions = ("status", "address", "start", "stop", "restart", "kill", "admin")
+    live = frozenset(LIVE_KEYS)
+    assert live == {
+        "monitoring.poll_interval",
+        "monitoring.server_list_refresh",
+        "monitoring.cpu_threshold",
+        "monitoring.memory_threshold",
+        "monitoring.forced_refresh",
+        "monitoring.graph_window",
+        "monitoring.graph_max_age",
+        "monitoring.servers",
+        "discord.audit_channel_id",
+        "discord.edit_interval",
+        "permissions.allow_administrator",
+        "permissions.confirm_dangerous",
+        "permissions.hide_address",
+        *(f"permissions.{action}" for action in actions),
+    }
+
+
+def test_a_diff_marks_each_change_live_or_restart_as_the_settings_table_says(
+    tmp_path: Path,
+) -> None:
+    env = {"DISCORD_TOKEN": BOT_TOKEN, "PTERODACTYL_API_KEY": "ptlc_" + "A1b2C3d4" * 5}
+    path = tmp_path / "config.ini"
+    _write(path, "[pterodactyl]\nurl = https://panel.example.com\n")
+    running = load_settings(path, env=env)
+    _write(
+        path,
+        "[pterodactyl]\nurl = https://panel.example.com\ntimeout = 20\n"
+        "[monitoring]\npoll_interval = 30\nhistory_size = 100\n"
+        "[permissions]\nkill = Admin\n[permissions.1a2b3c4d]\nstart = Mods\n",
+    )
+    changes = {
+        change.key: change.live for change in diff_settings(running, load_settings(path, env=env))
+    }
+
+    assert changes == {
+        "pterodactyl.timeout": False,
+        "monitoring.poll_interval": True,
+        "monitoring.history_size": False,
+        "permissions.kill": True,
+        "permissions.1a2b3c4d.start": True,
+    }

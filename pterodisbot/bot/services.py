@@ -11,10 +11,11 @@ from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.bot.locations import EmbedLocations
 from pterodisbot.bot.status_board import StatusBoard
 from pterodisbot.clock import Clock
-from pterodisbot.config import Action, Settings
+from pterodisbot.config import Settings
 from pterodisbot.graphs import GraphRenderer
 from pterodisbot.monitor import Monitor
 from pterodisbot.panel.client import PterodactylAPI
+from pterodisbot.permissions import Action
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
 
 

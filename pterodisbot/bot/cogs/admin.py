@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from pterodisbot.bot.audit import AuditEntry, Outcome
-from pterodisbot.config import Action
+from pterodisbot.permissions import Action
 from pterodisbot.reload import reload_config
 
 if TYPE_CHECKING:

@@ -35,7 +35,6 @@ from pterodisbot.bot.views import (
     Step,
     build_confirm_view,
 )
-from pterodisbot.config import Action
 from pterodisbot.monitor import ServerStatus
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.panel.errors import (
@@ -51,6 +50,7 @@ from pterodisbot.panel.errors import (
     UnavailableReason,
 )
 from pterodisbot.panel.models import PowerSignal, PowerState
+from pterodisbot.permissions import Action
 
 if TYPE_CHECKING:
     from pterodisbot.bot.bot import PterodactylBot

@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from pterodisbot.bot.embeds import build_server_list_embed, group_for_messages
 from pterodisbot.bot.status_board import StatusNotRecorded
-from pterodisbot.config import Action
+from pterodisbot.permissions import Action
 
 if TYPE_CHECKING:
     from pterodisbot.bot.bot import PterodactylBot
