@@ -38,9 +38,6 @@ class World(Outside):
         """Write a config.ini with quick edits and the given locations file."""
         self.write_config(self.config_text(locations_file=locations_file, edit_interval="0.2"))
 
-    async def healthy(self) -> bool:
-        return await self.health() == 200
-
     async def start_and_settle(self) -> None:
         """Start the bot and wait until it watches the panel and has reconciled its channels."""
         runs = self.log_text().count("status messages reconciled")
@@ -50,9 +47,9 @@ class World(Outside):
             assert self.bot is not None
             assert self.bot.returncode is None, "the bot exited"
             settled = self.log_text().count("status messages reconciled") > runs
-            return settled and await self.healthy()
+            return settled and await self.ready()
 
-        await poll_until(ready, within=30, what="the bot to be healthy and reconciled")
+        await poll_until(ready, within=30, what="the bot to be healthy, synced and reconciled")
 
     def kill_when(self, kind: str, wanted: Callable[[Message], bool]) -> asyncio.Event:
         """SIGKILL the bot the moment the sandbox records a matching message change."""

@@ -121,10 +121,7 @@ async def test_sigterm_during_a_slow_restart_finishes_it_answers_and_audits_it(
     server = outside.panel.pick("running")
     bot = await outside.start_bot()
 
-    async def healthy() -> bool:
-        return await outside.health() == 200
-
-    await poll_until(healthy, within=30, what="the bot process to be healthy")
+    await poll_until(outside.ready, within=30, what="the bot process to be healthy and synced")
     posted = await outside.control.command(
         "server_status", {"server": server.identifier}, channel="status", wait=5
     )
