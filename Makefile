@@ -13,7 +13,7 @@ ENV_FILE :=
 DEMO_ARGS = $(if $(PORT),--port '$(PORT)') $(if $(SERVERS),--servers '$(SERVERS)')
 FILE_ARGS = $(if $(CONFIG),--config '$(CONFIG)') $(if $(ENV_FILE),--env-file '$(ENV_FILE)')
 
-.PHONY: demo test lint lock lock-check browser docker-check format run check-config doctor bench venv clean
+.PHONY: demo test lint lock lock-check config-ini browser docker-check format run check-config doctor bench venv clean
 
 # (Re)create the virtualenv whenever a requirements file or pyproject.toml changes.
 # requirements-dev.txt pins everything: the runtime (as requirements.txt does) and the tools.
@@ -55,6 +55,11 @@ lock: $(STAMP)
 
 lock-check: $(STAMP)
 	@bash scripts/lock.sh --check
+
+# config.ini is the documented example, written from the settings table
+# (pterodisbot/config/_table.py); a test fails when the committed file differs from it.
+config-ini: $(STAMP)
+	$(PY) -m pterodisbot.config > config.ini.tmp && mv config.ini.tmp config.ini
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -72,7 +72,7 @@ def test_config_ini_is_the_example_the_settings_table_writes() -> None:
     committed = (REPO / "config.ini").read_text(encoding="utf-8")
     assert committed == example_ini(), (
         "config.ini differs from the settings table (pterodisbot/config/_table.py); "
-        "run: .venv/bin/python -m pterodisbot.config > config.ini"
+        "run: make config-ini"
     )
 
 
