@@ -11,7 +11,7 @@ global rcParams) and reuses it. Per render:
 - Texts that vary (title, limits, legend) are rasterised once and blended in with numpy.
 - The pixels go to PNG without Pillow's filter search (filter "none", zlib level 1).
 
-On this 2-core machine that is ~6 ms per graph against ~120-180 ms for pyplot (`make bench`).
+`make bench` times it against a fresh pyplot figure per graph ("speed-up over naive pyplot").
 Renders hold a lock: one figure, one thread at a time. `render_async` snapshots the history on
 the event loop and draws in a worker thread; a cache keyed by (server, history version, window,
 limits, title) means the same data is never drawn twice.
@@ -453,8 +453,9 @@ class _Stamp:
 class _Stamps:
     """Render texts once and blend them onto later images in microseconds.
 
-    Matplotlib spends ~4 ms laying out and rasterising each string; a title or a limit label
-    repeats across renders, so its pixels are kept (bounded) and blended with numpy instead.
+    Matplotlib's layout and rasterising of a string cost milliseconds (`make bench`: "one new
+    text, laid out"); a title or a limit label repeats across renders, so its pixels are kept
+    (bounded) and blended with numpy instead.
     """
 
     def __init__(self, size: int = 256) -> None:
