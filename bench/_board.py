@@ -115,15 +115,16 @@ class _CountingExecutor(concurrent.futures.ThreadPoolExecutor):
         return future
 
 
-async def run_quietly(clock: FakeClock, seconds: float, work: Work, *, step: float = 0.1) -> None:
-    """Advance `clock` by `seconds` in steps, each taken only once no real work is under way.
+async def run_quietly(clock: FakeClock, seconds: float, work: Work) -> None:
+    """Advance `clock` by `seconds`, to each sleeper's deadline in turn, once no work is under way.
 
     FakeClock's autojump moves time on a real timer, also while a graph is being drawn or a
     request is in flight: the pump's edits would then seem to take simulated seconds and pile
-    up. Here a step waits until nothing runs but tasks sleeping on the clock.
+    up, and the polls would drift. Here time moves only when nothing runs but tasks sleeping
+    on the clock, and straight to the next deadline, so every sleep lasts exactly its length.
     """
     end = clock.monotonic() + seconds
-    while clock.monotonic() < end:
+    while True:
         while True:
             before = work.changes
             # Let woken tasks run until they wait again: on the clock, or on real work.
@@ -132,7 +133,11 @@ async def run_quietly(clock: FakeClock, seconds: float, work: Work, *, step: flo
             if work.under_way == 0 and work.changes == before:
                 break
             await asyncio.sleep(0.0002 if work.under_way else 0)
-        clock.advance(min(step, end - clock.monotonic()))
+        deadline = clock.next_deadline()
+        if deadline is None or deadline > end:
+            clock.advance_to(end)
+            return
+        clock.advance_to(deadline)
 
 
 @dataclass
