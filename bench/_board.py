@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -195,18 +195,13 @@ class Pipeline:
         )
         return cls(settings, api, metrics, monitor, renderer, pump, board, client, session)
 
-    async def post(
-        self, guild_id: int, channel_ids: Iterable[int], *, limit: int | None = None
-    ) -> int:
-        """Post an embed per polled server (up to `limit`), channels in turn; return how many."""
-        channels = list(channel_ids)
-        posted = 0
-        for n, snap in enumerate(list(self.monitor.snapshots.values())[:limit]):
-            channel_id = channels[n % len(channels)]
+    async def post(self, guild_id: int, channel_ids: Sequence[int], servers: Iterable[str]) -> None:
+        """Post a status embed for each of `servers` (polled already), the channels in turn."""
+        for n, identifier in enumerate(servers):
+            channel_id = channel_ids[n % len(channel_ids)]
             channel = self.client.get_partial_messageable(channel_id, guild_id=guild_id)
+            snap = self.monitor.snapshots[identifier]
             await self.board.post(channel, guild_id=guild_id, channel_id=channel_id, snap=snap)
-            posted += 1
-        return posted
 
     async def close(self) -> None:
         """Stop as the bot does: monitor, pump, board, then the sessions."""

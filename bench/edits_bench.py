@@ -117,7 +117,7 @@ async def _hour(
     while not first.done():
         await run_quietly(clock, 0.5, work)
     first.result()
-    await pipeline.post(guild_id, [channel_id])
+    await pipeline.post(guild_id, [channel_id], list(monitor.snapshots))
     before = sandbox.requests.last_seq
     reasons.reasons.clear()
 
