@@ -1,33 +1,66 @@
-"""Event-loop lag while the bot's core watches 1,000 servers.
+"""Event-loop lag while the bot watches 1,000 servers and keeps 50 status embeds current.
 
-The simulated panel runs in its own process (as a real panel would be elsewhere); this process runs
-what the bot runs per poll: the panel client, the monitor (1,000 resources calls every 10 s, spread
-over the interval), the metric histories, the update policy for 50 embeds and, as a worst case, a
-graph render in a worker thread for each of those 50 embeds on every poll (the policy would skip
-most). A ticker measures how late the loop wakes.
+The simulated panel and the Discord sandbox run in their own processes (as a real panel and
+Discord would be elsewhere); this process runs what the bot runs: the panel client, the monitor
+(1,000 resources calls every 10 s, spread over the interval), the metric histories, and the real
+`StatusBoard` and `EditPump` deciding, drawing (in a worker thread) and uploading the edits of 50
+embeds spread over three channels, for servers spread over the poll order. A ticker measures how
+late the loop wakes.
+
+One bot, two runs back to back once every server has been polled once and the embeds posted:
+the default settings (what the bot does), then a worst case where every poll of a watched server
+asks for an edit (all thresholds 0), so the pump sends as fast as it may (one edit per channel
+per `edit_interval`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from pterodisbot.bot.policy import LastRender, Thresholds, should_update, shows_graph
-from pterodisbot.graphs import GraphRenderer
-from pterodisbot.monitor import Monitor, ServerSnapshot
+from bench._board import Pipeline, Work, default_settings
+from pterodisbot.bot import discord_api
+from pterodisbot.bot.policy import Thresholds
+from pterodisbot.clock import SystemClock
+from pterodisbot.monitor import ServerSnapshot
 from pterodisbot.panel.client import PterodactylAPI
-from pterodisbot.server_metrics_graphs import ServerMetricsManager
 
 SERVERS = 1000
 EMBEDS = 50
-SECONDS = 35.0
 TICK = 0.02
 KEY = "ptlc_loopbench"
+# (label, measured seconds, thresholds replacing the defaults or None)
+RUNS: tuple[tuple[str, float, Thresholds | None], ...] = (
+    ("defaults", 25.0, None),
+    ("every poll an edit", 15.0, Thresholds(0.0, 0.0, 0.0, 0.0)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What one run measured."""
+
+    lags_ms: list[float]
+    polls: int
+    failed: int
+    edits: int
+    renders: int
+    servers: int
+
+    def lag(self, q: float) -> float:
+        """Return the q-th quantile (0..1) of the lag, in milliseconds."""
+        return self.lags_ms[min(len(self.lags_ms) - 1, int(len(self.lags_ms) * q))]
 
 
 def _free_port() -> int:
@@ -36,7 +69,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _wait_up(url: str) -> None:
+def _spawn(module: str, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ},
+    )
+
+
+async def _wait_for_panel(url: str) -> None:
     api = PterodactylAPI(url, KEY, max_retries=0, timeout=2)
     try:
         for _ in range(200):
@@ -50,108 +92,119 @@ async def _wait_up(url: str) -> None:
         await api.close()
 
 
-async def _measure(url: str) -> dict[str, float]:
-    api = PterodactylAPI(url, KEY, requests_per_minute=100_000, timeout=10)
-    metrics = ServerMetricsManager(capacity=8640)
-    monitor = Monitor(api, metrics, poll_interval=10.0)
-    renderer = GraphRenderer()
-    thresholds = Thresholds()
-    last: dict[str, LastRender] = {}
-    renders = 0
-    watched: set[str] = set()
+def _sandbox_world(url: str) -> dict[str, Any]:
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(f"{url}/_sandbox/world", timeout=2) as answer:
+                world: dict[str, Any] = json.load(answer)
+                return world
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the Discord sandbox did not start")
 
-    async def render(snap: ServerSnapshot) -> None:
-        nonlocal renders
-        history = metrics.get(snap.server.identifier)
-        if history is not None and len(history) > 1:
-            await renderer.render_async(
-                history,
-                cpu_limit_percent=float(snap.server.limits.cpu) or None,
-                memory_limit_bytes=snap.server.limits.memory_bytes,
-                window_seconds=900,
-                now=snap.t,
-            )
-            renders += 1
 
-    tasks: set[asyncio.Task[None]] = set()
+async def _measure(panel_url: str, discord_url: str, world: dict[str, Any]) -> list[Figures]:
+    guild = world["guilds"][0]
+    guild_id = int(guild["id"])
+    channel_ids = [int(channel["id"]) for channel in guild["channels"]]
+    with tempfile.TemporaryDirectory() as workdir, discord_api.api_base(discord_url):
+        settings = default_settings(
+            panel_url=panel_url,
+            api_key=KEY,
+            discord_url=discord_url,
+            workdir=Path(workdir),
+            # Lets 1,000 servers be polled every 10 s (the default budget is 600 a minute).
+            pterodactyl={"requests_per_minute": "100000"},
+        )
+        pipeline = await Pipeline.start(settings, clock=SystemClock(), work=Work())
+        try:
+            monitor = pipeline.monitor
+            polled = asyncio.Event()
 
-    def on_snapshot(snap: ServerSnapshot, _previous: ServerSnapshot | None) -> None:
-        identifier = snap.server.identifier
-        if identifier not in watched and len(watched) < EMBEDS:
-            watched.add(identifier)
-        if identifier not in watched:
-            return
-        reason = should_update(last.get(identifier), snap, now=snap.t, thresholds=thresholds)
-        if reason is not None:
-            last[identifier] = LastRender.of(
-                snap, rendered_at=snap.t, graph_at=snap.t if shows_graph(snap.status) else None
-            )
-        # Worst case on purpose: every watched embed's graph is drawn again on every poll.
-        task = asyncio.create_task(render(snap))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
+            def watch(_snap: ServerSnapshot, _previous: ServerSnapshot | None) -> None:
+                if len(monitor.snapshots) >= SERVERS:
+                    polled.set()
 
-    monitor.add_listener(on_snapshot)
+            monitor.add_listener(watch)
+            monitor.start()
+            await polled.wait()
+            # Embeds for servers spread over the poll order, so their polls (and the edits
+            # they ask for) come all through the cycle rather than in one burst.
+            order = list(monitor.snapshots)
+            await pipeline.post(guild_id, channel_ids, order[:: len(order) // EMBEDS][:EMBEDS])
+            pipeline.board.attach()
+            figures = []
+            for _label, seconds, thresholds in RUNS:
+                if thresholds is not None:
+                    pipeline.board.thresholds = thresholds
+                figures.append(await _run(pipeline, seconds))
+            return figures
+        finally:
+            await pipeline.close()
+
+
+async def _run(pipeline: Pipeline, seconds: float) -> Figures:
+    """Tick for `seconds` and return how late the loop woke, and what the bot did meanwhile."""
+    edits, renders = pipeline.board.stats.edits, pipeline.renderer.renders
+    calls_before = _resources_calls(pipeline.api)
     lags: list[float] = []
-    monitor.start()
     loop = asyncio.get_running_loop()
-    end = loop.time() + SECONDS
+    end = loop.time() + seconds
     while loop.time() < end:
         before = loop.time()
         await asyncio.sleep(TICK)
-        lags.append(max(0.0, loop.time() - before - TICK))
-    await monitor.stop()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await api.close()
-    lags.sort()
-    polls = sum(n for (route, _), n in api.stats.snapshot().items() if "resources" in route)
-    return {
-        "p50": lags[len(lags) // 2] * 1000,
-        "p99": lags[int(len(lags) * 0.99)] * 1000,
-        "max": lags[-1] * 1000,
-        "polls": float(polls),
-        "failed": float(sum(n for (r, o), n in api.stats.snapshot().items() if o != "200")),
-        "renders": float(renders),
-        "servers": float(len(monitor.servers)),
-    }
+        lags.append(max(0.0, loop.time() - before - TICK) * 1000)
+    calls = _resources_calls(pipeline.api)
+    return Figures(
+        lags_ms=sorted(lags),
+        polls=calls[0] - calls_before[0],
+        failed=calls[1] - calls_before[1],
+        edits=pipeline.board.stats.edits - edits,
+        renders=pipeline.renderer.renders - renders,
+        servers=len(pipeline.monitor.servers),
+    )
+
+
+def _resources_calls(api: PterodactylAPI) -> tuple[int, int]:
+    """Return the resources calls made so far, and how many were not answered 200."""
+    counts = [(o, n) for (route, o), n in api.stats.snapshot().items() if "resources" in route]
+    return sum(n for _, n in counts), sum(n for o, n in counts if o != "200")
 
 
 def main() -> None:
-    """Start a 1,000-server simulated panel in a subprocess and print the loop lag figures."""
-    logging.disable(logging.WARNING)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    panel = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pterodisbot_sandbox.panel",
-            "--port",
-            str(port),
-            "--servers",
-            str(SERVERS),
-            "--api-key",
-            KEY,
-            "--rate-limit",
-            "1000000",
-            "--log-level",
-            "WARNING",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ},
+    """Start a 1,000-server panel and a Discord sandbox in subprocesses; print the lag figures."""
+    logging.getLogger().setLevel(logging.ERROR)
+    panel_port, discord_port = _free_port(), _free_port()
+    panel_url = f"http://127.0.0.1:{panel_port}"
+    discord_url = f"http://127.0.0.1:{discord_port}"
+    panel = _spawn(
+        "pterodisbot_sandbox.panel",
+        *("--port", str(panel_port), "--servers", str(SERVERS), "--api-key", KEY),
+        *("--rate-limit", "1000000", "--log-level", "WARNING"),
+    )
+    # Discord's answers to a pump that keeps its pace never include a 429: none are simulated.
+    sandbox = _spawn(
+        "pterodisbot_sandbox.discord_server", "--port", str(discord_port), "--no-rate-limits"
     )
     try:
-        asyncio.run(_wait_up(url))
+        asyncio.run(_wait_for_panel(panel_url))
+        world = _sandbox_world(discord_url)
         began = time.perf_counter()
-        figures = asyncio.run(_measure(url))
+        results = asyncio.run(_measure(panel_url, discord_url, world))
+        for (label, seconds, _), figures in zip(RUNS, results, strict=True):
+            print(
+                f"{label}: {figures.servers} servers, poll 10 s, {EMBEDS} embeds, "
+                f"{seconds:.0f} s: loop lag p50 {figures.lag(0.5):.1f} ms, "
+                f"p99 {figures.lag(0.99):.1f} ms, max {figures.lags_ms[-1]:.1f} ms; "
+                f"{figures.polls} resources calls ({figures.failed} not 200), "
+                f"{figures.edits} edits sent, {figures.renders} graph renders",
+                flush=True,
+            )
+        print(
+            f"(one bot; the first poll of every server and the posts before: "
+            f"{time.perf_counter() - began:.0f} s in all)"
+        )
     finally:
-        panel.terminate()
-        panel.wait(10)
-    print(
-        f"{int(figures['servers'])} servers, poll 10 s, {EMBEDS} embeds, "
-        f"{time.perf_counter() - began:.0f} s: loop lag p50 {figures['p50']:.1f} ms, "
-        f"p99 {figures['p99']:.1f} ms, max {figures['max']:.1f} ms; "
-        f"{figures['polls']:.0f} resources calls ({figures['failed']:.0f} not 200), "
-        f"{figures['renders']:.0f} graph renders"
-    )
+        for process in (panel, sandbox):
+            process.terminate()
+            process.wait(10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import aiohttp
 import discord
 
 from pterodisbot import lifecycle
@@ -59,10 +60,19 @@ def build_bot(
     )
 
 
-def build_services(settings: Settings, client: discord.Client, clock: Clock) -> BotServices:
-    """Wire the panel client, monitor, histories, renderer, locations and pump behind `client`."""
+def build_services(
+    settings: Settings,
+    client: discord.Client,
+    clock: Clock,
+    *,
+    panel_session: aiohttp.ClientSession | None = None,
+) -> BotServices:
+    """Wire the panel client, monitor, histories, renderer, locations and pump behind `client`.
+
+    `panel_session` is for the benchmarks, which trace the panel's requests; the caller closes it.
+    """
     monitoring = settings.monitoring
-    api = PterodactylAPI.from_settings(settings.pterodactyl, clock=clock)
+    api = PterodactylAPI.from_settings(settings.pterodactyl, clock=clock, session=panel_session)
     metrics = ServerMetricsManager(capacity=monitoring.history_size)
     monitor = Monitor(
         api,

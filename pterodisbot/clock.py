@@ -90,6 +90,12 @@ class FakeClock:
                 return
             self.advance_to(self._sleepers[0][0])
 
+    def next_deadline(self) -> float | None:
+        """Return the monotonic time the earliest sleeper wakes at, None when none is waiting."""
+        while self._sleepers and self._sleepers[0][2].done():
+            heapq.heappop(self._sleepers)
+        return self._sleepers[0][0] if self._sleepers else None
+
     def advance(self, seconds: float) -> None:
         """Move the clock forward and wake every sleeper whose deadline has passed."""
         self.advance_to(self._now + max(0.0, seconds))

@@ -11,7 +11,7 @@ global rcParams) and reuses it. Per render:
 - Texts that vary (title, limits, legend) are rasterised once and blended in with numpy.
 - The pixels go to PNG without Pillow's filter search (filter "none", zlib level 1).
 
-On this 2-core machine that is ~6 ms per graph against ~120-180 ms for pyplot (`make bench`).
+`make bench` times it against a fresh pyplot figure per graph ("speed-up over naive pyplot").
 Renders hold a lock: one figure, one thread at a time. `render_async` snapshots the history on
 the event loop and draws in a worker thread; a cache keyed by (server, history version, window,
 limits, title) means the same data is never drawn twice.
@@ -52,6 +52,7 @@ from pterodisbot.server_metrics_graphs import (
     MetricSample,
     ServerMetricsGraphs,
 )
+from pterodisbot.units import GIB, MIB, format_bytes_compact, format_span
 
 __all__ = [
     "BACKGROUND",
@@ -99,14 +100,11 @@ _PLOT_WIDTH_PX: Final = WIDTH - _LEFT_PX - _RIGHT_PX
 _LEGEND_X_PX: Final = 110
 _LEGEND_GAP_PX: Final = 64
 
-_GIB: Final = 1024**3
-_MIB: Final = 1024**2
-_KIB: Final = 1024
 # Ceilings the y axes snap to (times a power of ten) so the static layer is reused across renders.
 _NICE_STEPS: Final = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 _HEADROOM: Final = 1.12
 _CPU_FLOOR_PERCENT: Final = 10.0
-_MEMORY_FLOOR_BYTES: Final = 128 * _MIB
+_MEMORY_FLOOR_BYTES: Final = 128 * MIB
 # Two samples further apart than this many typical intervals mean polls were missed: no line.
 _MISSED_POLL_FACTOR: Final = 3.0
 _BACKGROUNDS_KEPT: Final = 12
@@ -455,8 +453,9 @@ class _Stamp:
 class _Stamps:
     """Render texts once and blend them onto later images in microseconds.
 
-    Matplotlib spends ~4 ms laying out and rasterising each string; a title or a limit label
-    repeats across renders, so its pixels are kept (bounded) and blended with numpy instead.
+    Matplotlib's layout and rasterising of a string cost milliseconds (`make bench`: "one new
+    text, laid out"); a title or a limit label repeats across renders, so its pixels are kept
+    (bounded) and blended with numpy instead.
     """
 
     def __init__(self, size: int = 256) -> None:
@@ -627,7 +626,7 @@ class _GraphFigure:
         if cpu_limit is not None:
             _blend(pixels, stamps.get(f"limit {cpu_limit:g} %", _CPU_LIMIT))
         if memory_limit is not None:
-            _blend(pixels, stamps.get(f"limit {_bytes(memory_limit)}", _MEMORY_LIMIT))
+            _blend(pixels, stamps.get(f"limit {format_bytes_compact(memory_limit)}", _MEMORY_LIMIT))
         if offline:
             _blend(pixels, stamps.get("■ offline", _OFFLINE_KEY))
         if unknown:
@@ -656,7 +655,7 @@ class _GraphFigure:
             axes.yaxis.set_major_locator(FixedLocator(list(scale.ticks)))
             axes.yaxis.set_major_formatter(FixedFormatter(list(scale.labels)))
         self.memory_axes.xaxis.set_major_formatter(FixedFormatter(labels))
-        self.window_label.set_text(f"last {_duration(frame.window)}")
+        self.window_label.set_text(f"last {format_span(frame.window)}")
         self._frame = frame
 
 
@@ -749,7 +748,9 @@ class _CollectingFigure:
     def draw(self, title: str | None, window: float) -> npt.NDArray[np.uint8]:
         """Draw the placeholder; return its RGB pixels."""
         self.title.set_text(_drawable(_shorten(title or "", _TITLE_MAX_CHARS), self.title))
-        self.hint.set_text(f"CPU and memory of the last {_duration(window)} appear after two polls")
+        self.hint.set_text(
+            f"CPU and memory of the last {format_span(window)} appear after two polls"
+        )
         self.canvas.draw()
         return np.asarray(self.canvas.buffer_rgba())
 
@@ -882,8 +883,8 @@ def _cpu_scale(peak: float, limit: float | None) -> _Scale:
 
 def _memory_scale(peak: float, limit: int | None) -> _Scale:
     wanted = max(peak, float(limit or 0), _MEMORY_FLOOR_BYTES) * _HEADROOM
-    unit = _GIB if wanted >= _GIB else _MIB
-    return _scale(_nice_ceiling(wanted / unit) * unit, unit, " GiB" if unit == _GIB else " MiB")
+    unit = GIB if wanted >= GIB else MIB
+    return _scale(_nice_ceiling(wanted / unit) * unit, unit, " GiB" if unit == GIB else " MiB")
 
 
 def _time_ticks(window: float) -> tuple[list[float], list[str]]:
@@ -891,23 +892,8 @@ def _time_ticks(window: float) -> tuple[list[float], list[str]]:
     steps = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
     step = next((s for s in steps if window / s <= 4), steps[-1])
     ticks = [-float(k * step) for k in range(int(window // step), 0, -1)] + [0.0]
-    labels = [f"−{_duration(-tick)}" if tick else "now" for tick in ticks]
+    labels = [f"−{format_span(-tick)}" if tick else "now" for tick in ticks]
     return ticks, labels
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
-
-
-def _bytes(value: float) -> str:
-    for unit, suffix in ((_GIB, "GiB"), (_MIB, "MiB"), (_KIB, "KiB")):
-        if value >= unit:
-            return f"{value / unit:.3g} {suffix}"
-    return f"{value:.0f} B"
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+from typing import Final
+
+KIB: Final = 1024
+MIB: Final = 1024**2
+GIB: Final = 1024**3
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
@@ -27,6 +32,15 @@ def format_bytes(n: float) -> str:
     return f"{text} {_UNITS[unit]}"
 
 
+def format_bytes_compact(n: float) -> str:
+    """Format a byte count as `format_bytes` does, without trailing zeros ("4 GiB", "1.5 GiB")."""
+    text = format_bytes(n)
+    number, space, unit = text.partition(" ")
+    if not space or "." not in number:
+        return text
+    return f"{number.rstrip('0').rstrip('.')} {unit}"
+
+
 def format_rate(bytes_per_second: float) -> str:
     """Format a transfer rate in binary units per second ("300 KiB/s")."""
     return format_bytes(max(0.0, bytes_per_second)) + "/s"
@@ -45,6 +59,15 @@ def format_uptime(ms: float) -> str:
     if minutes:
         return f"{minutes}m"
     return f"{secs}s"
+
+
+def format_span(seconds: float) -> str:
+    """Format a time span for a label: whole hours in h, else minutes, else seconds ("6 h")."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
 
 
 def format_percent(value: float) -> str:

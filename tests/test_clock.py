@@ -37,3 +37,19 @@ async def test_autojump_runs_a_minute_of_simulated_time_without_waiting_a_minute
         ticks += 1
     assert ticks == 60
     assert clock.monotonic() == 60
+
+
+async def test_next_deadline_is_the_earliest_sleeper_still_waiting() -> None:
+    clock = FakeClock()
+    assert clock.next_deadline() is None
+    late = asyncio.create_task(clock.sleep(5))
+    early = asyncio.create_task(clock.sleep(2))
+    await asyncio.sleep(0)
+    assert clock.next_deadline() == 2
+    early.cancel()
+    await asyncio.gather(early, return_exceptions=True)
+    # A cancelled sleep no longer counts: the bench steps straight to the next real deadline.
+    assert clock.next_deadline() == 5
+    clock.advance_to(5)
+    await late
+    assert clock.next_deadline() is None

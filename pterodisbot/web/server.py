@@ -118,8 +118,8 @@ class WebServer:
         return web.json_response(report.to_json(), status=200 if report.healthy else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        # Reading the services must happen on the loop (they change there); turning ~10k samples
-        # into text (60 ms for 500 servers) need not, so it goes to a thread.
+        # Reading the services must happen on the loop (they change there); turning the samples
+        # into text need not, and it grows with the number of servers, so it goes to a thread.
         families = _Collected(list(self.registry.collect()))
         body = await asyncio.to_thread(generate_latest, families)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
