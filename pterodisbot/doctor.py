@@ -17,6 +17,7 @@ import asyncio
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TextIO
 
 import aiohttp
@@ -34,6 +35,7 @@ from pterodisbot.log_setup import RedactingFilter
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.panel.errors import (
     AuthFailure,
+    ConflictReason,
     PanelAuthError,
     PanelConflict,
     PanelError,
@@ -55,6 +57,17 @@ _CONCURRENCY = 8
 _NAME_WIDTH = 28
 # Guilds named in the Discord line; more are counted.
 _GUILDS_SHOWN = 3
+# What a 409 means, in the words of a server line ("cannot be read: <words> (409: ...)").
+_CONFLICT_WORDS: Mapping[ConflictReason, str] = MappingProxyType(
+    {
+        ConflictReason.SUSPENDED: "suspended",
+        ConflictReason.INSTALLING: "installing",
+        ConflictReason.RESTORING_BACKUP: "restoring a backup",
+        ConflictReason.TRANSFERRING: "being transferred to another node",
+        ConflictReason.NODE_MAINTENANCE: "its node is under maintenance",
+    }
+)
+_FAILED_INSTALL_STATUSES = frozenset({"install_failed", "reinstall_failed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +261,9 @@ async def _read_all(api: PterodactylAPI, servers: Sequence[Server]) -> list[Serv
             try:
                 return ServerCheck(server, resources=await api.get_resources(server.identifier))
             except PanelConflict as error:
-                return ServerCheck(server, reason=f"{_conflict_reason(server)} (409{_said(error)})")
+                return ServerCheck(
+                    server, reason=f"{_conflict_words(error, server)} (409{_said(error)})"
+                )
             except PanelUnavailable as error:
                 if error.node_down:
                     return ServerCheck(
@@ -275,21 +290,13 @@ def _said(error: PanelError, sep: str = ": ") -> str:
     return f"{sep}{error.detail}" if error.detail else ""
 
 
-def _conflict_reason(server: Server) -> str:
-    """Name the state behind a 409 from what the server listing said."""
-    if server.is_suspended or server.status == "suspended":
-        return "suspended"
-    if server.status in {"install_failed", "reinstall_failed"}:
+def _conflict_words(error: PanelConflict, server: Server) -> str:
+    """Name the state behind a 409: the panel's reason, told apart by the listing's status."""
+    # The panel says "not yet installed" both while installing and after a failed install;
+    # only the server's status (from the listing) tells the two apart.
+    if error.reason is ConflictReason.INSTALLING and server.status in _FAILED_INSTALL_STATUSES:
         return "its installation failed"
-    if server.is_installing or server.status == "installing":
-        return "installing"
-    if server.status == "restoring_backup":
-        return "restoring a backup"
-    if server.is_transferring:
-        return "being transferred to another node"
-    if server.is_node_under_maintenance:
-        return "its node is under maintenance"
-    return "busy"
+    return _CONFLICT_WORDS.get(error.reason, "busy")
 
 
 def _server_lines(checks: Sequence[ServerCheck]) -> list[str]:

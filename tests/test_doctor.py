@@ -14,7 +14,7 @@ from pterodisbot.config import Settings, settings_from_sections
 from pterodisbot.doctor import run_doctor
 from pterodisbot_sandbox.discord_server import DiscordSandbox, make_bot_token
 from pterodisbot_sandbox.panel import SimServerSpec, SimulatedPanel
-from tests.fixtures.discord import SandboxFactory
+from tests.fixtures.discord import SandboxFactory, poll_until
 from tests.fixtures.panel import MakeSimPanel
 from tests.processes import subprocess_env
 
@@ -113,6 +113,47 @@ async def test_doctor_tells_each_server_state_truthfully_and_passes(
     assert output.rstrip().endswith("doctor: the bot can run with this configuration")
     # One resources call per server: the doctor costs what one poll costs.
     assert panel.stats()["requests"][RESOURCES] == 5
+
+
+async def test_doctor_names_every_state_the_panel_refuses_a_read_for(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    fleet = [
+        SimServerSpec(name="Broken", identifier="bbbb0001", status="install_failed"),
+        SimServerSpec(name="Restore", identifier="bbbb0002", status="restoring_backup"),
+        SimServerSpec(name="Moving", identifier="bbbb0003", transferring=True),
+        SimServerSpec(name="Patched", identifier="bbbb0004", node_maintenance=True),
+    ]
+    panel = await make_sim_panel(api_key=KEY, fleet=fleet)
+
+    code, output = await doctor(settings_for(panel))
+
+    assert "cannot be read: its installation failed (409: " in line_for(output, "bbbb0001")
+    assert "cannot be read: restoring a backup (409: " in line_for(output, "bbbb0002")
+    assert "cannot be read: being transferred to another node (409: " in line_for(
+        output, "bbbb0003"
+    )
+    assert "cannot be read: its node is under maintenance (409: " in line_for(output, "bbbb0004")
+    assert code == 0
+
+
+async def test_doctor_believes_the_409_over_an_older_server_listing(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    panel = await make_sim_panel(api_key=KEY, fleet=FLEET[:1])
+    # Hold the read back (real time) so the server can be suspended after it was listed.
+    panel.add_fault("slow", servers=["aaaa0001"], delay=2.0)
+    run = asyncio.create_task(doctor(settings_for(panel)))
+
+    async def read_arrived() -> bool:
+        return panel.stats()["requests"].get(RESOURCES, 0) == 1
+
+    await poll_until(read_arrived, what="the doctor's resources read of aaaa0001")
+    panel.server("aaaa0001").status = "suspended"
+    code, output = await run
+
+    assert "cannot be read: suspended (409: " in line_for(output, "aaaa0001")
+    assert code == 0
 
 
 async def test_doctor_fails_with_a_clear_line_on_a_bad_key(make_sim_panel: MakeSimPanel) -> None:

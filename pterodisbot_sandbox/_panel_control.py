@@ -1,0 +1,141 @@
+"""The simulated panel's `/_sim/` control API: look at servers, crash them, inject faults, count.
+
+No key and no rate limit: it is for tests and the demo page, never for the bot. Errors are
+`{"error": ...}` (`sim_error`), not the panel's envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from pterodisbot_sandbox._panel_faults import FAULT_KINDS, FIVE_XX_CYCLE
+from pterodisbot_sandbox._panel_fleet import POWER_STATES, SERVER_STATUSES, SimServer
+from pterodisbot_sandbox._panel_http import is_number, sim_body, sim_error
+from pterodisbot_sandbox._panel_state import PanelState
+
+log = logging.getLogger(__name__)
+
+
+class ControlApi:
+    """The `/_sim/` routes, over the same state as the client API."""
+
+    def __init__(self, state: PanelState) -> None:
+        self._state = state
+
+    def routes(self) -> list[web.RouteDef]:
+        """Return the control API's routes."""
+        return [
+            web.get("/_sim/servers", self._servers),
+            web.get("/_sim/servers/{server}", self._server),
+            web.post("/_sim/servers/{server}/crash", self._crash),
+            web.post("/_sim/servers/{server}/crashloop", self._crashloop),
+            web.post("/_sim/servers/{server}/state", self._set_state),
+            web.get("/_sim/faults", self._faults),
+            web.post("/_sim/faults", self._add_fault),
+            web.delete("/_sim/faults", self._clear_faults),
+            web.get("/_sim/stats", self._stats),
+            web.delete("/_sim/stats", self._reset_stats),
+        ]
+
+    def _server_or_404(self, request: web.Request) -> SimServer:
+        server = self._state.find(request.match_info["server"])
+        if server is None:
+            raise sim_error(404, f"no server {request.match_info['server']!r}")
+        return server
+
+    async def _servers(self, request: web.Request) -> web.Response:
+        return web.json_response({"servers": [s.sim_view() for s in self._state.servers.values()]})
+
+    async def _server(self, request: web.Request) -> web.Response:
+        return web.json_response(self._server_or_404(request).sim_view())
+
+    async def _crash(self, request: web.Request) -> web.Response:
+        server = self._server_or_404(request)
+        crashed = server.crash()
+        if crashed:
+            log.info("server %s (%s) crashed on request", server.identifier, server.name)
+        return web.json_response({"crashed": crashed, **server.sim_view()})
+
+    async def _crashloop(self, request: web.Request) -> web.Response:
+        server = self._server_or_404(request)
+        body = await sim_body(request)
+        seconds = body.get("seconds", 60)
+        auto_restart = body.get("auto_restart", True)
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            raise sim_error(422, "seconds must be a number >= 0")
+        if not isinstance(auto_restart, bool):
+            raise sim_error(422, "auto_restart must be true or false")
+        server.crashloop(float(seconds), auto_restart=auto_restart)
+        log.info("server %s (%s) crash-loops for %s s", server.identifier, server.name, seconds)
+        return web.json_response({"crashloop_seconds": seconds, **server.sim_view()})
+
+    async def _set_state(self, request: web.Request) -> web.Response:
+        server = self._server_or_404(request)
+        body = await sim_body(request)
+        if "status" in body:
+            status = body["status"]
+            if status in (None, "none", ""):
+                server.status = None
+            elif status in SERVER_STATUSES:
+                server.status = status
+            else:
+                raise sim_error(422, f"status must be null or one of {list(SERVER_STATUSES)}")
+        for flag in ("node_down", "node_maintenance", "transferring"):
+            if flag in body:
+                if not isinstance(body[flag], bool):
+                    raise sim_error(422, f"{flag} must be true or false")
+                setattr(server, flag, body[flag])
+        if "power" in body:
+            state = next((s for s in POWER_STATES if s == body["power"]), None)
+            if state is None:
+                raise sim_error(422, "power must be offline, starting, running or stopping")
+            server.set_power_state(state)
+        return web.json_response(server.sim_view())
+
+    async def _faults(self, request: web.Request) -> web.Response:
+        now = self._state.clock.monotonic()
+        return web.json_response({"faults": [f.to_json(now) for f in self._state.faults()]})
+
+    async def _add_fault(self, request: web.Request) -> web.Response:
+        body = await sim_body(request)
+        kind = next((k for k in FAULT_KINDS if k == body.get("kind")), None)
+        seconds = body.get("seconds")
+        servers = body.get("servers")
+        status = body.get("status")
+        delay = body.get("delay")
+        if kind is None:
+            raise sim_error(422, f"kind must be one of {list(FAULT_KINDS)}")
+        if seconds is not None and (not is_number(seconds) or seconds <= 0):
+            raise sim_error(422, "seconds must be a number > 0 (or absent: until cleared)")
+        if servers is not None and (
+            not isinstance(servers, list) or not all(isinstance(s, str) for s in servers)
+        ):
+            raise sim_error(422, "servers must be a list of server identifiers")
+        if status is not None and status not in FIVE_XX_CYCLE:
+            raise sim_error(422, "status must be 500, 502 or 503")
+        if delay is not None and (not is_number(delay) or delay < 0):
+            raise sim_error(422, "delay must be a number >= 0")
+        unknown = [s for s in servers or () if self._state.find(s) is None]
+        if unknown:
+            raise sim_error(404, f"no such servers: {unknown}")
+        fault = self._state.add_fault(
+            kind,
+            None if seconds is None else float(seconds),
+            servers,
+            status=status,
+            delay=None if delay is None else float(delay),
+        )
+        return web.json_response(fault.to_json(self._state.clock.monotonic()), status=201)
+
+    async def _clear_faults(self, request: web.Request) -> web.Response:
+        self._state.clear_faults()
+        return web.Response(status=204)
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self._state.stats())
+
+    async def _reset_stats(self, request: web.Request) -> web.Response:
+        self._state.reset_stats()
+        return web.Response(status=204)
