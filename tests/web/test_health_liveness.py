@@ -12,8 +12,8 @@ import pytest
 
 from pterodisbot.clock import FakeClock
 from pterodisbot.lifecycle import report_progress
+from pterodisbot.monitor import ServerSnapshot
 from pterodisbot.web import WebServer
-from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product
 from tests.web.test_endpoint import _value, scrape
 
@@ -189,14 +189,16 @@ async def test_healthz_is_503_when_the_monitor_loop_hangs(
     await product.start(panel={"clock": clock}, clock=clock, poll_interval=10)
     web = await _serve(product, served)
     monitor = product.services.monitor
-    route = "GET /api/client/servers/{server}/resources"
-    polled = product.panel.stats()["requests"][route]
-    clock.hang()  # the loop wakes for its next cycle, polls one server, and hangs in it
+    hung = asyncio.Event()
 
-    async def next_cycle_began() -> bool:
-        return bool(product.panel.stats()["requests"][route] > polled)
+    def hang_at_the_next_snapshot(_snap: ServerSnapshot, _previous: ServerSnapshot | None) -> None:
+        # The loop has just polled one more server and hangs at its next wait. Hung from the
+        # test instead, it could be caught between a request and its answer, polling no more.
+        clock.hang()
+        hung.set()
 
-    await poll_until(next_cycle_began, within=5, what="the next cycle's first poll")
+    monitor.add_listener(hang_at_the_next_snapshot)
+    await asyncio.wait_for(hung.wait(), 5)
     await asyncio.sleep(0.2)  # its answer handled: the loop's last sign of life
     stall_after = monitor.stall_after
     clock.advance(stall_after - 2)
