@@ -49,7 +49,7 @@ def test_example_config_ini_loads_with_secrets_from_the_environment() -> None:
     assert settings.discord.token.reveal() == TOKEN
     assert settings.pterodactyl.requests_per_minute == 600
     assert settings.monitoring.poll_interval == 10
-    assert settings.monitoring.history_size == 8640
+    assert settings.monitoring.history_size == 133  # auto: 900 s at 10 s, +25 %, +20
     assert settings.discord.guild_ids == ()
     assert settings.discord.api_base is None
     assert settings.logging.file is None
@@ -462,3 +462,51 @@ def test_the_config_path_defaults_to_the_pterodisbot_config_variable(tmp_path: P
     settings = load_settings(env={**SECRETS, "PTERODISBOT_CONFIG": str(config)})
     assert settings.pterodactyl.host == "from-variable.example.com"
     assert settings.config_path == config
+
+
+def test_history_defaults_to_a_sqlite_file_beside_the_config(tmp_path: Path) -> None:
+    config = write(tmp_path, MINIMAL)
+    settings = load_settings(config, env=SECRETS, dotenv_path=None)
+    assert settings.history.url.kind == "sqlite"
+    assert settings.history.url.path == tmp_path / "data" / "history.sqlite3"
+    assert settings.history.flush_interval == 10
+    assert settings.history.buffer_limit == 200_000
+
+
+def test_history_url_forms(tmp_path: Path) -> None:
+    def url(text: str) -> object:
+        sections = {**MINIMAL_SECTIONS, "history": {"url": text}}
+        return settings_from_sections(sections, env=SECRETS, base_dir=tmp_path).history.url
+
+    absolute = url("sqlite:////var/lib/pdb/h.sqlite3")
+    assert absolute.path == Path("/var/lib/pdb/h.sqlite3")  # type: ignore[attr-defined]
+    assert url("none").enabled is False  # type: ignore[attr-defined]
+    pg = url("postgres://bot:hunter2secret@db.example:5432/pdb")
+    assert pg.kind == "postgresql"  # type: ignore[attr-defined]
+    assert pg.dsn.reveal() == "postgresql://bot:hunter2secret@db.example:5432/pdb"  # type: ignore[attr-defined]
+    assert pg.shown == "postgresql://bot:***@db.example:5432/pdb"  # type: ignore[attr-defined]
+
+
+def test_a_database_password_is_never_shown_and_is_redacted_from_logs(tmp_path: Path) -> None:
+    env = {**SECRETS, "PTERODISBOT_HISTORY_URL": "postgresql://bot:hunter2secret@db.example/pdb"}
+    settings = settings_from_sections(MINIMAL_SECTIONS, env=env, base_dir=tmp_path)
+    assert "hunter2secret" in settings.secret_values()
+    assert "hunter2secret" not in repr(settings)
+    bad = {**SECRETS, "PTERODISBOT_HISTORY_URL": "mysql://bot:hunter2secret@db.example/pdb"}
+    with pytest.raises(ConfigValidationError) as excinfo:
+        settings_from_sections(MINIMAL_SECTIONS, env=bad, base_dir=tmp_path)
+    (problem,) = problems_of(excinfo)
+    assert problem.startswith("history.url")
+    assert "mysql://bot:***@db.example/pdb" in problem
+    assert "hunter2secret" not in problem
+
+
+def test_history_size_auto_follows_the_graph_window(tmp_path: Path) -> None:
+    sections = {
+        **MINIMAL_SECTIONS,
+        "monitoring": {"poll_interval": "5", "graph_window": "1h"},
+    }
+    settings = settings_from_sections(sections, env=SECRETS, base_dir=tmp_path)
+    assert settings.monitoring.history_size == 3600 * 5 // 4 // 5 + 20
+    fixed = {**MINIMAL_SECTIONS, "monitoring": {"history_size": "500"}}
+    assert settings_from_sections(fixed, env=SECRETS).monitoring.history_size == 500

@@ -90,6 +90,8 @@ async def test_reload_config_names_what_needs_a_restart_and_leaves_it_alone(
 ) -> None:
     await _adopt(product, config_file)
     caplog.set_level(logging.INFO, logger="pterodisbot.reload")
+    size_before = product.services.settings.monitoring.history_size
+    assert size_before != 100
     _write(
         config_file,
         _config_text(
@@ -104,7 +106,7 @@ async def test_reload_config_names_what_needs_a_restart_and_leaves_it_alone(
     assert "0 change(s) applied, 2 need a restart" in result.content
     assert "needs a restart (not applied) pterodactyl.url" in result.content
     assert product.services.settings.pterodactyl.url == product.panel.url
-    assert product.services.settings.monitoring.history_size == 8640
+    assert product.services.settings.monitoring.history_size == size_before
     logged = [r.getMessage() for r in caplog.records]
     assert any("needs a restart (not applied) monitoring.history_size" in m for m in logged)
 

@@ -15,6 +15,7 @@ import dataclasses
 import difflib
 import io
 import logging
+import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,9 +34,12 @@ from pterodisbot.config._settings import (
     ENV_PREFIX,
     TOKEN_ENV,
     URL_ENV,
+    URL_PASSWORD,
     ConfigProblem,
     ConfigValidationError,
     DiscordSettings,
+    HistorySettings,
+    HistoryURL,
     HttpSettings,
     LoggingSettings,
     MonitoringSettings,
@@ -90,6 +94,7 @@ class _Context:
         """Quote a value for a problem line; anything secret-looking becomes '***'."""
         if any(secret in value for secret in self._secrets) or API_KEY_PATTERN.search(value):
             return "'***'"
+        value = URL_PASSWORD.sub(r"\1:***@", value)
         if len(value) > 80:
             value = value[:77] + "..."
         return repr(value)
@@ -98,7 +103,7 @@ class _Context:
         """Replace every known secret and API-key-shaped word in free text with ***."""
         for secret in self._secrets:
             text = text.replace(secret, "***")
-        return API_KEY_PATTERN.sub("***", text)
+        return API_KEY_PATTERN.sub("***", URL_PASSWORD.sub(r"\1:***@", text))
 
     def problem(self, where: str, shown: str, expected: str) -> None:
         """Record a problem; section names, keys and hints are scrubbed of secrets too."""
@@ -443,6 +448,16 @@ def _overrides(
     return overrides
 
 
+def auto_history_size(graph_window: float, smoothing: float, poll_interval: float) -> int:
+    """Return the ring size `history_size = auto` means: the live graph's span and a margin.
+
+    The store keeps the long history; memory keeps what the live graph and the smoothing read,
+    plus a quarter and 20 samples for polls that come late: 133 at the defaults (900 s, 10 s).
+    """
+    span = max(graph_window, smoothing)
+    return max(10, math.ceil(span * 1.25 / poll_interval) + 20)
+
+
 def _check_monitoring(ctx: _Context, settings: MonitoringSettings, rpm: int) -> None:
     """Warn about intervals that contradict each other or the request budget."""
     kept = settings.history_size * settings.poll_interval
@@ -503,15 +518,25 @@ def _build(
     }
     permissions = values["permissions"]
     rules = {action: permissions.pop(action.value) for action in Action}
+    monitoring = values["monitoring"]
+    if monitoring["history_size"] is None:
+        monitoring["history_size"] = auto_history_size(
+            monitoring["graph_window"], monitoring["smoothing"], monitoring["poll_interval"]
+        )
+    history = values["history"]
+    url: HistoryURL = history["url"]
+    if url.path is not None and not url.path.is_absolute():
+        history["url"] = dataclasses.replace(url, path=base_dir / url.path)
     settings = Settings(
         pterodactyl=PterodactylSettings(api_key=Secret(api_key[0]), **panel),
         discord=DiscordSettings(token=Secret(token[0]), **values["discord"]),
-        monitoring=MonitoringSettings(**values["monitoring"]),
+        monitoring=MonitoringSettings(**monitoring),
         permissions=PermissionsSettings(
             rules=rules, overrides=_overrides(ctx, servers), **permissions
         ),
         logging=LoggingSettings(**values["logging"]),
         http=HttpSettings(**values["http"]),
+        history=HistorySettings(**history),
         config_path=config_path,
     )
     _check_monitoring(ctx, settings.monitoring, settings.pterodactyl.requests_per_minute)

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Final, cast
 from urllib.parse import SplitResult, urlsplit
 
+from pterodisbot.config._settings import HistoryURL, Secret
 from pterodisbot.permissions import OPEN_WHEN_EMPTY, Action, RoleRule
 
 _SNOWFLAKE: Final = re.compile(r"[0-9]{1,20}")
@@ -65,6 +66,21 @@ def integer(low: int, high: int, what: str = "a whole number") -> Callable[[str]
         if not low <= value <= high:
             raise Invalid(expected)
         return value
+
+    return parse
+
+
+def integer_or_auto(low: int, high: int, what: str) -> Callable[[str], int | None]:
+    """Return a parser of a whole number from low to high, or "auto" (None: computed later)."""
+    whole = integer(low, high, what)
+
+    def parse(raw: str) -> int | None:
+        if raw.strip().lower() == "auto":
+            return None
+        try:
+            return whole(raw)
+        except Invalid as bad:
+            raise Invalid(f"auto or {bad.expected}") from None
 
     return parse
 
@@ -285,3 +301,32 @@ def http_host(raw: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[?[0-9A-Fa-f:.]+\]?", text) or text.count(":") == 1:
         raise Invalid("an address to listen on, e.g. 127.0.0.1 (0.0.0.0 in a container)")
     return text.strip("[]")
+
+
+def history_url(raw: str) -> HistoryURL:
+    """Read where the history store is: sqlite:///PATH, postgresql://..., or none."""
+    text = raw.strip()
+    if text.lower() in ("", "none", "off"):
+        return HistoryURL("none")
+    expected = (
+        "sqlite:///data/history.sqlite3 (a file; four slashes for an absolute path), "
+        "postgresql://user:password@host:5432/database, or none"
+    )
+    scheme, sep, rest = text.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise Invalid(expected)
+    if scheme == "sqlite":
+        # SQLAlchemy's form: sqlite:///relative/path, sqlite:////absolute/path.
+        if not rest.startswith("/") or len(rest) < 2:
+            raise Invalid(expected)
+        return HistoryURL("sqlite", path=Path(rest[1:]).expanduser())
+    if scheme in ("postgresql", "postgres"):
+        try:
+            host = urlsplit(text).hostname
+        except ValueError:
+            host = None
+        if not host:
+            raise Invalid(expected + " (the database URL needs a host)")
+        return HistoryURL("postgresql", dsn=Secret("postgresql" + text[len(scheme) :]))
+    raise Invalid(expected)

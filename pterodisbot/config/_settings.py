@@ -172,6 +172,51 @@ class HttpSettings:
     port: int = 9550
 
 
+HistoryKind = Literal["sqlite", "postgresql", "none"]
+
+# A password in a database URL, for redaction: "scheme://user:PASSWORD@host".
+URL_PASSWORD: Final = re.compile(r"(?<=://)([^:/@\s]*):([^@\s]+)@")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryURL:
+    """`[history] url`: where the history store is; `shown` is safe to log (no password)."""
+
+    kind: HistoryKind
+    path: Path | None = None
+    dsn: Secret | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Tell whether history is kept at all."""
+        return self.kind != "none"
+
+    @property
+    def shown(self) -> str:
+        """Return the URL for logs and problem lines, its password replaced by ***."""
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.path}"
+        if self.kind == "postgresql" and self.dsn is not None:
+            return URL_PASSWORD.sub(r"\1:***@", self.dsn.reveal())
+        return "none"
+
+    def password(self) -> str | None:
+        """Return the database password in the URL, if any, for the log redaction filter."""
+        if self.dsn is None:
+            return None
+        found = URL_PASSWORD.search(self.dsn.reveal())
+        return found.group(2) if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySettings:
+    """`[history]`: the store that keeps every sample and its rollups, and its write pacing."""
+
+    url: HistoryURL = HistoryURL("none")
+    flush_interval: float = 10.0
+    buffer_limit: int = 200_000
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the bot was configured with, validated and frozen."""
@@ -182,10 +227,15 @@ class Settings:
     permissions: PermissionsSettings
     logging: LoggingSettings
     http: HttpSettings = HttpSettings()
+    history: HistorySettings = HistorySettings()
     config_path: Path | None = None
     warnings: tuple[str, ...] = ()
 
     def secret_values(self) -> tuple[str, ...]:
         """Return the revealed secrets, for the log redaction filter."""
-        found = (self.discord.token.reveal(), self.pterodactyl.api_key.reveal())
+        found = (
+            self.discord.token.reveal(),
+            self.pterodactyl.api_key.reveal(),
+            self.history.url.password(),
+        )
         return tuple(value for value in found if value)

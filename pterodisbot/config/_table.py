@@ -238,9 +238,13 @@ TABLE: Final = (
             ),
             Key(
                 "history_size",
-                "8640",
-                p.integer(10, 1_000_000, "a sample count"),
-                "Samples kept per server for graphs and history: 8640 = one day at a 10 s poll.",
+                "auto",
+                p.integer_or_auto(10, 1_000_000, "a sample count"),
+                "Samples kept in memory per server, for the live graph and the smoothing. auto = "
+                "enough for graph_window (and smoothing) at poll_interval, with a margin: 133 "
+                "samples at the defaults, about 5.8 KiB a server (45 bytes a sample). Longer "
+                "history lives in the history store ([history]); set a number (10 to 1000000) "
+                "only to keep more in memory.",
             ),
             Key(
                 "cpu_threshold",
@@ -417,6 +421,40 @@ TABLE: Final = (
                 "9550",
                 p.integer(1, 65535, "a TCP port"),
                 "TCP port. 1 to 65535.",
+            ),
+        ),
+    ),
+    Section(
+        "history",
+        (
+            Key(
+                "url",
+                "sqlite:///data/history.sqlite3",
+                p.history_url,
+                "Where every sample and state change is kept (rolled up: raw samples for 2 days, "
+                "1-minute buckets for 8 days, 1-hour buckets for 400 days), for /server_history, "
+                "uptime and a full live graph right after a restart.\n"
+                "sqlite:///PATH: a file, relative to this file's folder (four slashes for an "
+                "absolute path); the default needs nothing installed.\n"
+                "postgresql://user:password@host:5432/database: a PostgreSQL server, for fleets "
+                "that outgrow one machine or several bots sharing one database. Put a URL with a "
+                "password in .env as PTERODISBOT_HISTORY_URL=..., not here.\n"
+                "none: keep no history (the live graph only).",
+            ),
+            Key(
+                "flush_interval",
+                "10",
+                p.duration(1, 300),
+                "Seconds between two writes of the samples gathered meanwhile, in one "
+                "transaction. A crash loses at most this much. 1 to 300.",
+            ),
+            Key(
+                "buffer_limit",
+                "200000",
+                p.integer(1000, 10_000_000, "a sample count"),
+                "Samples held in memory while the store cannot be written (database down, disk "
+                "full); beyond it the oldest are dropped and counted. 200000 is about 17 minutes "
+                "of 2,000 servers at a 10 s poll. 1000 to 10000000.",
             ),
         ),
     ),
