@@ -18,6 +18,7 @@ import secrets
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,8 @@ from pterodisbot.bot import discord_api
 from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.config import LoggingSettings, Settings, settings_from_sections
 from pterodisbot.log_setup import configure_logging
-from pterodisbot.store import HistoryStore, SampleRow, StateChange
+from pterodisbot.store import HistoryStore, SampleRow, StateChange, open_store
+from pterodisbot.web import WebServer
 from pterodisbot_sandbox.discord_server import DiscordSandbox
 from pterodisbot_sandbox.panel import (
     PowerStateName,
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8765
 DEFAULT_SERVERS = 8
+HISTORY_FILE = "history.sqlite3"
 # The panel caches resources for 20 s; the demo answers live so a visitor sees change at once.
 DEMO_POLL_INTERVAL = 3.0
 # The flaky server crashes about this often (seconds, randomised ±30 %), first after CHAOS_FIRST.
@@ -201,6 +204,10 @@ def demo_settings(
             "admin": "Admin",
         },
         "logging": {"level": "WARNING", "loggers": "discord=ERROR, aiohttp.access=WARNING"},
+        # The demo's store: a file in its workdir, seeded with a generated week at start.
+        "history": {"url": f"sqlite:///{HISTORY_FILE}"},
+        # The bot's HTTP endpoint (health, metrics, the history API); `Demo` binds a free port.
+        "http": {"enabled": "true"},
     }
     env = {"DISCORD_TOKEN": token, "PTERODACTYL_API_KEY": panel.api_key}
     return settings_from_sections(sections, env=env, base_dir=workdir)
@@ -487,7 +494,10 @@ class Demo:
         )
         self.sandbox = DiscordSandbox(routes=self._routes())
         self.bot: PterodactylBot | None = None
+        self.web: WebServer | None = None
         self.settings: Settings | None = None
+        # What seeding the week of history took (rows, seconds), for the log and the tests.
+        self.seeded_history: tuple[int, float] | None = None
         self._workdir = workdir
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -516,6 +526,7 @@ class Demo:
         return {
             "ready": self.ready,
             "discord_api": self.sandbox.url,
+            "http": self.web.url if self.web is not None else "",
             "panel_url": self.panel.url,
             "panel_api_key": self.panel.api_key,
             "guild_id": str(guild.id),
@@ -537,9 +548,12 @@ class Demo:
         self.settings = demo_settings(
             self.panel, self.sandbox, self._workdir, self.sandbox.bot_token
         )
+        await self._seed_history(self.settings)
         self._previous_target = discord_api.use_api_base(self.sandbox.url)
         bot = build_bot(self.settings, guild_ready_timeout=0.1)
         self.bot = bot
+        self.web = WebServer(bot, host=self.host, port=0)
+        await self.web.start()
         self._bot_task = asyncio.create_task(bot.start(self.sandbox.bot_token), name="demo-bot")
         await self._wait_ready(bot)
         for identifier in self.seed_embeds:
@@ -557,6 +571,9 @@ class Demo:
             self._chaos_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._chaos_task
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         if self.bot is not None:
             await self.bot.close()
         if self._bot_task is not None:
@@ -581,6 +598,22 @@ class Demo:
         await self.stop()
 
     # ----- startup -----
+
+    async def _seed_history(self, settings: Settings) -> None:
+        """Write a generated week of the fleet's history through the store the bot then opens."""
+        began = time.perf_counter()
+        history = generate_history(self.panel, now=self.panel.clock.time())
+        store = open_store(settings.history.url)
+        await store.open()
+        try:
+            await write_history(store, history)
+        finally:
+            await store.close()
+        rows = len(history.samples) + len(history.changes)
+        self.seeded_history = (rows, time.perf_counter() - began)
+        log.info(
+            "demo: a week of history written (%d rows in %.1f s)", rows, self.seeded_history[1]
+        )
 
     async def _wait_ready(self, bot: PterodactylBot, within: float = 60.0) -> None:
         loop = asyncio.get_running_loop()

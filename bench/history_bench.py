@@ -1,0 +1,276 @@
+"""The history store: sustained writes, a 30-day read, bytes per server, history graphs.
+
+Every figure drives the bot's own code: `open_store()` (SQLite here; PostgreSQL too when a
+throwaway cluster can be started, `tests/fixtures/postgres.py`), the recorder the bot builds
+(`app.build_services`, the monitor polling a simulated panel over HTTP) and `GraphRenderer`.
+Stores are filled through `HistoryStore.write()` and rolled up by `maintain()`, as the bot does;
+old samples are written at a coarser step than the bot's 10 s (what each line says), since only
+their rolled-up buckets are read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench._board import Pipeline, Work, default_settings
+from bench.loop_bench import _free_port, _sandbox_world, _spawn, _wait_for_panel
+from pterodisbot.bot import discord_api
+from pterodisbot.clock import SystemClock
+from pterodisbot.config import HistoryURL
+from pterodisbot.store import (
+    DAY,
+    HOUR,
+    MINUTE,
+    RAW,
+    WINDOWS,
+    HistoryStore,
+    SampleRow,
+    open_store,
+)
+from pterodisbot.units import GIB, MIB
+
+NOW = 1_800_000_000.0
+WRITE_SERVERS = 2_000
+WRITE_SECONDS = 60.0
+TICK = 0.02
+READ_SERVERS = 200
+READ_DAYS = 30
+READS = 40
+SIZE_SERVERS = 5
+KEY = "ptlc_historybench"
+
+
+def report(label: str, figures: str) -> None:
+    """Print one aligned line of results."""
+    print(f"{label:<58} {figures}", flush=True)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Return the q-th percentile (0..100) of `values`."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))]
+
+
+def sqlite_store(path: Path) -> HistoryStore:
+    """Return the bot's SQLite store at `path` (not yet open)."""
+    return open_store(HistoryURL("sqlite", path=path))
+
+
+def rows(server: str, start: float, end: float, step: float, seed: int) -> list[SampleRow]:
+    """Return a running server's samples every `step` s over `[start, end)`, a wave of load."""
+    out = []
+    t = start
+    while t < end:
+        phase = t / 3600.0 + seed
+        out.append(
+            SampleRow(
+                server=server,
+                t=t,
+                state="running",
+                cpu_percent=80 + 60 * math.sin(phase) + 15 * math.sin(t / 97.0),
+                memory_bytes=int(3 * GIB + GIB * math.sin(phase / 5)),
+                disk_bytes=12 * GIB,
+                rx_rate=40_000.0 + 10_000 * math.sin(phase * 3),
+                tx_rate=9_000.0,
+                uptime_ms=int((t - start) * 1000),
+                span_s=step,
+            )
+        )
+        t += step
+    return out
+
+
+async def fill(
+    store: HistoryStore,
+    servers: Sequence[str],
+    plan: Sequence[tuple[float, float, float]],
+    *,
+    batch: int = 20_000,
+) -> int:
+    """Write each server's samples for every (age from, age to, step) of `plan`, then roll up."""
+    written = 0
+    for older, newer, step in plan:
+        pending: list[SampleRow] = []
+        for n, server in enumerate(servers):
+            pending.extend(rows(server, NOW - older, NOW - newer, step, n))
+            if len(pending) >= batch:
+                await store.write(pending, [])
+                written += len(pending)
+                pending = []
+        if pending:
+            await store.write(pending, [])
+            written += len(pending)
+        # Rolled up chunk by chunk, as the bot's maintenance would have (pages freed by the raw
+        # samples it drops are reused by the next chunk).
+        await store.maintain(NOW - newer)
+    await store.maintain(NOW)
+    return written
+
+
+# ----- read: a 30-day graph and its uptime from a store of 200 servers -----
+
+
+async def read_30_days(workdir: Path) -> None:
+    """Build 30 days of 200 servers; time series() (30d window) + uptime()."""
+    store = sqlite_store(workdir / "read.sqlite3")
+    await store.open()
+    servers = [f"srv{n:05d}" for n in range(READ_SERVERS)]
+    began = time.perf_counter()
+    # Hourly samples for what only the hour tier keeps, 10 min for the minute tier's days, 60 s
+    # for the raw days: every tier holds rows for the whole range, as at steady state.
+    plan = ((READ_DAYS * DAY, 8 * DAY, 3600.0), (8 * DAY, 2 * DAY, 600.0), (2 * DAY, 0.0, 60.0))
+    written = await fill(store, servers, plan)
+    built = time.perf_counter() - began
+    window = WINDOWS["30d"]
+    times = []
+    points = 0
+    for n in range(READS):
+        server = servers[(n * 37) % len(servers)]
+        started = time.perf_counter()
+        series = await store.series(server, NOW - window.seconds, NOW, window.step_s)
+        await store.uptime(server, NOW - window.seconds, NOW)
+        times.append((time.perf_counter() - started) * 1000)
+        points = len(series.points)
+    size = await store.size_bytes()
+    await store.close()
+    report(
+        f"read 30d series (step {window.step_s} s) + uptime, {READ_SERVERS} servers",
+        f"p50 {percentile(times, 50):6.1f} ms   p95 {percentile(times, 95):6.1f} ms"
+        f"   ({points} points; target p95 < 100 ms)",
+    )
+    report(
+        "  (store built through write() + maintain())",
+        f"{written:,} samples (1 h / 10 min / 60 s steps by age) in {built:.0f} s;"
+        f" {size / MIB:.0f} MiB",
+    )
+
+
+# ----- bytes per server at steady state -----
+
+
+async def bytes_per_server(workdir: Path) -> None:
+    """Measure raw 2 d + minute 8 d + 30 d of hours; extrapolate the hour tier to 400 d."""
+    servers = [f"size{n:04d}" for n in range(SIZE_SERVERS)]
+    # Raw at the bot's 10 s for RAW's 2 days, 60 s samples (one per minute bucket) before.
+    recent = ((MINUTE.retention_s, RAW.retention_s, 60.0), (RAW.retention_s, 0.0, 10.0))
+    hour_days = 30
+    older = ((MINUTE.retention_s + hour_days * DAY, MINUTE.retention_s, 3600.0),)
+    sizes = []
+    for name, plan in (("recent", recent), ("with-hours", (*older, *recent))):
+        store = sqlite_store(workdir / f"size-{name}.sqlite3")
+        await store.open()
+        await fill(store, servers, plan)
+        sizes.append(await store.size_bytes())
+        await store.close()
+    recent_bytes, with_hours = sizes
+    hour_rows = hour_days * 24 * SIZE_SERVERS
+    per_hour_row = max(0.0, (with_hours - recent_bytes) / hour_rows)
+    hours_kept = HOUR.retention_s / 3600
+    steady = recent_bytes / SIZE_SERVERS + (hours_kept - MINUTE.retention_s / 3600) * per_hour_row
+    report(
+        "bytes per server at steady state (SQLite)",
+        f"{steady / 1e6:.2f} MB   (target ~3 MB)",
+    )
+    report(
+        "  measured: raw 2 d @10 s + minute 8 d (+ their hours)",
+        f"{recent_bytes / SIZE_SERVERS / 1e6:.2f} MB per server ({SIZE_SERVERS} servers)",
+    )
+    report(
+        "  hour row, measured from 30 d more",
+        f"{per_hour_row:.0f} B; x {hours_kept - MINUTE.retention_s / 3600:,.0f} hours"
+        f" extrapolated to {HOUR.retention_s // DAY} d",
+    )
+
+
+# ----- sustained writes: 2,000 servers polled every 10 s through the bot's recorder -----
+
+
+async def _write_run(panel_url: str, discord_url: str, url: str, workdir: Path) -> str:
+    settings = default_settings(
+        panel_url=panel_url,
+        api_key=KEY,
+        discord_url=discord_url,
+        workdir=workdir,
+        pterodactyl={"requests_per_minute": "100000"},
+        history={"url": url},
+    )
+    pipeline = await Pipeline.start(settings, clock=SystemClock(), work=Work())
+    history = pipeline.services.history
+    try:
+        await history.start(pipeline.services.metrics, time.time() - 3600)
+        monitor = pipeline.monitor
+        polled = asyncio.Event()
+        monitor.add_listener(
+            lambda _s, _p: polled.set() if len(monitor.snapshots) >= WRITE_SERVERS else None
+        )
+        monitor.start()
+        await polled.wait()
+        loop = asyncio.get_running_loop()
+        lags: list[float] = []
+        flushes: list[float] = []
+        before = history.stats()
+        last = before
+        end = loop.time() + WRITE_SECONDS
+        while loop.time() < end:
+            started = loop.time()
+            await asyncio.sleep(TICK)
+            lags.append(max(0.0, loop.time() - started - TICK) * 1000)
+            now = history.stats()
+            if now.flushes > last.flushes:
+                flushes.append((now.flush_seconds - last.flush_seconds) * 1000)
+                last = now
+        rows_written = last.rows_written - before.rows_written
+    finally:
+        await history.close()
+        await pipeline.close()
+    flush = (
+        f"flush p50 {percentile(flushes, 50):.0f} ms p95 {percentile(flushes, 95):.0f} ms"
+        f" max {max(flushes):.0f} ms ({len(flushes)} flushes, {rows_written:,} rows); "
+        if flushes
+        else ""
+    )
+    return f"{flush}loop lag p99 {percentile(lags, 99):.1f} ms"
+
+
+def sustained_writes(workdir: Path, stores: Sequence[tuple[str, Callable[[], str]]]) -> None:
+    """Run the monitor over a 2,000-server panel with each store, then without one."""
+    panel_port, discord_port = _free_port(), _free_port()
+    panel_url = f"http://127.0.0.1:{panel_port}"
+    discord_url = f"http://127.0.0.1:{discord_port}"
+    panel = _spawn(
+        "pterodisbot_sandbox.panel",
+        *("--port", str(panel_port), "--servers", str(WRITE_SERVERS), "--api-key", KEY),
+        *("--rate-limit", "1000000", "--log-level", "WARNING"),
+    )
+    sandbox = _spawn(
+        "pterodisbot_sandbox.discord_server", "--port", str(discord_port), "--no-rate-limits"
+    )
+    try:
+        asyncio.run(_wait_for_panel(panel_url))
+        _sandbox_world(discord_url)
+        for label, url in (*stores, ("none", lambda: "none")):
+            with discord_api.api_base(discord_url):
+                figures = asyncio.run(_write_run(panel_url, discord_url, url(), workdir))
+            report(
+                f"writes, {WRITE_SERVERS:,} servers @10 s, {WRITE_SECONDS:.0f} s, {label}", figures
+            )
+    finally:
+        for process in (panel, sandbox):
+            process.terminate()
+            process.wait(10)
+
+
+def main() -> None:
+    """Measure and print."""
+    logging.getLogger().setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        asyncio.run(read_30_days(workdir))
+        asyncio.run(bytes_per_server(workdir))
+        sustained_writes(workdir, (("sqlite", lambda: f"sqlite:///{workdir / 'writes.sqlite3'}"),))
