@@ -18,11 +18,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pytest
+
 from bench._board import Pipeline, Work, default_settings
 from bench.loop_bench import _free_port, _sandbox_world, _spawn, _wait_for_panel
 from pterodisbot.bot import discord_api
 from pterodisbot.clock import SystemClock
 from pterodisbot.config import HistoryURL
+from pterodisbot.graphs import GraphRenderer
 from pterodisbot.store import (
     DAY,
     HOUR,
@@ -34,6 +37,7 @@ from pterodisbot.store import (
     open_store,
 )
 from pterodisbot.units import GIB, MIB
+from tests.fixtures.postgres import PostgresCluster, make_cluster
 
 NOW = 1_800_000_000.0
 WRITE_SERVERS = 2_000
@@ -138,6 +142,10 @@ async def read_30_days(workdir: Path) -> None:
         times.append((time.perf_counter() - started) * 1000)
         points = len(series.points)
     size = await store.size_bytes()
+    day, month = WINDOWS["24h"], WINDOWS["30d"]
+    graphs = {
+        w.name: await store.series(servers[0], NOW - w.seconds, NOW, w.step_s) for w in (day, month)
+    }
     await store.close()
     report(
         f"read 30d series (step {window.step_s} s) + uptime, {READ_SERVERS} servers",
@@ -149,6 +157,18 @@ async def read_30_days(workdir: Path) -> None:
         f"{written:,} samples (1 h / 10 min / 60 s steps by age) in {built:.0f} s;"
         f" {size / MIB:.0f} MiB",
     )
+    renderer = GraphRenderer()
+    for name, series in graphs.items():
+        renderer.render_series(series, cpu_limit_percent=400.0, memory_limit_bytes=8 * GIB)
+        drawn = []
+        for _ in range(20):
+            started = time.perf_counter()
+            renderer.render_series(series, cpu_limit_percent=400.0, memory_limit_bytes=8 * GIB)
+            drawn.append((time.perf_counter() - started) * 1000)
+        report(
+            f"GraphRenderer.render_series, {name} window ({len(series.points)} buckets)",
+            f"p50 {percentile(drawn, 50):6.1f} ms   (target <= 15 ms)",
+        )
 
 
 # ----- bytes per server at steady state -----
@@ -266,6 +286,15 @@ def sustained_writes(workdir: Path, stores: Sequence[tuple[str, Callable[[], str
             process.wait(10)
 
 
+def postgres() -> PostgresCluster | None:
+    """Start a throwaway PostgreSQL cluster as the tests do, or say why not and return None."""
+    try:
+        return make_cluster()
+    except (pytest.skip.Exception, pytest.fail.Exception) as why:
+        report("PostgreSQL", f"not measured: {why}")
+        return None
+
+
 def main() -> None:
     """Measure and print."""
     logging.getLogger().setLevel(logging.ERROR)
@@ -273,4 +302,14 @@ def main() -> None:
         workdir = Path(tmp)
         asyncio.run(read_30_days(workdir))
         asyncio.run(bytes_per_server(workdir))
-        sustained_writes(workdir, (("sqlite", lambda: f"sqlite:///{workdir / 'writes.sqlite3'}"),))
+        stores: list[tuple[str, Callable[[], str]]] = [
+            ("sqlite", lambda: f"sqlite:///{workdir / 'writes.sqlite3'}")
+        ]
+        cluster = postgres()
+        if cluster is not None:
+            stores.append(("postgresql", lambda: cluster.url(cluster.create_database())))
+        try:
+            sustained_writes(workdir, stores)
+        finally:
+            if cluster is not None:
+                cluster.remove()
