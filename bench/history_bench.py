@@ -63,7 +63,9 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def sqlite_store(path: Path) -> HistoryStore:
     """Return the bot's SQLite store at `path` (not yet open)."""
-    return open_store(HistoryURL("sqlite", path=path))
+    store = open_store(HistoryURL("sqlite", path=path))
+    assert store is not None
+    return store
 
 
 def rows(server: str, start: float, end: float, step: float, seed: int) -> list[SampleRow]:

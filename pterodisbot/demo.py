@@ -604,6 +604,8 @@ class Demo:
         began = time.perf_counter()
         history = generate_history(self.panel, now=self.panel.clock.time())
         store = open_store(settings.history.url)
+        if store is None:  # [history] url = none: nothing to seed
+            return
         await store.open()
         try:
             await write_history(store, history)
