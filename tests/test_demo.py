@@ -62,7 +62,9 @@ async def _get_json(session: aiohttp.ClientSession, url: str, **kwargs: Any) -> 
 async def test_the_demo_store_holds_a_week_for_every_server(demo: Demo) -> None:
     assert demo.settings is not None
     path = demo.settings.history.url.path
-    assert path is not None and path.name == "history.sqlite3" and path.is_file()
+    assert path is not None
+    assert path.name == "history.sqlite3"
+    assert path.is_file()
     store = open_store(demo.settings.history.url)
     assert store is not None
     await store.open()
@@ -83,9 +85,11 @@ async def test_the_demo_store_holds_a_week_for_every_server(demo: Demo) -> None:
             assert 3600 <= uptime.unknown_s < 4 * 3600
             assert uptime.known_s > 6.8 * 86_400
         running = await store.uptime("mcmodded", now - week.seconds, now)
-        assert running.ratio is not None and running.ratio > 0.95
+        assert running.ratio is not None
+        assert running.ratio > 0.95
         stopped = await store.uptime("factorio", now - week.seconds, now)
-        assert stopped.ratio is not None and stopped.ratio < 0.9
+        assert stopped.ratio is not None
+        assert stopped.ratio < 0.9
     finally:
         await store.close()
 
