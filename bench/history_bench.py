@@ -11,8 +11,10 @@ their rolled-up buckets are read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -177,37 +179,64 @@ async def read_30_days(workdir: Path) -> None:
 
 
 async def bytes_per_server(workdir: Path) -> None:
-    """Measure raw 2 d + minute 8 d + 30 d of hours; extrapolate the hour tier to 400 d."""
+    """Fill a store to steady state but the hour tier's length; weigh each table in the file."""
     servers = [f"size{n:04d}" for n in range(SIZE_SERVERS)]
-    # Raw at the bot's 10 s for RAW's 2 days, 60 s samples (one per minute bucket) before.
-    recent = ((MINUTE.retention_s, RAW.retention_s, 60.0), (RAW.retention_s, 0.0, 10.0))
     hour_days = 30
-    older = ((MINUTE.retention_s + hour_days * DAY, MINUTE.retention_s, 3600.0),)
-    sizes = []
-    for name, plan in (("recent", recent), ("with-hours", (*older, *recent))):
-        store = sqlite_store(workdir / f"size-{name}.sqlite3")
-        await store.open()
-        await fill(store, servers, plan)
-        sizes.append(await store.size_bytes())
-        await store.close()
-    recent_bytes, with_hours = sizes
-    hour_rows = hour_days * 24 * SIZE_SERVERS
-    per_hour_row = max(0.0, (with_hours - recent_bytes) / hour_rows)
-    hours_kept = HOUR.retention_s / 3600
-    steady = recent_bytes / SIZE_SERVERS + (hours_kept - MINUTE.retention_s / 3600) * per_hour_row
+    # One sample an hour for 30 days before the minute tier's 8 (the hour tier's rows), one a
+    # minute for the minute tier's days before the raw 2 (its buckets), then the bot's 10 s.
+    plan = (
+        (MINUTE.retention_s + hour_days * DAY, MINUTE.retention_s, 3600.0),
+        (MINUTE.retention_s, RAW.retention_s, 60.0),
+        (RAW.retention_s, 0.0, 10.0),
+    )
+    path = workdir / "size.sqlite3"
+    store = sqlite_store(path)
+    await store.open()
+    await fill(store, servers, plan)
+    file_bytes = await store.size_bytes()
+    await store.close()
+    tables = _table_bytes(path)
+    per_server = {name: used / SIZE_SERVERS for name, (used, _rows) in tables.items()}
+    hour_used, hour_rows = tables["hour"]
+    per_hour_row = hour_used / max(1, hour_rows)
+    hours_kept = HOUR.retention_s // 3600
+    hour_steady = hours_kept * per_hour_row
+    measured = sum(v for name, v in per_server.items() if name != "hour")
     report(
-        "bytes per server at steady state (SQLite)",
-        f"{steady / 1e6:.2f} MB   (target ~3 MB)",
+        "bytes per server at steady state (SQLite, tables' pages)",
+        f"{(measured + hour_steady) / 1e6:.2f} MB   (target ~3 MB)",
     )
     report(
-        "  measured: raw 2 d @10 s + minute 8 d (+ their hours)",
-        f"{recent_bytes / SIZE_SERVERS / 1e6:.2f} MB per server ({SIZE_SERVERS} servers)",
+        "  measured: raw 2 d @10 s, minute 8 d, changes, indexes",
+        ", ".join(
+            f"{name} {value / 1e6:.2f} MB"
+            for name, value in sorted(per_server.items())
+            if name != "hour" and value >= 1000
+        ),
     )
     report(
-        "  hour row, measured from 30 d more",
-        f"{per_hour_row:.0f} B; x {hours_kept - MINUTE.retention_s / 3600:,.0f} hours"
-        f" extrapolated to {HOUR.retention_s // DAY} d",
+        "  hour tier: row size measured, 400 d extrapolated",
+        f"{per_hour_row:.0f} B/row ({hour_rows // SIZE_SERVERS:,} rows a server measured)"
+        f" x {hours_kept:,} = {hour_steady / 1e6:.2f} MB",
     )
+    report(
+        "  the file (free pages and the WAL included)",
+        f"{file_bytes / SIZE_SERVERS / 1e6:.2f} MB per server ({SIZE_SERVERS} servers)",
+    )
+
+
+def _table_bytes(path: Path) -> dict[str, tuple[int, int]]:
+    """Return the bytes of pages each table (and its indexes) uses in a closed SQLite file."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        used = dict(db.execute("SELECT name, SUM(pgsize - unused) FROM dbstat GROUP BY name"))
+        names = [n for (n,) in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")]
+        counts = {n: db.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
+    out: dict[str, tuple[int, int]] = {}
+    for name, size in used.items():
+        table = name if name in counts else next((n for n in counts if n in name), name)
+        previous, _ = out.get(table, (0, 0))
+        out[table] = (previous + int(size), counts.get(table, 0))
+    return out
 
 
 # ----- sustained writes: 2,000 servers polled every 10 s through the bot's recorder -----
