@@ -94,6 +94,26 @@ async def test_the_demo_store_holds_a_week_for_every_server(demo: Demo) -> None:
         await store.close()
 
 
+@in_demo_loop
+async def test_demo_info_names_the_bot_endpoint_which_serves_the_week(
+    demo: Demo, session: aiohttp.ClientSession
+) -> None:
+    info = await _get_json(session, f"{demo.url}/_demo/info")
+    assert info["http"].startswith("http://127.0.0.1:")
+    assert info["http"] != demo.url
+    body = await _get_json(
+        session, f"{info['http']}/api/servers/mcmodded/history", params={"window": "7d"}
+    )
+    assert body["server"] == "mcmodded"
+    assert body["window"] == "7d"
+    assert body["step_seconds"] == 600
+    assert len(body["points"]) > 900
+    assert time.time() - body["points"][0]["t"] > 6.9 * 86_400
+    assert max(point["cpu_max"] or 0 for point in body["points"]) > 0
+    assert body["uptime"]["unknown_s"] >= 3600
+    assert body["uptime"]["ratio"] > 0.95
+
+
 def test_demo_fleet_has_every_kind_of_server() -> None:
     fleet = demo_fleet(8)
     states = {(spec.state, spec.status) for spec in fleet}
