@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 
 from pterodisbot.demo import Demo, demo_fleet
-from pterodisbot.store import WINDOWS, open_store
+from pterodisbot.store import RAW, WINDOWS, open_store
 from pterodisbot_sandbox.panel import SimulatedPanel
 from tests.fixtures.discord import SandboxClient, poll_until
 from tests.processes import free_port
@@ -84,6 +84,10 @@ async def test_the_demo_store_holds_a_week_for_every_server(demo: Demo) -> None:
             # The hour the panel could not be read and the bot's gap are unknown, not down.
             assert 3600 <= uptime.unknown_s < 4 * 3600
             assert uptime.known_s > 6.8 * 86_400
+        # Rolled up at start: raw samples are kept for the raw tier's two days only.
+        raw = await store.recent(now - week.seconds)
+        assert now - float(raw["mcmodded"].t[0]) < RAW.retention_s + 600
+        assert now - float(raw["mcmodded"].t[-1]) < 600
         running = await store.uptime("mcmodded", now - week.seconds, now)
         assert running.ratio is not None
         assert running.ratio > 0.95
