@@ -87,7 +87,7 @@ class RecorderStats:
     """What the write path did since the bot started, for `/metrics`.
 
     `rows_written` counts samples and state changes; `size_bytes` is the store's size at its last
-    read (once a minute; None before the first).
+    read (once a minute; None before the first); `writable`: open, and its last write worked.
     """
 
     rows_written: int = 0
@@ -96,6 +96,7 @@ class RecorderStats:
     buffered: int = 0
     dropped: int = 0
     size_bytes: int | None = None
+    writable: bool = False
 
 
 class History(Protocol):
@@ -239,6 +240,7 @@ class HistoryRecorder:
             buffered=len(self._samples) + self._in_flight,
             dropped=self._dropped,
             size_bytes=self._size_bytes,
+            writable=self.is_open and self._failing is None,
         )
 
     # -- the listener ---------------------------------------------------------------------
