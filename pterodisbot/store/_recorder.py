@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Protocol
@@ -297,9 +297,17 @@ class HistoryRecorder:
         if await self._open(first=True):
             await self._refill(rings, since)
             await self._read_size()
+        # Both cadences count from now, not from when their tasks first run.
+        started = self._clock.monotonic()
         self._tasks = [
-            asyncio.create_task(self._flush_loop(), name="pterodisbot-history-flush"),
-            asyncio.create_task(self._maintain_loop(), name="pterodisbot-history-maintain"),
+            asyncio.create_task(
+                self._every(self.flush_interval, self.flush, started),
+                name="pterodisbot-history-flush",
+            ),
+            asyncio.create_task(
+                self._every(self.maintain_interval, self.maintain, started),
+                name="pterodisbot-history-maintain",
+            ),
         ]
 
     async def close(self) -> None:
@@ -425,16 +433,19 @@ class HistoryRecorder:
         except StoreError as error:
             log.debug("history store %s: size unknown: %s", self.shown, error)
 
-    async def _flush_loop(self) -> None:
+    async def _every(
+        self, interval: float, work: Callable[[], Awaitable[object]], started: float
+    ) -> None:
+        """Run `work` every `interval` seconds from `started` on; a late run does not shift it."""
+        due = started
         while True:
-            await self._clock.sleep(self.flush_interval)
+            due += interval
+            now = self._clock.monotonic()
+            if due < now:
+                due = now  # skipped runs are not made up for
+            await self._clock.sleep(due - now)
             # Shielded: cancelling a write in the middle could leave it committed but requeued.
-            await asyncio.shield(self.flush())
-
-    async def _maintain_loop(self) -> None:
-        while True:
-            await self._clock.sleep(self.maintain_interval)
-            await asyncio.shield(self.maintain())
+            await asyncio.shield(work())
 
     async def _finish(self) -> None:
         async with self._lock:
