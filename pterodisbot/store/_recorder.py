@@ -441,8 +441,7 @@ class HistoryRecorder:
         while True:
             due += interval
             now = self._clock.monotonic()
-            if due < now:
-                due = now  # skipped runs are not made up for
+            due = max(due, now)  # skipped runs are not made up for
             await self._clock.sleep(due - now)
             # Shielded: cancelling a write in the middle could leave it committed but requeued.
             await asyncio.shield(work())
