@@ -85,4 +85,9 @@ def open_store(url: HistoryURL) -> HistoryStore | None:
     """Return the store `[history] url` names, not yet connected (await `open()`); None: off."""
     if url.kind == "sqlite" and url.path is not None:
         return SqliteStore(url.path)
+    if url.kind == "postgresql" and url.dsn is not None:
+        # Imported here: asyncpg is only loaded when PostgreSQL is configured.
+        from pterodisbot.store._postgres import PostgresStore
+
+        return PostgresStore(url.dsn, url.shown)
     return None
