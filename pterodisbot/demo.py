@@ -204,8 +204,9 @@ def demo_settings(
             "admin": "Admin",
         },
         "logging": {"level": "WARNING", "loggers": "discord=ERROR, aiohttp.access=WARNING"},
-        # The demo's store: a file in its workdir, seeded with a generated week at start.
-        "history": {"url": f"sqlite:///{HISTORY_FILE}"},
+        # The demo's store, in its own folder (a temporary one unless `Demo(workdir=)` names
+        # one), never beside the operator's config; seeded with a generated week at start.
+        "history": {"url": f"sqlite:///{(workdir / HISTORY_FILE).resolve()}"},
         # The bot's HTTP endpoint (health, metrics, the history API); `Demo` binds a free port.
         "http": {"enabled": "true"},
     }
