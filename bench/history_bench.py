@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 
 from bench._board import Pipeline, Work, default_settings
-from bench.loop_bench import _free_port, _sandbox_world, _spawn, _wait_for_panel
+
+# The panel is started and awaited as the loop benchmark does, with its key.
+from bench.loop_bench import KEY, _free_port, _sandbox_world, _spawn, _wait_for_panel
 from pterodisbot.bot import discord_api
 from pterodisbot.clock import SystemClock
 from pterodisbot.config import HistoryURL
@@ -43,13 +45,12 @@ from tests.fixtures.postgres import PostgresCluster, make_cluster
 
 NOW = 1_800_000_000.0
 WRITE_SERVERS = 2_000
-WRITE_SECONDS = 60.0
+WRITE_SECONDS = 120.0  # 12 flushes at the default 10 s
 TICK = 0.02
 READ_SERVERS = 200
 READ_DAYS = 30
 READS = 40
 SIZE_SERVERS = 5
-KEY = "ptlc_historybench"
 
 
 def report(label: str, figures: str) -> None:
@@ -278,8 +279,9 @@ async def _write_run(panel_url: str, discord_url: str, url: str, workdir: Path) 
                 last = now
         rows_written = last.rows_written - before.rows_written
     finally:
-        await history.close()
+        # The monitor first (no more samples), then the recorder's last flush.
         await pipeline.close()
+        await history.close()
     flush = (
         f"flush p50 {percentile(flushes, 50):.0f} ms p95 {percentile(flushes, 95):.0f} ms"
         f" max {max(flushes):.0f} ms ({len(flushes)} flushes, {rows_written:,} rows); "
