@@ -1,4 +1,4 @@
-"""The demo's generated week: from the simulated panel's load model, ending where the panel starts."""
+"""The demo's generated week: from the panel's load model, ending where the panel starts."""
 
 from __future__ import annotations
 
