@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from pterodisbot.config import HistoryURL
 from pterodisbot.store import (
     DAY,
     HistoryStore,
     SampleRow,
     StateChange,
     StateSeconds,
+    open_store,
 )
+from tests.store.conftest import Backend
 from tests.store.reference import BASE, assert_points_equal, expected_buckets, make_samples
 
 HOUR_S = 3600
@@ -283,7 +286,7 @@ async def test_a_sample_older_than_retention_is_not_written(store: HistoryStore)
     assert (await store.series("alpha", BASE, BASE + 600, 60)).points == ()
 
 
-async def test_close_is_idempotent_and_a_closed_store_reopens(backend) -> None:  # type: ignore[no-untyped-def]
+async def test_close_is_idempotent_and_a_closed_store_reopens(backend: Backend) -> None:
     first = backend.make()
     await first.open()
     await first.write(make_samples("alpha", BASE, 6), [])
@@ -299,3 +302,14 @@ async def test_close_is_idempotent_and_a_closed_store_reopens(backend) -> None: 
         assert await second.size_bytes() > 0
     finally:
         await second.close()
+
+
+def test_history_off_opens_no_store() -> None:
+    assert open_store(HistoryURL("none")) is None
+
+
+def test_a_store_shows_where_it_is(backend: Backend) -> None:
+    store = backend.make()
+
+    assert store.shown == backend.url.shown
+    assert store.shown.startswith(f"{backend.kind}://")
