@@ -237,7 +237,10 @@ class PostgresStore:
     async def series(self, server: str, start: float, end: float, step_s: int) -> HistorySeries:
         """Read a server's buckets of `step_s` seconds over `[start, end)`."""
         rows: list[BucketRow] = []
-        async with self._connection() as conn, conn.transaction(readonly=True):
+        async with (
+            self._connection() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             sid = await self._known_id(conn, server)
             if sid is not None:
                 marks = await _read_marks(conn)
@@ -248,7 +251,10 @@ class PostgresStore:
     async def uptime(self, server: str, start: float, end: float) -> Uptime:
         """Read how a server spent `[start, end)`; time no sample covers is unknown."""
         totals = [0.0] * len(STATE_COLUMNS)
-        async with self._connection() as conn, conn.transaction(readonly=True):
+        async with (
+            self._connection() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             sid = await self._known_id(conn, server)
             if sid is not None:
                 marks = await _read_marks(conn)
@@ -274,7 +280,10 @@ class PostgresStore:
 
     async def recent(self, since: float) -> Mapping[str, MetricArrays]:
         """Read every server's raw samples since `since`, oldest first."""
-        async with self._connection() as conn, conn.transaction(readonly=True):
+        async with (
+            self._connection() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             names = {
                 int(r["id"]): str(r["name"])
                 for r in await conn.fetch("SELECT id, name FROM pdb_servers")

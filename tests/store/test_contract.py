@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from pterodisbot.config import HistoryURL
 from pterodisbot.store import (
     DAY,
     HistoryStore,
     SampleRow,
     StateChange,
     StateSeconds,
+    open_store,
 )
+from tests.store.conftest import Backend
 from tests.store.reference import BASE, assert_points_equal, expected_buckets, make_samples
 
 HOUR_S = 3600
@@ -87,6 +90,18 @@ async def test_rollups_equal_a_recomputation_from_the_raw_samples(store: History
         hours = await store.series(name, BASE, end + 600, HOUR_S)
         assert_points_equal(minutes.points, expected_buckets(mine, 60))
         assert_points_equal(hours.points, expected_buckets(mine, HOUR_S))
+
+
+async def test_every_flush_since_the_last_maintain_is_rolled_up(store: HistoryStore) -> None:
+    rows = make_samples("alpha", BASE, 540)  # ninety minutes, flushed in three parts
+    for part in range(3):
+        await store.write(rows[part * 180 : (part + 1) * 180], [])
+
+    await store.maintain(BASE + 2 * HOUR_S)
+    await store.maintain(BASE + 3 * DAY)
+
+    minutes = await store.series("alpha", BASE, BASE + 2 * HOUR_S, 60)
+    assert_points_equal(minutes.points, expected_buckets(rows, 60))
 
 
 async def test_a_rerun_of_maintain_changes_nothing(store: HistoryStore) -> None:
@@ -194,19 +209,21 @@ async def test_uptime_counts_uncovered_time_as_unknown(store: HistoryStore) -> N
 
 
 async def test_uptime_survives_the_raw_samples(store: HistoryStore) -> None:
-    rows = make_samples("alpha", BASE, 2160)  # six hours
-    await store.write(rows, [])
-    before = await store.uptime("alpha", BASE, BASE + 6 * HOUR_S)
+    rows = make_samples("alpha", BASE, 2160) + make_samples("alpha", BASE + 3 * DAY, 2160, seed=5)
+    await store.write(rows, [])  # six hours on day 0, six on day 3
+    end = BASE + 3 * DAY + 6 * HOUR_S
+    before = await store.uptime("alpha", BASE, end)
 
-    await store.maintain(BASE + 3 * DAY)  # raw dropped: minutes and hours answer
-    after_raw = await store.uptime("alpha", BASE, BASE + 6 * HOUR_S)
-    await store.maintain(BASE + 10 * DAY)  # minutes dropped too: hours answer
-    after_minutes = await store.uptime("alpha", BASE, BASE + 6 * HOUR_S)
+    await store.maintain(end + HOUR_S)  # day 0: minutes only; day 3: minutes and raw samples
+    after_raw = await store.uptime("alpha", BASE, end)
+    await store.maintain(BASE + 10 * DAY)  # day 0: hours only; day 3: minutes only
+    after_minutes = await store.uptime("alpha", BASE, end)
 
-    wanted = expected_buckets(rows, 6 * HOUR_S)[0].seconds
+    wanted = expected_buckets(rows, 10 * DAY)[0].seconds
     assert wanted.running_s > 0
     assert wanted.offline_s > 0
     assert wanted.unknown_s > 0
+    uncovered = (end - BASE) - 12 * HOUR_S
     for uptime in (before, after_raw, after_minutes):
         assert (uptime.running_s, uptime.starting_s, uptime.stopping_s, uptime.offline_s) == (
             pytest.approx(wanted.running_s),
@@ -214,7 +231,7 @@ async def test_uptime_survives_the_raw_samples(store: HistoryStore) -> None:
             pytest.approx(wanted.stopping_s),
             pytest.approx(wanted.offline_s),
         )
-        assert uptime.unknown_s == pytest.approx(wanted.unknown_s)
+        assert uptime.unknown_s == pytest.approx(wanted.unknown_s + uncovered)
 
 
 async def test_state_changes_read_back_in_their_range(store: HistoryStore) -> None:
@@ -269,7 +286,7 @@ async def test_a_sample_older_than_retention_is_not_written(store: HistoryStore)
     assert (await store.series("alpha", BASE, BASE + 600, 60)).points == ()
 
 
-async def test_close_is_idempotent_and_a_closed_store_reopens(backend) -> None:  # type: ignore[no-untyped-def]
+async def test_close_is_idempotent_and_a_closed_store_reopens(backend: Backend) -> None:
     first = backend.make()
     await first.open()
     await first.write(make_samples("alpha", BASE, 6), [])
@@ -285,3 +302,14 @@ async def test_close_is_idempotent_and_a_closed_store_reopens(backend) -> None: 
         assert await second.size_bytes() > 0
     finally:
         await second.close()
+
+
+def test_history_off_opens_no_store() -> None:
+    assert open_store(HistoryURL("none")) is None
+
+
+def test_a_store_shows_where_it_is(backend: Backend) -> None:
+    store = backend.make()
+
+    assert store.shown == backend.url.shown
+    assert store.shown.startswith(f"{backend.kind}://")

@@ -45,12 +45,16 @@ async def main(kind: str, where: str) -> None:
     store = open_store(history_url(kind, where))
     assert store is not None
     await store.open()
-    k = 0
-    while True:
-        await store.write(batch_samples(k), [batch_change(k)])
-        print(k, flush=True)
-        await store.maintain(BASE + (k + 1) * BATCH_S + 130)
-        k += 1
+    try:
+        k = 0
+        while True:
+            await store.write(batch_samples(k), [batch_change(k)])
+            print(k, flush=True)
+            await store.maintain(BASE + (k + 1) * BATCH_S + 130)
+            k += 1
+    finally:
+        # On an error: closed, so the driver's thread lets the process end (and the test see it).
+        await store.close()
 
 
 if __name__ == "__main__":
