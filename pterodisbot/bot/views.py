@@ -6,7 +6,9 @@ Custom id format (documented in docs/architecture.md), always under Discord's 10
     pdb:<action>:<server>:yes        "Yes, restart" on the confirm message
     pdb:<action>:<server>:no         "Cancel" on the confirm message
 
-`<action>` is start, stop, restart, kill or address; `<server>` the panel's identifier. Nothing
+`<action>` is start, stop, restart, kill, address or history (issue 13: the History button, which
+the History cog answers; only power actions have a confirm step); `<server>` the panel's
+identifier. Nothing
 else is encoded: who may click is decided on every click from the member's live roles, so a
 button posted months ago obeys today's configuration. One `DynamicItem` class matches every
 `pdb:` id, well-formed or not, so that a forged or outdated id still gets a polite refusal
@@ -33,6 +35,8 @@ PREFIX = "pdb"
 CUSTOM_ID_LIMIT = 100
 # The cog that answers clicks (see `pterodisbot.bot.cogs.power`).
 HANDLER_COG = "Power"
+# The cog that answers the History button (see `pterodisbot.bot.cogs.history`).
+HISTORY_COG = "History"
 
 _SERVER_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
@@ -45,6 +49,7 @@ class ButtonAction(StrEnum):
     RESTART = "restart"
     KILL = "kill"
     ADDRESS = "address"
+    HISTORY = "history"
 
 
 POWER_ACTIONS: frozenset[ButtonAction] = frozenset(
@@ -142,6 +147,7 @@ _STYLES: dict[ButtonAction, discord.ButtonStyle] = {
     ButtonAction.RESTART: discord.ButtonStyle.primary,
     ButtonAction.KILL: discord.ButtonStyle.danger,
     ButtonAction.ADDRESS: discord.ButtonStyle.secondary,
+    ButtonAction.HISTORY: discord.ButtonStyle.secondary,
 }
 _LABELS: dict[ButtonAction, str] = {
     ButtonAction.START: "Start",
@@ -149,6 +155,7 @@ _LABELS: dict[ButtonAction, str] = {
     ButtonAction.RESTART: "Restart",
     ButtonAction.KILL: "Kill",
     ButtonAction.ADDRESS: "Show Address",
+    ButtonAction.HISTORY: "History",
 }
 
 
@@ -195,14 +202,17 @@ class ServerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"pd
         return cls(match.group(0))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        """Hand the click to the power cog (or refuse if it is not loaded)."""
+        """Hand the click to the power cog, History to the history cog (refuse if not loaded)."""
         try:
             ref: ButtonRef | None = parse_custom_id(self.raw_custom_id)
             problem: str | None = None
         except InvalidCustomId as exc:
             ref, problem = None, str(exc)
         client = interaction.client
-        cog: object = client.get_cog(HANDLER_COG) if isinstance(client, commands.Bot) else None
+        handler = (
+            HISTORY_COG if ref is not None and ref.action is ButtonAction.HISTORY else HANDLER_COG
+        )
+        cog: object = client.get_cog(handler) if isinstance(client, commands.Bot) else None
         if not isinstance(cog, ButtonHandler):
             await interaction.response.send_message(
                 "Server controls are not available right now. Try again in a minute.",
@@ -213,7 +223,12 @@ class ServerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"pd
 
 
 def build_status_view(snap: ServerSnapshot, *, hung: bool = False) -> discord.ui.View:
-    """Return the button row of a status embed, each button enabled only when it makes sense."""
+    """Return the buttons of a status embed, each enabled only when it makes sense.
+
+    History is always there and always enabled (the past is there whatever the state); with
+    Kill and Show Address that makes six, and Discord puts at most five in a row, so History
+    then starts a second row (the view fills rows in order).
+    """
     view = discord.ui.View(timeout=None)
     identifier = snap.server.identifier
     usable = enabled_actions(snap.status)
@@ -222,6 +237,8 @@ def build_status_view(snap: ServerSnapshot, *, hung: bool = False) -> discord.ui
         actions.append(ButtonAction.KILL)
     if snap.server.allocations:
         actions.append(ButtonAction.ADDRESS)
+    actions.append(ButtonAction.HISTORY)
+    usable |= {ButtonAction.HISTORY}
     for action in actions:
         ref = ButtonRef(action, identifier)
         view.add_item(ServerButton.for_ref(ref, disabled=action not in usable))
