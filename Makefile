@@ -13,7 +13,7 @@ ENV_FILE :=
 DEMO_ARGS = $(if $(PORT),--port '$(PORT)') $(if $(SERVERS),--servers '$(SERVERS)')
 FILE_ARGS = $(if $(CONFIG),--config '$(CONFIG)') $(if $(ENV_FILE),--env-file '$(ENV_FILE)')
 
-.PHONY: demo test lint lock lock-check config-ini browser docker-check format run check-config doctor bench venv clean
+.PHONY: demo test lint lock lock-check config-ini browser postgres docker-check format run check-config doctor bench venv clean
 
 # (Re)create the virtualenv whenever a requirements file or pyproject.toml changes.
 # requirements-dev.txt pins everything: the runtime (as requirements.txt does) and the tools.
@@ -29,7 +29,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m pterodisbot demo $(DEMO_ARGS)
 
-test: lint lock-check browser
+test: lint lock-check browser postgres
 	$(PY) -m pytest
 	$(MAKE) docker-check
 
@@ -41,6 +41,11 @@ docker-check:
 # test is skipped and says why, but under CI=true what cannot be installed fails the build.
 browser: $(STAMP)
 	@bash scripts/install-browser.sh $(PY)
+
+# Debian's PostgreSQL server for the history store's tests (each run starts throwaway clusters of
+# its own on free ports, as the `postgres` user when run as root); the same rules as the browser.
+postgres:
+	@bash scripts/install-postgres.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

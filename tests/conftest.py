@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.discord",
     "tests.fixtures.product",
     "tests.fixtures.outside",
+    "tests.fixtures.postgres",
 ]

@@ -5,6 +5,8 @@ The public face of the package; the backends live in private modules.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pterodisbot.store._model import (
     DAY,
     HOUR,
@@ -27,6 +29,10 @@ from pterodisbot.store._model import (
     Uptime,
     Window,
 )
+from pterodisbot.store._sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from pterodisbot.config import HistoryURL
 
 __all__ = [
     "DAY",
@@ -49,4 +55,12 @@ __all__ = [
     "Tier",
     "Uptime",
     "Window",
+    "open_store",
 ]
+
+
+def open_store(url: HistoryURL) -> HistoryStore | None:
+    """Return the store `[history] url` names, not yet connected (await `open()`); None: off."""
+    if url.kind == "sqlite" and url.path is not None:
+        return SqliteStore(url.path)
+    return None
