@@ -104,8 +104,12 @@ async def test_server_history_answers_privately_with_the_graph_and_the_days_figu
     # 21 h running and 1 h offline are known; the 2 h without samples are neither.
     assert fields["Uptime"] == "95.4 % · 2 h unknown"
     assert fields["Went down"] == "once"
-    assert fields["CPU"].startswith("avg ") and "of " in fields["CPU"]
-    pixels = np.asarray(Image.open(io.BytesIO(await attachment_png(product, answer))).convert("RGB"))
+    # The written CPU peaks at 90 % every half hour; memory at 1 GiB + 59 MiB every 10 min.
+    assert fields["CPU"].split("\n")[1].startswith("peak 90.0 %")
+    assert fields["Memory"].split("\n")[1].startswith("peak 1.06 GiB")
+    pixels = np.asarray(
+        Image.open(io.BytesIO(await attachment_png(product, answer))).convert("RGB")
+    )
     assert pixels.shape == (HEIGHT, WIDTH, 3)
     cpu = np.array([int(CPU_COLOUR[i : i + 2], 16) for i in (1, 3, 5)])
     assert (np.abs(pixels.astype(int) - cpu).max(axis=2) <= 12).sum() > 300

@@ -145,6 +145,7 @@ def test_unlimited_server_shows_cores_and_no_memory_limit() -> None:
 @pytest.mark.parametrize("name", ["x" * 300, "🐉" * 200, "Costs $5 *and* _more_"])
 def test_any_name_fits_discords_limits(name: str) -> None:
     embed = history_embed(uptime(DAY - 60, offline=60), name=name)
-    assert embed.title is not None and embed.title.endswith(" — last 24 h")
+    assert embed.title is not None
+    assert embed.title.endswith(" — last 24 h")
     payload = {"embeds": [embed.to_dict()]}
     assert validate_message_payload(payload, attachment_filenames=["history.png"]) is None
