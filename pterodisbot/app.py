@@ -32,6 +32,7 @@ EXTENSIONS: tuple[str, ...] = (
     "pterodisbot.bot.cogs.status",
     "pterodisbot.bot.cogs.admin",
     "pterodisbot.bot.cogs.power",
+    "pterodisbot.bot.cogs.history",
 )
 
 
