@@ -152,15 +152,12 @@ class WebServer:
                 "unknown_server", "no watched server has this identifier", server=identifier[:64]
             )
             return web.json_response(body, status=404)
-        if not services.history.enabled:
-            # Off by configuration, not for a while: there is no history resource to serve.
-            body = error_json("history_off", "history is off on this bot ([history] url = none)")
-            return web.json_response(body, status=404)
         try:
             read = await read_window(
                 services.history, server.identifier, window, services.clock.time()
             )
         except HistoryOff:
+            # Off by configuration, not for a while: there is no history resource to serve.
             body = error_json("history_off", "history is off on this bot ([history] url = none)")
             return web.json_response(body, status=404)
         except StoreError as exc:

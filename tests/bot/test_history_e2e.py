@@ -99,7 +99,8 @@ async def test_server_history_answers_privately_with_the_graph_and_the_days_figu
     assert answer["flags"] & 64
     [embed] = answer["embeds"]
     assert embed["title"] == f"{server.name} — last 24 h"
-    assert embed["image"]["url"] == "attachment://history.png"
+    # Discord (and the sandbox) turn attachment://history.png into the file's own URL.
+    assert embed["image"]["url"] == answer["attachments"][0]["url"]
     fields = fields_of(embed)
     # 21 h running and 1 h offline are known; the 2 h without samples are neither.
     assert fields["Uptime"] == "95.4 % · 2 h unknown"
@@ -178,6 +179,7 @@ async def test_with_history_off_the_answer_says_so_in_words(product: Product) ->
     result = await product.control.command(
         "server_history", {"server": OWN, "window": "7d"}, user="member", channel="status", wait=5
     )
+    assert result.response_type == 4  # said at once: no "thinking…", nothing to read
     assert result.ephemeral
     assert result.content == HISTORY_OFF
     assert result.embeds == []
