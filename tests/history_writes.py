@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 from pterodisbot.config import HistoryURL
 from pterodisbot.store import SampleRow, StateChange, open_store
@@ -81,3 +82,14 @@ async def write_history(url: HistoryURL, server: str, now: float) -> Written:
     finally:
         await store.close()
     return Written(grid, samples, changes)
+
+
+def spoil(database: Path) -> None:
+    """Overwrite a SQLite store and its write-ahead log in place with bytes that are no database.
+
+    In place, so the bot's open connection reads them: its next read fails as a disk would.
+    """
+    for path in (database, database.with_name(database.name + "-wal")):
+        if path.exists():
+            with path.open("r+b") as file:
+                file.write(b"not a database any more " * 4096)

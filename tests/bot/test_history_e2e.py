@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from pterodisbot.bot.cogs.history import HISTORY_OFF, NOT_ALLOWED
@@ -20,7 +21,7 @@ from pterodisbot.graphs import CPU_COLOUR, HEIGHT, WIDTH
 from pterodisbot_sandbox.discord_server import World
 from pterodisbot_sandbox.panel import default_fleet
 from tests.fixtures.product import Product
-from tests.history_writes import Written, write_history
+from tests.history_writes import Written, spoil, write_history
 
 OWN = "aaaa0001"
 HIDDEN = "bbbb0002"
@@ -183,3 +184,24 @@ async def test_with_history_off_the_answer_says_so_in_words(product: Product) ->
     assert result.ephemeral
     assert result.content == HISTORY_OFF
     assert result.embeds == []
+
+
+async def test_a_store_that_cannot_be_read_is_answered_in_words(
+    product: Product, caplog: pytest.LogCaptureFixture
+) -> None:
+    await start(product)
+    path = product.settings().history.url.path
+    assert path is not None
+    spoil(path)
+
+    result = await product.control.command(
+        "server_history", {"server": OWN}, user="member", channel="status", wait=10
+    )
+
+    [answer] = [event["message"] for event in result.followups]
+    assert answer["flags"] & 64
+    assert answer["content"].startswith("I can't read this server's history right now")
+    assert answer["embeds"] == []
+    assert any(
+        f"server {OWN}: reading its 24h history failed" in r.getMessage() for r in caplog.records
+    )

@@ -22,6 +22,7 @@ from tests.history_writes import (
     DAY_RUNNING_S,
     DAY_UNKNOWN_S,
     Written,
+    spoil,
     write_history,
 )
 
@@ -153,3 +154,16 @@ async def test_with_history_off_the_endpoint_says_so(product: Product) -> None:
         await web.stop()
     assert status == 404
     assert body["error"] == "history_off"
+
+
+async def test_a_store_that_cannot_be_read_is_a_503_naming_the_reason(
+    product: Product, web: WebServer
+) -> None:
+    identifier, _ = await written(product)
+    path = product.settings().history.url.path
+    assert path is not None
+    spoil(path)
+    status, body = await get(product, web, f"/api/servers/{identifier}/history?window=7d")
+    assert status == 503
+    assert body["error"] == "store_unavailable"
+    assert body["reason"] == "corrupt"
