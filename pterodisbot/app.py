@@ -18,11 +18,12 @@ from pterodisbot.bot.services import BotServices
 from pterodisbot.bot.status_board import StatusBoard
 from pterodisbot.bot.views import StatusViews
 from pterodisbot.clock import Clock, SystemClock
-from pterodisbot.config import Settings
+from pterodisbot.config import HistorySettings, Settings
 from pterodisbot.graphs import GraphRenderer
 from pterodisbot.monitor import Monitor
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
+from pterodisbot.store import History, HistoryRecorder, NoHistory, open_store
 from pterodisbot.web.discord_traffic import DiscordTraffic
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def build_services(
     *,
     panel_session: aiohttp.ClientSession | None = None,
 ) -> BotServices:
-    """Wire the panel client, monitor, histories, renderer, locations and pump behind `client`.
+    """Wire the panel client, monitor, rings, history, renderer, locations, pump behind `client`.
 
     `panel_session` is for the benchmarks, which trace the panel's requests; the caller closes it.
     """
@@ -84,6 +85,9 @@ def build_services(
         smoothing=monitoring.smoothing,
         clock=clock,
     )
+    history = build_history(settings.history, monitor, clock)
+    # Registered first: a sample is queued for the store before anything renders it.
+    monitor.add_listener(history.observe)
     renderer = GraphRenderer()
     locations = EmbedLocations(settings.discord.locations_file, clock=clock)
     pump = EditPump(interval=settings.discord.edit_interval, clock=clock)
@@ -124,6 +128,25 @@ def build_services(
         board=board,
         clock=clock,
         audit=audit,
+        history=history,
+    )
+
+
+def build_history(settings: HistorySettings, monitor: Monitor, clock: Clock) -> History:
+    """Return the recorder of the store `[history] url` names, or `NoHistory` when it is none.
+
+    Nothing is opened here: `PterodactylBot.setup_hook` starts it (`History.start`).
+    """
+    store = open_store(settings.url)
+    if store is None:
+        return NoHistory()
+    return HistoryRecorder(
+        store,
+        flush_interval=settings.flush_interval,
+        buffer_limit=settings.buffer_limit,
+        # Read at each sample: the pace the request budget allows changes with the fleet.
+        expected_cycle=lambda: monitor.expected_cycle,
+        clock=clock,
     )
 
 

@@ -192,6 +192,9 @@ def demo_settings(
             "admin": "Admin",
         },
         "logging": {"level": "WARNING", "loggers": "discord=ERROR, aiohttp.access=WARNING"},
+        # In the demo's own folder (a temporary one unless --workdir names one), never beside
+        # the operator's config.
+        "history": {"url": f"sqlite:///{(workdir / 'history.sqlite3').resolve()}"},
     }
     env = {"DISCORD_TOKEN": token, "PTERODACTYL_API_KEY": panel.api_key}
     return settings_from_sections(sections, env=env, base_dir=workdir)

@@ -4,7 +4,9 @@ It checks the API key (a client key, accepted), lists the servers the key sees, 
 watched server's resources once (inside the configured request budget) and names every server
 it cannot read, and why. Then, when `DISCORD_TOKEN` is set, it asks Discord (`[discord] api_base`)
 whose token it is (`GET /users/@me`) and which guilds that bot is in (`GET /users/@me/guilds`),
-and says so in one line; without a token that line says the token was not checked.
+and says so in one line; without a token that line says the token was not checked. Last, it
+opens the history store (`[history] url`) as the bot would and closes it again: one line, the
+store's problem and its fix when it cannot.
 
 Exit codes: 0 when every check passed (the bot can run; without a token, the panel side is
 ready), 1 when something must be fixed first (a line marked ✗ says what), and 2, from
@@ -14,6 +16,7 @@ ready), 1 when something must be fixed first (a line marked ✗ says what), and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,7 +26,7 @@ from typing import TextIO
 import aiohttp
 
 from pterodisbot.clock import Clock
-from pterodisbot.config import TOKEN_ENV, DiscordSettings, Settings
+from pterodisbot.config import TOKEN_ENV, DiscordSettings, HistorySettings, Settings
 from pterodisbot.discord_account import (
     BotAccount,
     DiscordCheckError,
@@ -43,6 +46,7 @@ from pterodisbot.panel.errors import (
     PanelUnavailable,
 )
 from pterodisbot.panel.models import Account, Resources, Server
+from pterodisbot.store import StoreError, StoreFailure, open_store, store_problem
 from pterodisbot.units import format_bytes
 
 OK = "✓"
@@ -52,6 +56,9 @@ FAIL = "✗"
 EXIT_CAN_RUN = 0
 EXIT_CANNOT_RUN = 1
 
+# Seconds doctor waits for the history store to open: a database that does not answer by then
+# is reported unreachable rather than left hanging.
+HISTORY_OPEN_TIMEOUT = 20.0
 # Resources calls in flight at once; the rate budget paces them, this only bounds sockets.
 _CONCURRENCY = 8
 _NAME_WIDTH = 28
@@ -101,7 +108,8 @@ async def run_doctor(
     async with api:
         healthy = await _diagnose(api, settings, say)
     discord_ok = await _check_discord(settings.discord, say)
-    if healthy and discord_ok:
+    history_ok = await _check_history(settings.history, say)
+    if healthy and discord_ok and history_ok:
         if not settings.discord.token:
             say("doctor: the panel side is ready; the bot token was not checked")
         else:
@@ -200,6 +208,33 @@ async def _check_discord(discord: DiscordSettings, say: Callable[[str], None]) -
     line, ok = _discord_account_line(account, discord.guild_ids)
     say(line)
     return ok
+
+
+async def _check_history(history: HistorySettings, say: Callable[[str], None]) -> bool:
+    """Open the history store as the bot would, and close it; return False when it cannot."""
+    store = open_store(history.url)
+    if store is None:
+        say(
+            f"  {NOTE} history off ([history] url = none): no /server_history, and the live "
+            "graphs start empty after a restart"
+        )
+        return True
+    try:
+        try:
+            await asyncio.wait_for(store.open(), HISTORY_OPEN_TIMEOUT)
+            size = await store.size_bytes()
+        except TimeoutError:
+            raise StoreError(
+                StoreFailure.UNREACHABLE, f"no answer within {HISTORY_OPEN_TIMEOUT:g} s"
+            ) from None
+    except StoreError as error:
+        say(f"  {FAIL} {store_problem(store.shown, error)}")
+        return False
+    finally:
+        with contextlib.suppress(StoreError):
+            await store.close()
+    say(f"  {OK} history store {store.shown} opens ({format_bytes(size)} on disk)")
+    return True
 
 
 def _discord_failure(error: DiscordCheckError, api_base: str | None) -> str:

@@ -218,7 +218,8 @@ class PterodactylBot(CommandBot):
     the audit trail send through its client, so they cannot exist before it. It is called once,
     after discord.py's side of the bot is built, and must only keep the client, not use it.
     `setup_hook` loads the embed locations, attaches the board and starts its reconciliation,
-    loads the cogs, syncs global commands and starts the monitor; gateway events that delete or
+    loads the cogs, syncs global commands, starts the history (open, refill the rings) and the
+    monitor; gateway events that delete or
     unblock status messages reach the board as they arrive.
     """
 
@@ -227,7 +228,7 @@ class PterodactylBot(CommandBot):
         self.services: BotServices = build_services(self)
 
     async def setup_hook(self) -> None:
-        """Load the embed locations and attach the board, then the cogs; start the monitor."""
+        """Load the embed locations and attach the board, then the cogs; start history, monitor."""
         services = self.services
         await services.locations.load()
         log.info("%d status embed(s) to keep current", len(services.locations))
@@ -235,10 +236,14 @@ class PterodactylBot(CommandBot):
         # Runs once the gateway is ready, beside the monitor: strays left by a crash.
         services.board.start_reconcile()
         await super().setup_hook()
+        # Before the first poll: the history store opens (or says in one line why not) and
+        # refills every ring, so the live graphs are full at once rather than "Collecting data".
+        ring_span = services.metrics.capacity * services.monitor.poll_interval
+        await services.history.start(services.metrics, since=services.clock.time() - ring_span)
         services.monitor.start()
 
     async def close(self) -> None:
-        """Finish clicks in flight, stop polling, flush locations and audit, close the sessions.
+        """Finish clicks in flight, stop polling, flush history, locations and audit, close all.
 
         The gateway and Discord session close last: answers and the audit trail go through them.
         """
@@ -247,6 +252,8 @@ class PterodactylBot(CommandBot):
                 await cog.finish_in_flight(IN_FLIGHT_GRACE)
         services = self.services
         await services.monitor.stop()
+        # No sample comes after the monitor: the last flush is complete (bounded: CLOSE_GRACE).
+        await services.history.close()
         await services.pump.close()
         await services.board.close()
         if services.audit is not None:

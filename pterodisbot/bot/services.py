@@ -1,8 +1,8 @@
-"""What the cogs share: the panel client, the monitor, histories, graphs and the status board."""
+"""What the cogs share: panel client, monitor, rings, graphs, status board and history store."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import discord
 
@@ -17,6 +17,7 @@ from pterodisbot.monitor import Monitor
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.permissions import Action
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
+from pterodisbot.store import History, NoHistory
 
 
 @dataclass(slots=True)
@@ -34,6 +35,10 @@ class BotServices:
     clock: Clock
     # The audit trail of server controls; None leaves clicks unaudited (some unit tests).
     audit: AuditLog | None = None
+    # Always there: a `HistoryRecorder` when [history] url names a store, else `NoHistory`,
+    # whose reads raise `HistoryOff`. Readers (/server_history, the HTTP endpoint) call
+    # `history.series()`, `.uptime()`, `.state_changes()` and catch `HistoryOff` and `StoreError`.
+    history: History = field(default_factory=NoHistory)
 
     def serves_guild(self, guild_id: int | None) -> bool:
         """Tell whether the bot answers in this guild (`[discord] guild_ids`; empty: every one)."""

@@ -12,7 +12,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import Collector
 
 import pterodisbot
@@ -74,6 +79,7 @@ class BotCollector(Collector):
         yield from self._servers()
         yield from self._panel()
         yield from self._discord()
+        yield from self._history()
 
     def _process(self) -> Iterator[Metric]:
         info = GaugeMetricFamily(
@@ -266,3 +272,42 @@ class BotCollector(Collector):
             "Discord HTTP 429 answers (discord.py waits them out and retries).",
             value=limited,
         )
+
+    def _history(self) -> Iterator[Metric]:
+        history = self._services.history
+        if not history.enabled:
+            return
+        stats = history.stats()
+        yield CounterMetricFamily(
+            "pterodisbot_history_rows_written",
+            "Samples and state changes written to the history store.",
+            value=stats.rows_written,
+        )
+        flushes = SummaryMetricFamily(
+            "pterodisbot_history_flush_seconds",
+            "Time one write of the samples gathered since the last took (one transaction).",
+            count_value=stats.flushes,
+            sum_value=stats.flush_seconds,
+        )
+        yield flushes
+        yield GaugeMetricFamily(
+            "pterodisbot_history_buffered_samples",
+            "Samples waiting in memory to be written (they pile up while the store fails).",
+            value=stats.buffered,
+        )
+        yield CounterMetricFamily(
+            "pterodisbot_history_dropped_samples",
+            "Samples dropped because the buffer was full while the store could not be written.",
+            value=stats.dropped,
+        )
+        yield GaugeMetricFamily(
+            "pterodisbot_history_store_up",
+            "1 while the history store is open and its last write worked, else 0.",
+            value=1 if stats.writable else 0,
+        )
+        if stats.size_bytes is not None:
+            yield GaugeMetricFamily(
+                "pterodisbot_history_database_bytes",
+                "Bytes the history store takes on disk (read once a minute).",
+                value=stats.size_bytes,
+            )
