@@ -222,12 +222,14 @@ class ServerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"pd
         await cog.handle_button(interaction, ref, problem)
 
 
-def build_status_view(snap: ServerSnapshot, *, hung: bool = False) -> discord.ui.View:
+def build_status_view(
+    snap: ServerSnapshot, *, hung: bool = False, history: bool = True
+) -> discord.ui.View:
     """Return the buttons of a status embed, each enabled only when it makes sense.
 
-    History is always there and always enabled (the past is there whatever the state); with
-    Kill and Show Address that makes six, and Discord puts at most five in a row, so History
-    then starts a second row (the view fills rows in order).
+    History (when the bot keeps history) is always enabled: the past is there whatever the
+    state. With Kill and Show Address that makes six, and Discord puts at most five in a row,
+    so History then starts a second row (the view fills rows in order).
     """
     view = discord.ui.View(timeout=None)
     identifier = snap.server.identifier
@@ -237,8 +239,9 @@ def build_status_view(snap: ServerSnapshot, *, hung: bool = False) -> discord.ui
         actions.append(ButtonAction.KILL)
     if snap.server.allocations:
         actions.append(ButtonAction.ADDRESS)
-    actions.append(ButtonAction.HISTORY)
-    usable |= {ButtonAction.HISTORY}
+    if history:
+        actions.append(ButtonAction.HISTORY)
+        usable |= {ButtonAction.HISTORY}
     for action in actions:
         ref = ButtonRef(action, identifier)
         view.add_item(ServerButton.for_ref(ref, disabled=action not in usable))
@@ -259,10 +262,12 @@ class StatusViews:
     """The status board's view factory: it also notices starts and stops that hang.
 
     A server seen starting or stopping for longer than `hung_after` seconds gets a Kill button.
+    `history=False` (`[history] url = none`) leaves the History button out, as before history.
     """
 
-    def __init__(self, *, hung_after: float = 120.0) -> None:
+    def __init__(self, *, hung_after: float = 120.0, history: bool = True) -> None:
         self.hung_after = hung_after
+        self.history = history
         self._since: dict[str, tuple[ServerStatus, float]] = {}
 
     def observe(self, snap: ServerSnapshot, previous: ServerSnapshot | None) -> None:
@@ -287,4 +292,4 @@ class StatusViews:
 
     def __call__(self, snap: ServerSnapshot) -> discord.ui.View:
         """Return the buttons for `snap` (the `StatusBoard`'s `view_factory`)."""
-        return build_status_view(snap, hung=self.is_hung(snap))
+        return build_status_view(snap, hung=self.is_hung(snap), history=self.history)

@@ -184,6 +184,11 @@ async def test_with_history_off_the_answer_says_so_in_words(product: Product) ->
     assert result.ephemeral
     assert result.content == HISTORY_OFF
     assert result.embeds == []
+    # Status embeds carry no History button then, as before there was history.
+    message = await product.control.message("status", await product.post_status(OWN))
+    labels = [b["label"] for row in message["components"] for b in row["components"]]
+    assert "History" not in labels
+    assert "Show Address" in labels
 
 
 async def test_a_store_that_cannot_be_read_is_answered_in_words(

@@ -230,3 +230,10 @@ def test_history_custom_id_parses_and_has_no_confirm_step() -> None:
     assert parse_custom_id("pdb:history:1a2b3c4d") == ButtonRef(ButtonAction.HISTORY, "1a2b3c4d")
     with pytest.raises(InvalidCustomId, match="only power actions"):
         parse_custom_id("pdb:history:1a2b3c4d:yes")
+
+
+def test_without_history_there_is_no_history_button() -> None:
+    views = StatusViews(history=False)
+    view = views(make_snapshot(ServerStatus.STOPPING))
+    assert "History" not in shown(view)
+    assert [len(row["components"]) for row in rows(view)] == [5]
