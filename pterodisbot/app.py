@@ -33,6 +33,7 @@ EXTENSIONS: tuple[str, ...] = (
     "pterodisbot.bot.cogs.status",
     "pterodisbot.bot.cogs.admin",
     "pterodisbot.bot.cogs.power",
+    "pterodisbot.bot.cogs.history",
 )
 
 
@@ -91,7 +92,7 @@ def build_services(
     locations = EmbedLocations(settings.discord.locations_file, clock=clock)
     pump = EditPump(interval=settings.discord.edit_interval, clock=clock)
     # Buttons on every status embed; the factory also notices starts/stops that hang (Kill).
-    views = StatusViews()
+    views = StatusViews(history=history.enabled)
     monitor.add_listener(views.observe)
     monitor.add_removal_listener(views.forget)
     # A server gone from the panel: its cached graph images go with its history.

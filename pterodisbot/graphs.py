@@ -52,6 +52,7 @@ from pterodisbot.server_metrics_graphs import (
     MetricSample,
     ServerMetricsGraphs,
 )
+from pterodisbot.store import DAY, HistoryPoint, HistorySeries
 from pterodisbot.units import GIB, MIB, format_bytes_compact, format_span
 
 __all__ = [
@@ -117,6 +118,8 @@ FloatArray = npt.NDArray[np.float64]
 _Align = Literal["left", "center", "right"]
 _LineStyle = Literal["solid"] | tuple[float, tuple[float, float]]
 _CacheKey = tuple[str, float, float | None, int | None, str | None]
+# (server, start, end, step, hash of the buckets, CPU limit, memory limit, title)
+_SeriesKey = tuple[str, float, float, float, int, float | None, int | None, str | None]
 
 
 class _AggCanvas(Protocol):
@@ -155,6 +158,8 @@ class _Frame:
     window: float
     cpu: _Scale
     memory: _Scale
+    # History graphs label their time axis in hours or days back from the window's end.
+    history: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +214,12 @@ class GraphRenderer:
         self._cache_size = cache_size
         self._compress_level = compress_level
         self._inflight: dict[tuple[_CacheKey, object, int], asyncio.Future[bytes]] = {}
+        # History graphs: few and large (a click each), so a small cache of their own.
+        self._series_cache: OrderedDict[_SeriesKey, tuple[tuple[HistoryPoint, ...], bytes]] = (
+            OrderedDict()
+        )
+        self._series_cache_size = 32
+        self._series_inflight: dict[_SeriesKey, asyncio.Future[bytes]] = {}
         self._figure: _GraphFigure | None = None
         self._collecting: _CollectingFigure | None = None
         self.renders = 0
@@ -340,7 +351,102 @@ class GraphRenderer:
             stale = [key for key in self._cache if key[0] == identifier]
             for key in stale:
                 del self._cache[key]
-        return len(stale)
+            stale_series = [key for key in self._series_cache if key[0] == identifier]
+            for series_key in stale_series:
+                del self._series_cache[series_key]
+        return len(stale) + len(stale_series)
+
+    # -- stored history -------------------------------------------------------------------------
+
+    def render_series(
+        self,
+        series: HistorySeries,
+        *,
+        cpu_limit_percent: float | None,
+        memory_limit_bytes: int | None,
+        title: str | None = None,
+    ) -> bytes:
+        """Draw a stored series over its whole `[start, end)` and return PNG bytes (uncached)."""
+        if series.end <= series.start:
+            raise ValueError(f"empty series range {series.start}..{series.end}")
+        cpu_limit = cpu_limit_percent if cpu_limit_percent and cpu_limit_percent > 0 else None
+        memory_limit = memory_limit_bytes if memory_limit_bytes and memory_limit_bytes > 0 else None
+        with self._draw_lock:
+            if self._figure is None:
+                self._figure = _GraphFigure()
+            pixels = self._figure.draw_history(
+                series, cpu_limit=cpu_limit, memory_limit=memory_limit, title=title
+            )
+            png = _encode_png(pixels, self._compress_level)
+            self.renders += 1
+        return png
+
+    async def render_series_async(
+        self,
+        series: HistorySeries,
+        *,
+        cpu_limit_percent: float | None,
+        memory_limit_bytes: int | None,
+        title: str | None = None,
+        executor: Executor | None = None,
+    ) -> bytes:
+        """Like `render_series`, drawn in `executor`, cached by server, range and data.
+
+        The series is immutable, so the worker reads it as it is; the same buckets over the
+        same range (a second click within one bucket) are never drawn twice.
+        """
+        key: _SeriesKey = (
+            series.server,
+            series.start,
+            series.end,
+            series.step_s,
+            hash(series.points),
+            cpu_limit_percent,
+            memory_limit_bytes,
+            title,
+        )
+        with self._cache_lock:
+            entry = self._series_cache.get(key)
+            if entry is not None and entry[0] == series.points:
+                self._series_cache.move_to_end(key)
+                self.cache_hits += 1
+                return entry[1]
+        pending = self._series_inflight.get(key)
+        if pending is None:
+            job = functools.partial(
+                self._render_series_and_store,
+                key,
+                series,
+                cpu_limit_percent=cpu_limit_percent,
+                memory_limit_bytes=memory_limit_bytes,
+                title=title,
+            )
+            pending = asyncio.get_running_loop().run_in_executor(executor, job)
+            self._series_inflight[key] = pending
+            pending.add_done_callback(functools.partial(self._series_landed, key))
+        else:
+            with self._cache_lock:
+                self.cache_hits += 1
+        return await asyncio.shield(pending)
+
+    def _render_series_and_store(
+        self, key: _SeriesKey, series: HistorySeries, **options: Any
+    ) -> bytes:
+        png = self.render_series(series, **options)
+        with self._cache_lock:
+            self._series_cache[key] = (series.points, png)
+            self._series_cache.move_to_end(key)
+            while len(self._series_cache) > self._series_cache_size:
+                self._series_cache.popitem(last=False)
+        return png
+
+    def _series_landed(self, key: _SeriesKey, future: asyncio.Future[bytes]) -> None:
+        if self._series_inflight.get(key) is future:
+            del self._series_inflight[key]
+        if not future.cancelled() and future.exception() is not None:
+            log.debug(
+                "history graph render failed for server %s", key[0], exc_info=future.exception()
+            )
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -420,6 +526,7 @@ _CPU_LIMIT = _Role(WIDTH - _RIGHT_PX, _CPU_HEADER_Y_PX, MUTED, align="right")
 _MEMORY_LIMIT = _Role(WIDTH - _RIGHT_PX, _MEM_HEADER_Y_PX, MUTED, align="right")
 _OFFLINE_KEY = _Role(_LEGEND_X_PX, _CPU_HEADER_Y_PX, OFFLINE_COLOUR)
 _UNKNOWN_KEY = _Role(_LEGEND_X_PX + _LEGEND_GAP_PX, _CPU_HEADER_Y_PX, UNKNOWN_COLOUR)
+_BAND_KEY = _Role(_LEGEND_X_PX + 2 * _LEGEND_GAP_PX, _CPU_HEADER_Y_PX, MUTED)
 _CPU_HEADER = _Role(_LEFT_PX, _CPU_HEADER_Y_PX, CPU_COLOUR, size=9.0, weight="bold")
 _MEMORY_HEADER = _Role(_LEFT_PX, _MEM_HEADER_Y_PX, MEMORY_COLOUR, size=9.0, weight="bold")
 _WINDOW = _Role(WIDTH - _RIGHT_PX, _TITLE_Y_PX, MUTED, align="right")
@@ -633,6 +740,71 @@ class _GraphFigure:
             _blend(pixels, stamps.get("■ no data", _UNKNOWN_KEY))
         return pixels
 
+    def draw_history(
+        self,
+        series: HistorySeries,
+        *,
+        cpu_limit: float | None,
+        memory_limit: int | None,
+        title: str | None,
+    ) -> npt.NDArray[np.uint8]:
+        """Draw a stored series (avg lines, min..max bands when rolled up, shaded gaps)."""
+        window = series.end - series.start
+        plan = _plan_history(series, column=window / _PLOT_WIDTH_PX)
+        frame = _Frame(
+            window=window,
+            cpu=_cpu_scale(plan.cpu.peak, cpu_limit),
+            memory=_memory_scale(plan.memory.peak, memory_limit),
+            history=True,
+        )
+        self._use_frame(frame)
+        self.canvas.restore_region(self._backgrounds[frame])
+
+        areas = _Shapes()
+        lines = _Shapes()
+        for axes, drawn, limit, top, style in (
+            (self.cpu_axes, plan.cpu, cpu_limit, frame.cpu.top, _CPU_STYLE),
+            (self.memory_axes, plan.memory, memory_limit, frame.memory.top, _MEMORY_STYLE),
+        ):
+            to_px = _PixelMap(axes)
+            for start, end in plan.offline:
+                areas.add(to_px(_band(start, end, top)), _OFFLINE_RGBA)
+            for start, end in plan.unknown:
+                areas.add(to_px(_band(start, end, top)), _UNKNOWN_RGBA)
+            if drawn.bands:
+                for band in drawn.bands:
+                    areas.add(to_px(band), style.band)
+            else:
+                for run in drawn.runs:
+                    areas.add(to_px(_under(run)), style.fill)
+            if limit is not None:
+                limit_line = np.array(((-window, limit), (0.0, limit)))
+                lines.add(to_px(limit_line), style.limit, width=_LIMIT_WIDTH, dashes=_LIMIT_DASHES)
+            for run in drawn.runs:
+                lines.add(to_px(run), style.line, width=_LINE_WIDTH)
+        if areas.shapes:
+            areas.load(self.areas)
+            self.figure.draw_artist(self.areas)
+        if lines.shapes:
+            lines.load(self.lines)
+            self.figure.draw_artist(self.lines)
+
+        pixels = np.asarray(self.canvas.buffer_rgba())
+        stamps = self.stamps
+        if title:
+            _blend(pixels, stamps.get(_shorten(title, _TITLE_MAX_CHARS), _TITLE))
+        if cpu_limit is not None:
+            _blend(pixels, stamps.get(f"limit {cpu_limit:g} %", _CPU_LIMIT))
+        if memory_limit is not None:
+            _blend(pixels, stamps.get(f"limit {format_bytes_compact(memory_limit)}", _MEMORY_LIMIT))
+        if plan.offline:
+            _blend(pixels, stamps.get("■ offline", _OFFLINE_KEY))
+        if plan.unknown:
+            _blend(pixels, stamps.get("■ no data", _UNKNOWN_KEY))
+        if plan.banded and (plan.cpu.bands or plan.memory.bands):
+            _blend(pixels, stamps.get("line avg · band min–max", _BAND_KEY))
+        return pixels
+
     def _use_frame(self, frame: _Frame) -> None:
         if frame == self._frame:
             return
@@ -647,7 +819,7 @@ class _GraphFigure:
 
     def _apply(self, frame: _Frame) -> None:
         """Set limits, ticks and labels; transforms must match even when the layer is cached."""
-        ticks, labels = _time_ticks(frame.window)
+        ticks, labels = (_history_ticks if frame.history else _time_ticks)(frame.window)
         for axes, scale in ((self.cpu_axes, frame.cpu), (self.memory_axes, frame.memory)):
             axes.set_xlim(-frame.window, 0)
             axes.set_ylim(0, scale.top)
@@ -655,7 +827,7 @@ class _GraphFigure:
             axes.yaxis.set_major_locator(FixedLocator(list(scale.ticks)))
             axes.yaxis.set_major_formatter(FixedFormatter(list(scale.labels)))
         self.memory_axes.xaxis.set_major_formatter(FixedFormatter(labels))
-        self.window_label.set_text(f"last {format_span(frame.window)}")
+        self.window_label.set_text(f"last {_span_label(frame.window)}")
         self._frame = frame
 
 
@@ -664,15 +836,23 @@ class _SeriesStyle:
     line: tuple[float, float, float, float]
     fill: tuple[float, float, float, float]
     limit: tuple[float, float, float, float]
+    band: tuple[float, float, float, float]
 
 
+# The min..max band is denser than the fill under a line: the two never share a graph, and
+# a test tells them apart by colour.
+BAND_ALPHA: Final = 0.35
 _CPU_STYLE: Final = _SeriesStyle(
-    line=to_rgba(CPU_COLOUR), fill=to_rgba(CPU_COLOUR, 0.2), limit=to_rgba(CPU_COLOUR, 0.7)
+    line=to_rgba(CPU_COLOUR),
+    fill=to_rgba(CPU_COLOUR, 0.2),
+    limit=to_rgba(CPU_COLOUR, 0.7),
+    band=to_rgba(CPU_COLOUR, BAND_ALPHA),
 )
 _MEMORY_STYLE: Final = _SeriesStyle(
     line=to_rgba(MEMORY_COLOUR),
     fill=to_rgba(MEMORY_COLOUR, 0.2),
     limit=to_rgba(MEMORY_COLOUR, 0.7),
+    band=to_rgba(MEMORY_COLOUR, BAND_ALPHA),
 )
 _OFFLINE_RGBA: Final = to_rgba(OFFLINE_COLOUR, 0.14)
 _UNKNOWN_RGBA: Final = to_rgba(UNKNOWN_COLOUR, 0.16)
@@ -847,6 +1027,144 @@ def _band(start: float, end: float, top: float) -> FloatArray:
     return np.array(((start, 0.0), (start, top), (end, top), (end, 0.0)))
 
 
+# -- stored history (pure) ----------------------------------------------------------------------
+
+# Buckets of a minute or more hold many samples: their min..max is drawn as a band.
+BAND_MIN_STEP_S: Final = 60
+
+
+@dataclass(frozen=True, slots=True)
+class _Drawn:
+    """One panel of a history graph: avg line runs, min..max band polygons, the top value."""
+
+    runs: list[FloatArray]
+    bands: list[FloatArray]
+    peak: float
+
+
+@dataclass(frozen=True, slots=True)
+class _HistoryPlan:
+    """What a history graph draws, in x = seconds before the series' end."""
+
+    cpu: _Drawn
+    memory: _Drawn
+    offline: list[tuple[float, float]]
+    unknown: list[tuple[float, float]]
+    banded: bool
+
+
+def _plan_history(series: HistorySeries, *, column: float) -> _HistoryPlan:
+    """Turn a series' buckets into lines, bands and shaded spans.
+
+    A bucket is drawn at its middle; a run of lines ends at a bucket without live samples or a
+    missing one. A bucket spent mostly offline is shaded red, mostly unknown grey, and so is
+    every stretch of the window no bucket covers (the bot was not recording).
+    """
+    step = float(series.step_s)
+    end = series.end
+    points = [p for p in series.points if series.start <= p.t < end]
+    banded = series.step_s >= BAND_MIN_STEP_S
+    live = [p for p in points if p.cpu_avg is not None and p.memory_avg is not None]
+    x = np.fromiter((p.t + step / 2 - end for p in live), dtype=np.float64, count=len(live))
+    # A missing bucket between two live ones breaks the line.
+    breaks = np.flatnonzero(np.diff(x) > step * 1.5) if len(x) > 1 else np.empty(0, np.intp)
+
+    def column_of(values: list[float]) -> FloatArray:
+        return np.asarray(values, dtype=np.float64)
+
+    cpu = _drawn(
+        x,
+        column_of([p.cpu_avg or 0.0 for p in live]),
+        low=column_of([_or(p.cpu_min, p.cpu_avg) for p in live]),
+        high=column_of([_or(p.cpu_max, p.cpu_avg) for p in live]),
+        breaks=breaks,
+        column=column,
+        banded=banded,
+    )
+    memory = _drawn(
+        x,
+        column_of([p.memory_avg or 0.0 for p in live]),
+        low=column_of([_or(p.memory_min, p.memory_avg) for p in live]),
+        high=column_of([_or(p.memory_max, p.memory_avg) for p in live]),
+        breaks=breaks,
+        column=column,
+        banded=banded,
+    )
+    offline: list[tuple[float, float]] = []
+    unknown: list[tuple[float, float]] = []
+    covered_to = series.start
+    for point in points:
+        if point.t > covered_to:
+            _extend(unknown, covered_to - end, point.t - end)
+        stop = min(point.t + step, end)
+        state = point.state
+        if state == "offline":
+            _extend(offline, point.t - end, stop - end)
+        elif state == "unknown":
+            _extend(unknown, point.t - end, stop - end)
+        covered_to = max(covered_to, stop)
+    if covered_to < end:
+        _extend(unknown, covered_to - end, 0.0)
+    return _HistoryPlan(cpu, memory, offline, unknown, banded)
+
+
+def _or(value: float | None, fallback: float | None) -> float:
+    if value is not None:
+        return float(value)
+    return float(fallback or 0.0)
+
+
+def _extend(spans: list[tuple[float, float]], start: float, end: float) -> None:
+    """Append [start, end) to `spans`, merged with the last span when they touch."""
+    if end <= start:
+        return
+    if spans and start <= spans[-1][1] + 1e-6:
+        spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+    else:
+        spans.append((start, end))
+
+
+def _drawn(
+    x: FloatArray,
+    avg: FloatArray,
+    *,
+    low: FloatArray,
+    high: FloatArray,
+    breaks: npt.NDArray[np.intp],
+    column: float,
+    banded: bool,
+) -> _Drawn:
+    """Split one metric into runs (avg lines) and, when `banded`, min..max band polygons."""
+    if not len(x):
+        return _Drawn(runs=[], bands=[], peak=0.0)
+    peak = float((high if banded else avg).max())
+    bounds = [0, *(breaks + 1).tolist(), len(x)]
+    runs: list[FloatArray] = []
+    bands: list[FloatArray] = []
+    for first, last in itertools.pairwise(bounds):
+        if last - first < 2:
+            continue  # a lone bucket has no neighbour to draw a line to
+        runs.append(_thin(x[first:last], avg[first:last], column))
+        if banded:
+            bands.append(_envelope(x[first:last], low[first:last], high[first:last], column))
+    return _Drawn(runs=runs, bands=bands, peak=peak)
+
+
+def _envelope(x: FloatArray, low: FloatArray, high: FloatArray, column: float) -> FloatArray:
+    """Return the polygon from `low` to `high` along x, one lowest/highest pair per pixel column."""
+    bucket = np.floor((x - x[0]) / column).astype(np.int64)
+    starts = np.flatnonzero(np.diff(bucket, prepend=-1))
+    xs = x[starts]
+    tops = np.maximum.reduceat(high, starts)
+    bottoms = np.minimum.reduceat(low, starts)
+    # The last bucket of each column reaches its x too, so the band is as wide as the line.
+    ends = np.append(starts[1:], len(x)) - 1
+    xs = np.column_stack((xs, x[ends])).ravel()
+    tops = np.repeat(tops, 2)
+    bottoms = np.repeat(bottoms, 2)
+    return np.concatenate((np.column_stack((xs, tops)), np.column_stack((xs, bottoms))[::-1]))
+
+
 # -- scales and labels (pure) -------------------------------------------------------------------
 
 
@@ -894,6 +1212,27 @@ def _time_ticks(window: float) -> tuple[list[float], list[str]]:
     ticks = [-float(k * step) for k in range(int(window // step), 0, -1)] + [0.0]
     labels = [f"−{format_span(-tick)}" if tick else "now" for tick in ticks]
     return ticks, labels
+
+
+def _span_label(seconds: float) -> str:
+    """Format a window or a time back: days from two whole days on ("7 d"), else `format_span`."""
+    if seconds >= 2 * DAY and seconds % DAY == 0:
+        return f"{seconds / DAY:g} d"
+    return format_span(seconds)
+
+
+def _history_ticks(window: float) -> tuple[list[float], list[str]]:
+    """Return x ticks back from the window's end: minutes or hours up to a day, then days."""
+    steps = (900, 1800, 3600, 7200, 10800, 21600, 43200, DAY, 2 * DAY, 5 * DAY, 7 * DAY)
+    step = next((s for s in steps if window / s <= 8), steps[-1])
+    if window <= DAY:
+        step = next((s for s in steps if window / s <= 4), steps[-1])
+    ticks = [-float(k * step) for k in range(int(window // step), 0, -1)] + [0.0]
+
+    def label(back: float) -> str:
+        return f"−{back / DAY:g} d" if step >= DAY else f"−{format_span(back)}"
+
+    return ticks, [label(-tick) if tick else "now" for tick in ticks]
 
 
 def _shorten(text: str, limit: int) -> str:

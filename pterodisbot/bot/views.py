@@ -6,7 +6,9 @@ Custom id format (documented in docs/architecture.md), always under Discord's 10
     pdb:<action>:<server>:yes        "Yes, restart" on the confirm message
     pdb:<action>:<server>:no         "Cancel" on the confirm message
 
-`<action>` is start, stop, restart, kill or address; `<server>` the panel's identifier. Nothing
+`<action>` is start, stop, restart, kill, address or history (issue 13: the History button, which
+the History cog answers; only power actions have a confirm step); `<server>` the panel's
+identifier. Nothing
 else is encoded: who may click is decided on every click from the member's live roles, so a
 button posted months ago obeys today's configuration. One `DynamicItem` class matches every
 `pdb:` id, well-formed or not, so that a forged or outdated id still gets a polite refusal
@@ -33,6 +35,8 @@ PREFIX = "pdb"
 CUSTOM_ID_LIMIT = 100
 # The cog that answers clicks (see `pterodisbot.bot.cogs.power`).
 HANDLER_COG = "Power"
+# The cog that answers the History button (see `pterodisbot.bot.cogs.history`).
+HISTORY_COG = "History"
 
 _SERVER_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
@@ -45,6 +49,7 @@ class ButtonAction(StrEnum):
     RESTART = "restart"
     KILL = "kill"
     ADDRESS = "address"
+    HISTORY = "history"
 
 
 POWER_ACTIONS: frozenset[ButtonAction] = frozenset(
@@ -142,6 +147,7 @@ _STYLES: dict[ButtonAction, discord.ButtonStyle] = {
     ButtonAction.RESTART: discord.ButtonStyle.primary,
     ButtonAction.KILL: discord.ButtonStyle.danger,
     ButtonAction.ADDRESS: discord.ButtonStyle.secondary,
+    ButtonAction.HISTORY: discord.ButtonStyle.secondary,
 }
 _LABELS: dict[ButtonAction, str] = {
     ButtonAction.START: "Start",
@@ -149,6 +155,7 @@ _LABELS: dict[ButtonAction, str] = {
     ButtonAction.RESTART: "Restart",
     ButtonAction.KILL: "Kill",
     ButtonAction.ADDRESS: "Show Address",
+    ButtonAction.HISTORY: "History",
 }
 
 
@@ -195,14 +202,17 @@ class ServerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"pd
         return cls(match.group(0))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        """Hand the click to the power cog (or refuse if it is not loaded)."""
+        """Hand the click to the power cog, History to the history cog (refuse if not loaded)."""
         try:
             ref: ButtonRef | None = parse_custom_id(self.raw_custom_id)
             problem: str | None = None
         except InvalidCustomId as exc:
             ref, problem = None, str(exc)
         client = interaction.client
-        cog: object = client.get_cog(HANDLER_COG) if isinstance(client, commands.Bot) else None
+        handler = (
+            HISTORY_COG if ref is not None and ref.action is ButtonAction.HISTORY else HANDLER_COG
+        )
+        cog: object = client.get_cog(handler) if isinstance(client, commands.Bot) else None
         if not isinstance(cog, ButtonHandler):
             await interaction.response.send_message(
                 "Server controls are not available right now. Try again in a minute.",
@@ -212,8 +222,15 @@ class ServerButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"pd
         await cog.handle_button(interaction, ref, problem)
 
 
-def build_status_view(snap: ServerSnapshot, *, hung: bool = False) -> discord.ui.View:
-    """Return the button row of a status embed, each button enabled only when it makes sense."""
+def build_status_view(
+    snap: ServerSnapshot, *, hung: bool = False, history: bool = True
+) -> discord.ui.View:
+    """Return the buttons of a status embed, each enabled only when it makes sense.
+
+    History (when the bot keeps history) is always enabled: the past is there whatever the
+    state. With Kill and Show Address that makes six, and Discord puts at most five in a row,
+    so History then starts a second row (the view fills rows in order).
+    """
     view = discord.ui.View(timeout=None)
     identifier = snap.server.identifier
     usable = enabled_actions(snap.status)
@@ -222,6 +239,9 @@ def build_status_view(snap: ServerSnapshot, *, hung: bool = False) -> discord.ui
         actions.append(ButtonAction.KILL)
     if snap.server.allocations:
         actions.append(ButtonAction.ADDRESS)
+    if history:
+        actions.append(ButtonAction.HISTORY)
+        usable |= {ButtonAction.HISTORY}
     for action in actions:
         ref = ButtonRef(action, identifier)
         view.add_item(ServerButton.for_ref(ref, disabled=action not in usable))
@@ -242,10 +262,12 @@ class StatusViews:
     """The status board's view factory: it also notices starts and stops that hang.
 
     A server seen starting or stopping for longer than `hung_after` seconds gets a Kill button.
+    `history=False` (`[history] url = none`) leaves the History button out, as before history.
     """
 
-    def __init__(self, *, hung_after: float = 120.0) -> None:
+    def __init__(self, *, hung_after: float = 120.0, history: bool = True) -> None:
         self.hung_after = hung_after
+        self.history = history
         self._since: dict[str, tuple[ServerStatus, float]] = {}
 
     def observe(self, snap: ServerSnapshot, previous: ServerSnapshot | None) -> None:
@@ -270,4 +292,4 @@ class StatusViews:
 
     def __call__(self, snap: ServerSnapshot) -> discord.ui.View:
         """Return the buttons for `snap` (the `StatusBoard`'s `view_factory`)."""
-        return build_status_view(snap, hung=self.is_hung(snap))
+        return build_status_view(snap, hung=self.is_hung(snap), history=self.history)

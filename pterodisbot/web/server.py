@@ -1,4 +1,4 @@
-"""The HTTP endpoint: `/healthz`, `/metrics`, `/api/servers` on one aiohttp site."""
+"""The HTTP endpoint: `/healthz`, `/metrics`, `/api/servers` (and a server's history), one site."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from pterodisbot.bot.history_window import DEFAULT_WINDOW, read_window
+from pterodisbot.store import WINDOWS, HistoryOff, StoreError
 from pterodisbot.web.discord_traffic import DiscordTraffic
 from pterodisbot.web.gateway import GatewayWatch
 from pterodisbot.web.health import EmbedsHealth, HealthReport, assess
+from pterodisbot.web.history_json import bad_window_json, error_json, history_json
 from pterodisbot.web.metrics import BotCollector
 from pterodisbot.web.snapshot import servers_json
 
@@ -61,11 +64,12 @@ class WebServer:
         return self._url
 
     def build_app(self) -> web.Application:
-        """Return the aiohttp application with the three routes."""
+        """Return the aiohttp application with its routes."""
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/api/servers", self._servers)
+        app.router.add_get("/api/servers/{identifier}/history", self._history)
         return app
 
     async def start(self) -> str:
@@ -83,7 +87,9 @@ class WebServer:
         port = int(addresses[0][1]) if addresses else self._port
         host = f"[{self._host}]" if ":" in self._host else self._host
         self._url = f"http://{host}:{port}"
-        log.info("health and metrics on %s (/healthz, /metrics, /api/servers)", self._url)
+        log.info(
+            "health and metrics on %s (/healthz, /metrics, /api/servers, .../history)", self._url
+        )
         return self._url
 
     async def stop(self) -> None:
@@ -132,3 +138,40 @@ class WebServer:
             now=services.clock.time(),
         )
         return web.json_response(body)
+
+    async def _history(self, request: web.Request) -> web.Response:
+        services = self._services
+        name = request.query.get("window", DEFAULT_WINDOW)
+        window = WINDOWS.get(name)
+        if window is None:
+            return web.json_response(bad_window_json(name), status=400)
+        identifier = request.match_info["identifier"]
+        server = services.monitor.servers.get(identifier.lower())
+        if server is None:
+            body = error_json(
+                "unknown_server", "no watched server has this identifier", server=identifier[:64]
+            )
+            return web.json_response(body, status=404)
+        try:
+            read = await read_window(
+                services.history, server.identifier, window, services.clock.time()
+            )
+        except HistoryOff:
+            # Off by configuration, not for a while: there is no history resource to serve.
+            body = error_json("history_off", "history is off on this bot ([history] url = none)")
+            return web.json_response(body, status=404)
+        except StoreError as exc:
+            log.warning(
+                "server %s: reading its %s history for HTTP failed (%s): %s",
+                server.identifier,
+                window.name,
+                exc.reason,
+                exc,
+            )
+            body = error_json(
+                "store_unavailable",
+                "the history store cannot be read right now; the bot's log says why",
+                reason=str(exc.reason),
+            )
+            return web.json_response(body, status=503)
+        return web.json_response(history_json(server.identifier, read))

@@ -28,6 +28,7 @@ ALL_COMMANDS = [
     "purge_embeds",
     "refresh_embeds",
     "reload_config",
+    "server_history",
     "server_list",
     "server_status",
 ]

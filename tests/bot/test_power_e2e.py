@@ -74,7 +74,7 @@ async def test_operator_restarts_a_server_and_the_embed_goes_amber_then_green(
     server = product.panel.pick("running")
     message_id = await product.post_status(server.identifier)
     shown = buttons(await product.control.message("status", message_id))
-    assert list(shown) == ["Start", "Stop", "Restart", "Show Address"]
+    assert list(shown) == ["Start", "Stop", "Restart", "Show Address", "History"]
     assert shown["Start"]["disabled"] is True  # already running
     assert shown["Restart"]["custom_id"] == f"pdb:restart:{server.identifier}"
 

@@ -54,6 +54,7 @@ async def test_a_cut_off_panel_shows_unknown_and_disables_power_buttons(product:
         "Stop": True,
         "Restart": True,
         "Show Address": True,
+        "History": True,
     }
 
     await cut_off(product)
@@ -79,6 +80,7 @@ async def test_a_cut_off_panel_shows_unknown_and_disables_power_buttons(product:
             "Stop": False,
             "Restart": False,
             "Show Address": True,
+            "History": True,  # the store, not the panel, answers it
         }
     address = await product.control.click(
         messages[running.identifier], f"pdb:address:{running.identifier}", user="member"

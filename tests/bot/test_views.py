@@ -93,32 +93,57 @@ def test_one_template_catches_every_pdb_id_so_forgeries_get_an_answer() -> None:
     [
         (
             ServerStatus.RUNNING,
-            {"Start": False, "Stop": True, "Restart": True, "Show Address": True},
+            {"Start": False, "Stop": True, "Restart": True, "Show Address": True, "History": True},
         ),
         (
             ServerStatus.OFFLINE,
-            {"Start": True, "Stop": False, "Restart": True, "Show Address": True},
+            {"Start": True, "Stop": False, "Restart": True, "Show Address": True, "History": True},
         ),
         (
             ServerStatus.STARTING,
-            {"Start": False, "Stop": True, "Restart": True, "Show Address": True},
+            {"Start": False, "Stop": True, "Restart": True, "Show Address": True, "History": True},
         ),
         (
             ServerStatus.STOPPING,
-            {"Start": False, "Stop": False, "Restart": False, "Kill": True, "Show Address": True},
+            {
+                "Start": False,
+                "Stop": False,
+                "Restart": False,
+                "Kill": True,
+                "Show Address": True,
+                "History": True,
+            },
         ),
         (
             ServerStatus.INSTALLING,
-            {"Start": False, "Stop": False, "Restart": False, "Show Address": True},
+            {
+                "Start": False,
+                "Stop": False,
+                "Restart": False,
+                "Show Address": True,
+                "History": True,
+            },
         ),
         (
             ServerStatus.SUSPENDED,
-            {"Start": False, "Stop": False, "Restart": False, "Show Address": True},
+            {
+                "Start": False,
+                "Stop": False,
+                "Restart": False,
+                "Show Address": True,
+                "History": True,
+            },
         ),
         (
             # The panel could not say how the server is: it could not carry out a signal either.
             ServerStatus.UNKNOWN,
-            {"Start": False, "Stop": False, "Restart": False, "Show Address": True},
+            {
+                "Start": False,
+                "Stop": False,
+                "Restart": False,
+                "Show Address": True,
+                "History": True,
+            },
         ),
     ],
 )
@@ -140,6 +165,7 @@ def test_buttons_have_the_colours_of_their_actions() -> None:
         "Restart": discord.ButtonStyle.primary.value,
         "Kill": discord.ButtonStyle.danger.value,
         "Show Address": discord.ButtonStyle.secondary.value,
+        "History": discord.ButtonStyle.secondary.value,
     }
 
 
@@ -179,3 +205,35 @@ def test_a_start_that_hangs_gets_a_kill_button() -> None:
     running = make_snapshot(ServerStatus.RUNNING, t=T0 + 122)
     views.observe(running, hung)
     assert "Kill" not in shown(views(running))
+
+
+@pytest.mark.parametrize("status", list(ServerStatus))
+def test_every_status_embed_has_an_enabled_history_button(status: ServerStatus) -> None:
+    view = build_status_view(
+        make_snapshot(status, with_resources=status is not ServerStatus.UNKNOWN)
+    )
+    ids = {b["label"]: b["custom_id"] for row in rows(view) for b in row["components"]}
+    assert ids["History"] == "pdb:history:1a2b3c4d"
+    assert shown(view)["History"] is True
+
+
+def test_six_buttons_take_two_rows_of_at_most_five() -> None:
+    # Stopping shows Kill; with Show Address and History that is six buttons.
+    view = build_status_view(make_snapshot(ServerStatus.STOPPING))
+    labels = [[b["label"] for b in row["components"]] for row in rows(view)]
+    assert labels == [["Start", "Stop", "Restart", "Kill", "Show Address"], ["History"]]
+    running = build_status_view(make_snapshot(ServerStatus.RUNNING))
+    assert [len(row["components"]) for row in rows(running)] == [5]
+
+
+def test_history_custom_id_parses_and_has_no_confirm_step() -> None:
+    assert parse_custom_id("pdb:history:1a2b3c4d") == ButtonRef(ButtonAction.HISTORY, "1a2b3c4d")
+    with pytest.raises(InvalidCustomId, match="only power actions"):
+        parse_custom_id("pdb:history:1a2b3c4d:yes")
+
+
+def test_without_history_there_is_no_history_button() -> None:
+    views = StatusViews(history=False)
+    view = views(make_snapshot(ServerStatus.STOPPING))
+    assert "History" not in shown(view)
+    assert [len(row["components"]) for row in rows(view)] == [5]

@@ -36,6 +36,37 @@ def find_server(servers: Mapping[str, Server], query: str) -> Server | None:
     return None
 
 
+def server_choices(
+    services: BotServices, interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Return up to 25 servers the member may see whose name or id contains `current`.
+
+    `/server_status` and `/server_history` offer the same list: the servers `Action.STATUS`
+    lets this member see.
+    """
+    member = interaction.user
+    if interaction.guild is None or not isinstance(member, discord.Member):
+        return []
+    needle = current.strip().lower()
+    ranked: list[tuple[int, str, Server]] = []
+    for server in services.monitor.servers.values():
+        name = server.name.lower()
+        if needle and needle not in name and not server.identifier.startswith(needle):
+            continue
+        if not services.member_allows(member, Action.STATUS, server.identifier):
+            continue
+        rank = 0 if name.startswith(needle) or server.identifier.startswith(needle) else 1
+        ranked.append((rank, name, server))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    choices = []
+    for _, _, server in ranked[:_MAX_CHOICES]:
+        snap = services.monitor.snapshots.get(server.identifier)
+        state = f" · {snap.status}" if snap is not None else ""
+        label = f"{server.name} ({server.identifier}){state}"
+        choices.append(app_commands.Choice(name=label[:100], value=server.identifier))
+    return choices
+
+
 class Status(commands.Cog):
     """Status embeds: post them, list servers, refresh or purge them."""
 
@@ -135,27 +166,7 @@ class Status(commands.Cog):
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         """Return up to 25 servers the member may see whose name or id contains `current`."""
-        member = self._member(interaction)
-        if member is None:
-            return []
-        needle = current.strip().lower()
-        ranked: list[tuple[int, str, Server]] = []
-        for server in self.services.monitor.servers.values():
-            name = server.name.lower()
-            if needle and needle not in name and not server.identifier.startswith(needle):
-                continue
-            if not self.services.member_allows(member, Action.STATUS, server.identifier):
-                continue
-            rank = 0 if name.startswith(needle) or server.identifier.startswith(needle) else 1
-            ranked.append((rank, name, server))
-        ranked.sort(key=lambda item: (item[0], item[1]))
-        choices = []
-        for _, _, server in ranked[:_MAX_CHOICES]:
-            snap = self.services.monitor.snapshots.get(server.identifier)
-            state = f" · {snap.status}" if snap is not None else ""
-            label = f"{server.name} ({server.identifier}){state}"
-            choices.append(app_commands.Choice(name=label[:100], value=server.identifier))
-        return choices
+        return server_choices(self.services, interaction, current)
 
     @app_commands.command(name="server_list", description="List every server and its state")
     @app_commands.guild_only()
