@@ -10,6 +10,7 @@ needs no second origin) and `/_demo/info` tells scripts where everything is.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import random
@@ -17,6 +18,7 @@ import secrets
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,13 +32,23 @@ from pterodisbot.bot import discord_api
 from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.config import LoggingSettings, Settings, settings_from_sections
 from pterodisbot.log_setup import configure_logging
+from pterodisbot.store import HistoryStore, SampleRow, StateChange, open_store
+from pterodisbot.web import WebServer
 from pterodisbot_sandbox.discord_server import DiscordSandbox
-from pterodisbot_sandbox.panel import SimLimits, SimServerSpec, SimulatedPanel, default_fleet
+from pterodisbot_sandbox.panel import (
+    PowerStateName,
+    SimLimits,
+    SimServer,
+    SimServerSpec,
+    SimulatedPanel,
+    default_fleet,
+)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8765
 DEFAULT_SERVERS = 8
+HISTORY_FILE = "history.sqlite3"
 # The panel caches resources for 20 s; the demo answers live so a visitor sees change at once.
 DEMO_POLL_INTERVAL = 3.0
 # The flaky server crashes about this often (seconds, randomised ±30 %), first after CHAOS_FIRST.
@@ -192,12 +204,270 @@ def demo_settings(
             "admin": "Admin",
         },
         "logging": {"level": "WARNING", "loggers": "discord=ERROR, aiohttp.access=WARNING"},
-        # In the demo's own folder (a temporary one unless --workdir names one), never beside
-        # the operator's config.
-        "history": {"url": f"sqlite:///{(workdir / 'history.sqlite3').resolve()}"},
+        # The demo's store, in its own folder (a temporary one unless `Demo(workdir=)` names
+        # one), never beside the operator's config; seeded with a generated week at start.
+        "history": {"url": f"sqlite:///{(workdir / HISTORY_FILE).resolve()}"},
+        # The bot's HTTP endpoint (health, metrics, the history API); `Demo` binds a free port.
+        "http": {"enabled": "true"},
     }
     env = {"DISCORD_TOKEN": token, "PTERODACTYL_API_KEY": panel.api_key}
     return settings_from_sections(sections, env=env, base_dir=workdir)
+
+
+# ----- a week of history -----
+
+HISTORY_DAYS = 7
+# Raw samples get coarser with age: the 1 h window reads 10 s points, 6 h and 24 h read 60 s,
+# 7 d reads 600 s. Finer old samples would only cost start-up time (a week at 10 s for eight
+# servers is ~480k rows); the store rolls these up like any others.
+_HISTORY_STEPS: tuple[tuple[float, float], ...] = ((3600.0, 10.0), (26 * 3600.0, 60.0))
+_HISTORY_OLD_STEP = 300.0
+# The one hour the panel "could not be read" (every server unknown) and the 25 minutes the bot
+# "was not running" (no samples: unknown by absence), as ages from the start.
+_PANEL_UNREACHABLE = (3 * 86400.0 + 7 * 3600.0, 3600.0)
+_BOT_STOPPED = (5 * 86400.0 + 2 * 3600.0, 1500.0)
+# Servers that crash a lot (the chaos loop crashes this one live too).
+_FLAKY = frozenset({"rustwipe"})
+_WRITE_BATCH = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class _Period:
+    """A stretch of a server's week: from `start`, in `status`, its container up since `run`."""
+
+    start: float
+    status: str
+    run: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedHistory:
+    """A week of samples and status changes for a fleet, oldest first, as the recorder writes."""
+
+    samples: tuple[SampleRow, ...]
+    changes: tuple[StateChange, ...]
+    start: float
+    end: float
+
+
+def generate_history(
+    panel: SimulatedPanel, *, now: float, days: float = HISTORY_DAYS, seed: int = 0
+) -> GeneratedHistory:
+    """Return `days` of history up to `now` (Unix time) for every server of `panel`.
+
+    Figures come from the panel's own load model (`SimServer.load_at`), on the panel's clock
+    mapped to wall time so that the history runs straight into the live figures; each
+    server's week ends in the state the panel starts it in (a running one up for its
+    `uptime_seconds`).
+    """
+    start = now - days * 86400.0
+    mono_now = panel.clock.monotonic()
+    times = _sample_times(start, now)
+    samples: list[SampleRow] = []
+    changes: list[StateChange] = []
+    for identifier, server in panel.servers.items():
+        rng = random.Random(f"{seed}:{identifier}")
+        periods = _overlay_fleet_events(_periods(server, start, now, rng), now)
+        _server_history(
+            server,
+            periods,
+            times=times,
+            now=now,
+            mono_now=mono_now,
+            samples=samples,
+            changes=changes,
+        )
+    samples.sort(key=lambda row: row.t)
+    changes.sort(key=lambda change: change.t)
+    return GeneratedHistory(tuple(samples), tuple(changes), start, now)
+
+
+async def write_history(store: HistoryStore, history: GeneratedHistory) -> None:
+    """Write `history` through the store in batches, then roll it up as the bot would."""
+    samples, changes = history.samples, history.changes
+    for first in range(0, max(len(samples), 1), _WRITE_BATCH):
+        batch = samples[first : first + _WRITE_BATCH]
+        end = batch[-1].t if batch else history.end
+        last = first + _WRITE_BATCH >= len(samples)
+        await store.write(batch, [c for c in changes if c.t <= end or last])
+        changes = tuple(c for c in changes if c.t > end)
+    await store.maintain(history.end)
+
+
+def _sample_times(start: float, now: float) -> list[float]:
+    times: list[float] = []
+    t = start
+    while t < now:
+        times.append(t)
+        age = now - t
+        t += next((step for within, step in _HISTORY_STEPS if age <= within), _HISTORY_OLD_STEP)
+    return times
+
+
+def _periods(server: SimServer, start: float, now: float, rng: random.Random) -> list[_Period]:
+    """Return the server's week as periods, oldest first, the first at or before `start`."""
+    spec = server.spec
+    up_s, down_s = spec.start_seconds, spec.stop_seconds
+    if spec.status == "installing":
+        # A new server: the panel has known it for half an hour.
+        return [_Period(now - 1800.0, "installing")]
+    if spec.state == "offline" or spec.status is not None:
+        # Ran most of the week, then stopped (or suspended) a few days ago.
+        end_status = "suspended" if spec.status == "suspended" else "offline"
+        stopped = now - rng.uniform(1.5, 3.5) * 86400.0
+        last_run = stopped - rng.uniform(20, 40) * 3600
+        return [
+            *_runs(start, last_run, rng, up_s, down_s, flaky=False),
+            _Period(last_run, "starting", last_run),
+            _Period(last_run + up_s, "running", last_run),
+            _Period(stopped, "stopping", last_run),
+            _Period(stopped + down_s, end_status),
+        ]
+    boot = now - (0.0 if spec.state in ("starting", "stopping") else spec.uptime_seconds)
+    current = [_Period(boot, "starting", boot), _Period(boot + up_s, "running", boot)]
+    if boot <= start:
+        return current
+    return [
+        *_runs(start, boot, rng, up_s, down_s, flaky=server.identifier in _FLAKY),
+        *current,
+    ]
+
+
+def _runs(
+    start: float, end: float, rng: random.Random, up_s: float, down_s: float, *, flaky: bool
+) -> list[_Period]:
+    """Return runs from before `start` until `end`, each ended by a crash, restart or pause."""
+    periods: list[_Period] = []
+    cursor = end
+    while cursor > start:
+        kind = rng.choices(("crash", "restart", "pause"), (6, 1, 1) if flaky else (1, 3, 1))[0]
+        outage = {"crash": rng.uniform(20, 240), "restart": 15.0, "pause": rng.uniform(1, 4) * 3600}
+        off = cursor - outage[kind]
+        run_end = off if kind == "crash" else off - down_s
+        length = rng.uniform(4, 14) * 3600 if flaky else rng.uniform(20, 70) * 3600
+        run = run_end - length
+        # Built backwards: the outage that ends at `cursor`, then the run before it.
+        periods.append(_Period(off, "offline"))
+        if kind != "crash":
+            periods.append(_Period(run_end, "stopping", run))
+        periods.append(_Period(run + up_s, "running", run))
+        periods.append(_Period(run, "starting", run))
+        cursor = run
+    periods.reverse()
+    return periods
+
+
+def _overlay_fleet_events(periods: list[_Period], now: float) -> list[_Period]:
+    """Add the hour the panel could not be read: unknown, whatever the server was doing."""
+    age, length = _PANEL_UNREACHABLE
+    begin, end = now - age, now - age + length
+    before = [p for p in periods if p.start < begin]
+    after = [p for p in periods if p.start >= end]
+    at_end = next((p for p in reversed(periods) if p.start < end), None)
+    if not before:
+        return periods
+    resumed = [_Period(end, at_end.status, at_end.run)] if at_end is not None else []
+    return [*before, _Period(begin, "unknown"), *resumed, *after]
+
+
+def _server_history(
+    server: SimServer,
+    periods: list[_Period],
+    *,
+    times: list[float],
+    now: float,
+    mono_now: float,
+    samples: list[SampleRow],
+    changes: list[StateChange],
+) -> None:
+    """Append the server's samples at `times` and its status changes."""
+    identifier = server.identifier
+    gap_begin = now - _BOT_STOPPED[0]
+    gap_end = gap_begin + _BOT_STOPPED[1]
+    starts = [p.start for p in periods]
+    ahead = _running_ahead(periods, now)
+    previous_t: float | None = None
+    previous_status: str | None = None
+    counters: tuple[float | None, int, int] = (None, 0, 0)
+    for t in times:
+        index = bisect.bisect_right(starts, t) - 1
+        if index < 0 or gap_begin <= t < gap_end:
+            if index >= 0:
+                previous_status = None  # the bot was not running: it sees the fleet anew
+            previous_t = None
+            continue
+        period = periods[index]
+        span = t - previous_t if previous_t is not None else 10.0
+        previous_t = t
+        if period.status != previous_status:
+            changes.append(StateChange(identifier, t, previous_status, period.status))
+            previous_status = period.status
+        state = period.status
+        if state in ("installing", "suspended"):
+            state = "offline"
+        if state in ("offline", "unknown") or period.run is None:
+            samples.append(
+                SampleRow(
+                    identifier, t, state, 0.0, 0, 0, 0.0, 0.0, 0, span, period.status == "suspended"
+                )
+            )
+            counters = (None, 0, 0)
+            continue
+        running_for = t - period.run
+        # Disk grows while running: count back from today's figure so the week ends on it.
+        period_end = starts[index + 1] if index + 1 < len(starts) else now
+        later = ahead[index]
+        ran_before = 0.0 if later is None else -(period_end - t + later) - running_for
+        load = server.load_at(
+            mono_now - (now - t),
+            _power_state(state),
+            running_for=running_for,
+            ran_before=ran_before,
+        )
+        rx, tx = int(load["network_rx_bytes"]), int(load["network_tx_bytes"])
+        run, last_rx, last_tx = counters
+        if run == period.run:
+            rx_rate, tx_rate = (rx - last_rx) / span, (tx - last_tx) / span
+        else:
+            rx_rate, tx_rate = rx / max(running_for, 1.0), tx / max(running_for, 1.0)
+        counters = (period.run, rx, tx)
+        samples.append(
+            SampleRow(
+                identifier,
+                t,
+                state,
+                float(load["cpu_absolute"]),
+                int(load["memory_bytes"]),
+                max(64 * 1024 * 1024, int(load["disk_bytes"])),
+                max(0.0, rx_rate),
+                max(0.0, tx_rate),
+                int(load["uptime"]),
+                span,
+            )
+        )
+
+
+def _power_state(state: str) -> PowerStateName:
+    for known in ("starting", "running", "stopping"):
+        if state == known:
+            return known
+    return "offline"
+
+
+def _running_ahead(periods: list[_Period], now: float) -> list[float | None]:
+    """Return, per period, the running seconds after it until the current run (None: in it)."""
+    current = periods[-1].run
+    ahead: list[float | None] = [None] * len(periods)
+    total = 0.0
+    for index in range(len(periods) - 1, -1, -1):
+        period = periods[index]
+        if current is not None and period.run == current:
+            continue
+        ahead[index] = total
+        if period.run is not None:
+            end = periods[index + 1].start if index + 1 < len(periods) else now
+            total += max(0.0, end - period.start)
+    return ahead
 
 
 class Demo:
@@ -225,7 +495,10 @@ class Demo:
         )
         self.sandbox = DiscordSandbox(routes=self._routes())
         self.bot: PterodactylBot | None = None
+        self.web: WebServer | None = None
         self.settings: Settings | None = None
+        # What seeding the week of history took (rows, seconds), for the log and the tests.
+        self.seeded_history: tuple[int, float] | None = None
         self._workdir = workdir
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -254,6 +527,7 @@ class Demo:
         return {
             "ready": self.ready,
             "discord_api": self.sandbox.url,
+            "http": self.web.url if self.web is not None else "",
             "panel_url": self.panel.url,
             "panel_api_key": self.panel.api_key,
             "guild_id": str(guild.id),
@@ -275,9 +549,12 @@ class Demo:
         self.settings = demo_settings(
             self.panel, self.sandbox, self._workdir, self.sandbox.bot_token
         )
+        await self._seed_history(self.settings)
         self._previous_target = discord_api.use_api_base(self.sandbox.url)
         bot = build_bot(self.settings, guild_ready_timeout=0.1)
         self.bot = bot
+        self.web = WebServer(bot, host=self.host, port=0)
+        await self.web.start()
         self._bot_task = asyncio.create_task(bot.start(self.sandbox.bot_token), name="demo-bot")
         await self._wait_ready(bot)
         for identifier in self.seed_embeds:
@@ -295,6 +572,9 @@ class Demo:
             self._chaos_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._chaos_task
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         if self.bot is not None:
             await self.bot.close()
         if self._bot_task is not None:
@@ -319,6 +599,24 @@ class Demo:
         await self.stop()
 
     # ----- startup -----
+
+    async def _seed_history(self, settings: Settings) -> None:
+        """Write a generated week of the fleet's history through the store the bot then opens."""
+        began = time.perf_counter()
+        history = generate_history(self.panel, now=self.panel.clock.time())
+        store = open_store(settings.history.url)
+        if store is None:  # [history] url = none: nothing to seed
+            return
+        await store.open()
+        try:
+            await write_history(store, history)
+        finally:
+            await store.close()
+        rows = len(history.samples) + len(history.changes)
+        self.seeded_history = (rows, time.perf_counter() - began)
+        log.info(
+            "demo: a week of history written (%d rows in %.1f s)", rows, self.seeded_history[1]
+        )
 
     async def _wait_ready(self, bot: PterodactylBot, within: float = 60.0) -> None:
         loop = asyncio.get_running_loop()

@@ -632,18 +632,37 @@ class SimServer:
         """Return live `StatsTransformer` attributes, computed from the clock (no side effects)."""
         self._settle()
         now = self._clock.monotonic()
-        state = self._state
-        model = self._model
         run_start = self._run_start
-        if state == "offline" or run_start is None:
+        # No run under way (never the case outside offline): the figures are an offline's.
+        figures_state: PowerStateName = "offline" if run_start is None else self._state
+        running_for = 0.0 if run_start is None else max(0.0, now - run_start)
+        return {
+            "current_state": self._state,
+            "is_suspended": self.status == "suspended",
+            "resources": self.load_at(
+                now, figures_state, running_for=running_for, ran_before=self._ran_before
+            ),
+        }
+
+    def load_at(
+        self, at: float, state: PowerStateName, *, running_for: float, ran_before: float
+    ) -> dict[str, Any]:
+        """Return the resources the load model gives at clock time `at` (past ones too).
+
+        `running_for` is the time since the container started (0 when offline), `ran_before`
+        the running time of earlier runs (disk grows while running). A pure function: the demo
+        draws its past week from it, so the history has the live figures' shapes.
+        """
+        model = self._model
+        if state == "offline":
             memory = rx = tx = uptime = 0
             cpu_value = 0.0
             elapsed = 0.0
         else:
-            elapsed = max(0.0, now - run_start)
+            elapsed = max(0.0, running_for)
             bound = self.spec.limits.cpu or self.node.cores * 100
-            noise = model.cpu_wave.at(now)
-            spike = 0.35 if _splitmix(model.salt ^ int(now // 15)) > 0.93 else 0.0
+            noise = model.cpu_wave.at(at)
+            spike = 0.35 if _splitmix(model.salt ^ int(at // 15)) > 0.93 else 0.0
             if state == "starting":
                 share = 0.65 + 0.2 * noise
                 ramp = min(1.0, elapsed / max(0.1, self.spec.start_seconds))
@@ -653,28 +672,24 @@ class SimServer:
                 memory_share = self.spec.memory_load
             else:
                 share = self.spec.cpu_load + 0.2 * noise + spike
-                memory_share = self.spec.memory_load + 0.1 * model.memory_wave.at(now)
+                memory_share = self.spec.memory_load + 0.1 * model.memory_wave.at(at)
             cpu_value = round(min(float(bound), max(0.05, bound * share)), 3)
             memory_share = min(0.97, max(0.02, memory_share))
             memory = int(self._memory_limit_bytes() * memory_share)
             rx = model.network(model.rx_rate, elapsed)
             tx = model.network(model.tx_rate, elapsed)
             uptime = int(elapsed * 1000)
-        ran = self._ran_before + elapsed
+        ran = ran_before + elapsed
         disk = min(
             int(self._disk_limit_bytes() * 0.95), model.disk_base + int(model.disk_rate * ran)
         )
         return {
-            "current_state": state,
-            "is_suspended": self.status == "suspended",
-            "resources": {
-                "memory_bytes": memory,
-                "cpu_absolute": cpu_value,
-                "disk_bytes": disk,
-                "network_rx_bytes": rx,
-                "network_tx_bytes": tx,
-                "uptime": uptime,
-            },
+            "memory_bytes": memory,
+            "cpu_absolute": cpu_value,
+            "disk_bytes": disk,
+            "network_rx_bytes": rx,
+            "network_tx_bytes": tx,
+            "uptime": uptime,
         }
 
     def _memory_limit_bytes(self) -> int:

@@ -48,6 +48,7 @@ from pterodisbot_sandbox._panel_client_api import ClientApi
 from pterodisbot_sandbox._panel_control import ControlApi
 from pterodisbot_sandbox._panel_faults import FaultKind, SimFault
 from pterodisbot_sandbox._panel_fleet import (
+    PowerStateName,
     SimAllocation,
     SimLimits,
     SimNode,
@@ -61,6 +62,7 @@ from pterodisbot_sandbox._panel_state import RESOURCES_CACHE_SECONDS, PanelOptio
 
 __all__ = [
     "FaultKind",
+    "PowerStateName",
     "SimAllocation",
     "SimFault",
     "SimLimits",

@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 import pytest_asyncio
 
 from pterodisbot.demo import Demo, demo_fleet
+from pterodisbot.store import RAW, WINDOWS, open_store
 from pterodisbot_sandbox.panel import SimulatedPanel
 from tests.fixtures.discord import SandboxClient, poll_until
 from tests.processes import free_port
@@ -54,6 +56,66 @@ async def _get_json(session: aiohttp.ClientSession, url: str, **kwargs: Any) -> 
     async with session.get(url, **kwargs) as response:
         assert response.status == 200, await response.text()
         return await response.json()
+
+
+@in_demo_loop
+async def test_the_demo_store_holds_a_week_for_every_server(demo: Demo) -> None:
+    assert demo.settings is not None
+    path = demo.settings.history.url.path
+    assert path is not None
+    assert path.name == "history.sqlite3"
+    assert path.is_file()
+    store = open_store(demo.settings.history.url)
+    assert store is not None
+    await store.open()
+    try:
+        now = time.time()
+        week = WINDOWS["7d"]
+        for identifier in demo.panel.servers:
+            series = await store.series(identifier, now - week.seconds, now, week.step_s)
+            if identifier == "terraria":  # being installed: known for half an hour
+                assert series.points
+                continue
+            # Rolled up (the old part is no longer raw) and spanning the week.
+            assert series.points[0].t - (now - week.seconds) < 3600
+            assert now - series.points[-1].t < 3600
+            assert len(series.points) > 900
+            uptime = await store.uptime(identifier, now - week.seconds, now)
+            # The hour the panel could not be read and the bot's gap are unknown, not down.
+            assert 3600 <= uptime.unknown_s < 4 * 3600
+            assert uptime.known_s > 6.8 * 86_400
+        # Rolled up at start: raw samples are kept for the raw tier's two days only.
+        raw = await store.recent(now - week.seconds)
+        assert now - float(raw["mcmodded"].t[0]) < RAW.retention_s + 600
+        assert now - float(raw["mcmodded"].t[-1]) < 600
+        running = await store.uptime("mcmodded", now - week.seconds, now)
+        assert running.ratio is not None
+        assert running.ratio > 0.95
+        stopped = await store.uptime("factorio", now - week.seconds, now)
+        assert stopped.ratio is not None
+        assert stopped.ratio < 0.9
+    finally:
+        await store.close()
+
+
+@in_demo_loop
+async def test_demo_info_names_the_bot_endpoint_which_serves_the_week(
+    demo: Demo, session: aiohttp.ClientSession
+) -> None:
+    info = await _get_json(session, f"{demo.url}/_demo/info")
+    assert info["http"].startswith("http://127.0.0.1:")
+    assert info["http"] != demo.url
+    body = await _get_json(
+        session, f"{info['http']}/api/servers/mcmodded/history", params={"window": "7d"}
+    )
+    assert body["server"] == "mcmodded"
+    assert body["window"] == "7d"
+    assert body["step_seconds"] == 600
+    assert len(body["points"]) > 900
+    assert time.time() - body["points"][0]["t"] > 6.9 * 86_400
+    assert max(point["cpu_max"] or 0 for point in body["points"]) > 0
+    assert body["uptime"]["unknown_s"] >= 3600
+    assert body["uptime"]["ratio"] > 0.95
 
 
 def test_demo_fleet_has_every_kind_of_server() -> None:
