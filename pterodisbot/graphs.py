@@ -163,11 +163,26 @@ class _Frame:
 
 
 @dataclass(frozen=True, slots=True)
-class _Series:
-    """One panel's drawable data: unbroken runs of (x, y) points, and the highest value."""
+class _Drawn:
+    """One panel's drawable data: line runs of (x, y), min..max band polygons, the top value.
+
+    Live samples have no bands; rolled-up history buckets draw their min..max as one.
+    """
 
     runs: list[FloatArray]
+    bands: list[FloatArray]
     peak: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one graph draws, in x = seconds before its end: both panels and the shaded spans."""
+
+    cpu: _Drawn
+    memory: _Drawn
+    offline: list[tuple[float, float]]
+    unknown: list[tuple[float, float]]
+    banded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -697,48 +712,9 @@ class _GraphFigure:
             cpu=_cpu_scale(cpu.peak, cpu_limit),
             memory=_memory_scale(memory.peak, memory_limit),
         )
-        self._use_frame(frame)
-        self.canvas.restore_region(self._backgrounds[frame])
-
         offline, unknown = _gap_spans(x, state, breaks)
-        areas = _Shapes()
-        lines = _Shapes()
-        for axes, series, limit, top, style in (
-            (self.cpu_axes, cpu, cpu_limit, frame.cpu.top, _CPU_STYLE),
-            (self.memory_axes, memory, memory_limit, frame.memory.top, _MEMORY_STYLE),
-        ):
-            to_px = _PixelMap(axes)
-            for start, end in offline:
-                areas.add(to_px(_band(start, end, top)), _OFFLINE_RGBA)
-            for start, end in unknown:
-                areas.add(to_px(_band(start, end, top)), _UNKNOWN_RGBA)
-            for run in series.runs:
-                areas.add(to_px(_under(run)), style.fill)
-            if limit is not None:
-                limit_line = np.array(((-window, limit), (0.0, limit)))
-                lines.add(to_px(limit_line), style.limit, width=_LIMIT_WIDTH, dashes=_LIMIT_DASHES)
-            for run in series.runs:
-                lines.add(to_px(run), style.line, width=_LINE_WIDTH)
-        if areas.shapes:
-            areas.load(self.areas)
-            self.figure.draw_artist(self.areas)
-        if lines.shapes:
-            lines.load(self.lines)
-            self.figure.draw_artist(self.lines)
-
-        pixels = np.asarray(self.canvas.buffer_rgba())
-        stamps = self.stamps
-        if title:
-            _blend(pixels, stamps.get(_shorten(title, _TITLE_MAX_CHARS), _TITLE))
-        if cpu_limit is not None:
-            _blend(pixels, stamps.get(f"limit {cpu_limit:g} %", _CPU_LIMIT))
-        if memory_limit is not None:
-            _blend(pixels, stamps.get(f"limit {format_bytes_compact(memory_limit)}", _MEMORY_LIMIT))
-        if offline:
-            _blend(pixels, stamps.get("■ offline", _OFFLINE_KEY))
-        if unknown:
-            _blend(pixels, stamps.get("■ no data", _UNKNOWN_KEY))
-        return pixels
+        plan = _Plan(cpu, memory, offline, unknown)
+        return self._paint(frame, plan, cpu_limit=cpu_limit, memory_limit=memory_limit, title=title)
 
     def draw_history(
         self,
@@ -757,9 +733,21 @@ class _GraphFigure:
             memory=_memory_scale(plan.memory.peak, memory_limit),
             history=True,
         )
+        return self._paint(frame, plan, cpu_limit=cpu_limit, memory_limit=memory_limit, title=title)
+
+    def _paint(
+        self,
+        frame: _Frame,
+        plan: _Plan,
+        *,
+        cpu_limit: float | None,
+        memory_limit: int | None,
+        title: str | None,
+    ) -> npt.NDArray[np.uint8]:
+        """Draw a plan on the frame's cached background; return the canvas' RGBA pixels (a view)."""
         self._use_frame(frame)
         self.canvas.restore_region(self._backgrounds[frame])
-
+        window = frame.window
         areas = _Shapes()
         lines = _Shapes()
         for axes, drawn, limit, top, style in (
@@ -955,7 +943,7 @@ def _series(
     gap: npt.NDArray[np.bool_],
     breaks: npt.NDArray[np.intp],
     column: float,
-) -> _Series:
+) -> _Drawn:
     """Split the drawable samples into runs: gap samples and missed polls end a run.
 
     `column` is the width of one pixel in x units: runs much denser than that are thinned.
@@ -971,7 +959,7 @@ def _series(
             # A lone sample has no neighbour to draw a line to.
             if last - first >= 2:
                 runs.append(_thin(x[first:last], values[first:last], column))
-    return _Series(runs=runs, peak=peak)
+    return _Drawn(runs=runs, bands=[], peak=peak)
 
 
 def _thin(x: FloatArray, y: FloatArray, column: float) -> FloatArray:
@@ -1033,27 +1021,7 @@ def _band(start: float, end: float, top: float) -> FloatArray:
 BAND_MIN_STEP_S: Final = 60
 
 
-@dataclass(frozen=True, slots=True)
-class _Drawn:
-    """One panel of a history graph: avg line runs, min..max band polygons, the top value."""
-
-    runs: list[FloatArray]
-    bands: list[FloatArray]
-    peak: float
-
-
-@dataclass(frozen=True, slots=True)
-class _HistoryPlan:
-    """What a history graph draws, in x = seconds before the series' end."""
-
-    cpu: _Drawn
-    memory: _Drawn
-    offline: list[tuple[float, float]]
-    unknown: list[tuple[float, float]]
-    banded: bool
-
-
-def _plan_history(series: HistorySeries, *, column: float) -> _HistoryPlan:
+def _plan_history(series: HistorySeries, *, column: float) -> _Plan:
     """Turn a series' buckets into lines, bands and shaded spans.
 
     A bucket is drawn at its middle; a run of lines ends at a bucket without live samples or a
@@ -1105,7 +1073,7 @@ def _plan_history(series: HistorySeries, *, column: float) -> _HistoryPlan:
         covered_to = max(covered_to, stop)
     if covered_to < end:
         _extend(unknown, covered_to - end, 0.0)
-    return _HistoryPlan(cpu, memory, offline, unknown, banded)
+    return _Plan(cpu, memory, offline, unknown, banded)
 
 
 def _or(value: float | None, fallback: float | None) -> float:
