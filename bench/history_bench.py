@@ -25,7 +25,7 @@ import pytest
 from bench._board import Pipeline, Work, default_settings
 
 # The panel is started and awaited as the loop benchmark does, with its key.
-from bench.loop_bench import KEY, _free_port, _sandbox_world, _spawn, _wait_for_panel
+from bench.loop_bench import KEY, _sandbox_world, outside
 from pterodisbot.bot import discord_api
 from pterodisbot.clock import SystemClock
 from pterodisbot.config import HistoryURL
@@ -293,19 +293,7 @@ async def _write_run(panel_url: str, discord_url: str, url: str, workdir: Path) 
 
 def sustained_writes(workdir: Path, stores: Sequence[tuple[str, Callable[[], str]]]) -> None:
     """Run the monitor over a 2,000-server panel with each store, then without one."""
-    panel_port, discord_port = _free_port(), _free_port()
-    panel_url = f"http://127.0.0.1:{panel_port}"
-    discord_url = f"http://127.0.0.1:{discord_port}"
-    panel = _spawn(
-        "pterodisbot_sandbox.panel",
-        *("--port", str(panel_port), "--servers", str(WRITE_SERVERS), "--api-key", KEY),
-        *("--rate-limit", "1000000", "--log-level", "WARNING"),
-    )
-    sandbox = _spawn(
-        "pterodisbot_sandbox.discord_server", "--port", str(discord_port), "--no-rate-limits"
-    )
-    try:
-        asyncio.run(_wait_for_panel(panel_url))
+    with outside(WRITE_SERVERS) as (panel_url, discord_url):
         _sandbox_world(discord_url)
         for label, url in (*stores, ("none", lambda: "none")):
             with discord_api.api_base(discord_url):
@@ -313,10 +301,6 @@ def sustained_writes(workdir: Path, stores: Sequence[tuple[str, Callable[[], str
             report(
                 f"writes, {WRITE_SERVERS:,} servers @10 s, {WRITE_SECONDS:.0f} s, {label}", figures
             )
-    finally:
-        for process in (panel, sandbox):
-            process.terminate()
-            process.wait(10)
 
 
 def postgres() -> PostgresCluster | None:

@@ -16,6 +16,7 @@ per `edit_interval`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,15 +173,15 @@ def _resources_calls(api: PterodactylAPI) -> tuple[int, int]:
     return sum(n for _, n in counts), sum(n for o, n in counts if o != "200")
 
 
-def main() -> None:
-    """Start a 1,000-server panel and a Discord sandbox in subprocesses; print the lag figures."""
-    logging.getLogger().setLevel(logging.ERROR)
+@contextlib.contextmanager
+def outside(servers: int) -> Iterator[tuple[str, str]]:
+    """Run a simulated panel of `servers` and a Discord sandbox in subprocesses; give their URLs."""
     panel_port, discord_port = _free_port(), _free_port()
     panel_url = f"http://127.0.0.1:{panel_port}"
     discord_url = f"http://127.0.0.1:{discord_port}"
     panel = _spawn(
         "pterodisbot_sandbox.panel",
-        *("--port", str(panel_port), "--servers", str(SERVERS), "--api-key", KEY),
+        *("--port", str(panel_port), "--servers", str(servers), "--api-key", KEY),
         *("--rate-limit", "1000000", "--log-level", "WARNING"),
     )
     # Discord's answers to a pump that keeps its pace never include a 429: none are simulated.
@@ -188,6 +190,17 @@ def main() -> None:
     )
     try:
         asyncio.run(_wait_for_panel(panel_url))
+        yield panel_url, discord_url
+    finally:
+        for process in (panel, sandbox):
+            process.terminate()
+            process.wait(10)
+
+
+def main() -> None:
+    """Start a 1,000-server panel and a Discord sandbox in subprocesses; print the lag figures."""
+    logging.getLogger().setLevel(logging.ERROR)
+    with outside(SERVERS) as (panel_url, discord_url):
         world = _sandbox_world(discord_url)
         began = time.perf_counter()
         results = asyncio.run(_measure(panel_url, discord_url, world))
@@ -204,7 +217,3 @@ def main() -> None:
             f"(one bot; the first poll of every server and the posts before: "
             f"{time.perf_counter() - began:.0f} s in all)"
         )
-    finally:
-        for process in (panel, sandbox):
-            process.terminate()
-            process.wait(10)
