@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from pterodisbot.config import settings_from_sections
 from pterodisbot.graphs import GraphRenderer
 from pterodisbot.panel.models import PowerState, Resources
 from pterodisbot.server_metrics_graphs import (
@@ -245,11 +246,18 @@ def resident_bytes() -> int:
         return 0
 
 
-def history_memory() -> tuple[int, int, int, float, float]:
-    """Fill 1,000 full histories; return (nbytes, traced, RSS delta, fill s, snapshot ms)."""
+def auto_ring_size() -> int:
+    """Return the ring size `[monitoring] history_size = auto` gives at the default settings."""
+    sections = {"pterodactyl": {"url": "http://127.0.0.1:1"}}
+    settings = settings_from_sections(sections, require_secrets=False)
+    return settings.monitoring.history_size
+
+
+def history_memory(capacity: int = DAY_SAMPLES) -> tuple[int, int, int, float, float]:
+    """Fill 1,000 full rings of `capacity`; return (nbytes, traced, RSS, fill s, snapshot ms)."""
     rng = np.random.default_rng(7)
-    filler = ServerHistory("template", capacity=DAY_SAMPLES)
-    for i in range(DAY_SAMPLES):
+    filler = ServerHistory("template", capacity=capacity)
+    for i in range(capacity):
         filler.record(NOW + INTERVAL * i, reading(i, rng))
     day: MetricArrays = filler.samples()
     del filler
@@ -257,7 +265,7 @@ def history_memory() -> tuple[int, int, int, float, float]:
     rss_before = resident_bytes()
     tracemalloc.start()
     began = time.perf_counter()
-    manager = ServerMetricsManager(capacity=DAY_SAMPLES)
+    manager = ServerMetricsManager(capacity=capacity)
     for n in range(SERVERS):
         manager.history(f"srv{n:05d}").extend(day)
     fill_seconds = time.perf_counter() - began
@@ -265,7 +273,8 @@ def history_memory() -> tuple[int, int, int, float, float]:
     tracemalloc.stop()
     rss_delta = resident_bytes() - rss_before
     full = manager["srv00000"]
-    snapshot_ms = statistics.median(timed(lambda: full.window(WINDOW, NOW + 86_000), 200))
+    end = NOW + INTERVAL * capacity
+    snapshot_ms = statistics.median(timed(lambda: full.window(WINDOW, end), 200))
     nbytes = manager.nbytes
     del manager
     gc.collect()
@@ -336,4 +345,13 @@ def main() -> None:
     report(
         "  15-min window snapshot of a full history",
         f"{snapshot_ms * 1000:.0f} us",
+    )
+    # The rings the bot keeps by default now that the store holds the long history.
+    ring = auto_ring_size()
+    # (No RSS delta: the allocator reuses what the day-long rings above gave back.)
+    nbytes, traced, _, _, _ = history_memory(ring)
+    report(
+        f"memory, {SERVERS:,} rings x {ring} (history_size auto)",
+        f"{nbytes / MIB:.1f} MiB of arrays ({nbytes / SERVERS / 1024:.1f} KiB a server);"
+        f" traced {traced / MIB:.1f} MiB",
     )
