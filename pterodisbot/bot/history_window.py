@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pterodisbot.store import WINDOWS, HistorySeries, StateChange, Uptime, Window
+from pterodisbot.store import HistorySeries, StateChange, Uptime, Window
 
 if TYPE_CHECKING:
     from pterodisbot.store import History
@@ -51,8 +51,3 @@ async def read_window(history: History, server: str, window: Window, now: float)
     uptime = await history.uptime(server, start, end)
     changes = await history.state_changes(server, start, end)
     return WindowRead(window=window, series=series, uptime=uptime, changes=tuple(changes))
-
-
-def allowed_windows() -> str:
-    """Return the window names, in order, for error texts ("1h, 6h, 24h, 7d, 30d")."""
-    return ", ".join(WINDOWS)
