@@ -94,7 +94,6 @@ class _Context:
         """Quote a value for a problem line; anything secret-looking becomes '***'."""
         if any(secret in value for secret in self._secrets) or API_KEY_PATTERN.search(value):
             return "'***'"
-        value = URL_PASSWORD.sub(r"\1:***@", value)
         if len(value) > 80:
             value = value[:77] + "..."
         return repr(value)
