@@ -28,7 +28,7 @@ import struct
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Protocol, cast
@@ -351,9 +351,7 @@ class GraphRenderer:
                 now=now,
                 title=title,
             )
-            pending = asyncio.get_running_loop().run_in_executor(executor, job)
-            self._inflight[flight] = pending
-            pending.add_done_callback(functools.partial(self._landed, flight))
+            pending = self._start(self._inflight, flight, history.identifier, job, executor)
         else:
             with self._cache_lock:
                 self.cache_hits += 1
@@ -436,9 +434,7 @@ class GraphRenderer:
                 memory_limit_bytes=memory_limit_bytes,
                 title=title,
             )
-            pending = asyncio.get_running_loop().run_in_executor(executor, job)
-            self._series_inflight[key] = pending
-            pending.add_done_callback(functools.partial(self._series_landed, key))
+            pending = self._start(self._series_inflight, key, series.server, job, executor)
         else:
             with self._cache_lock:
                 self.cache_hits += 1
@@ -455,14 +451,6 @@ class GraphRenderer:
                 self._series_cache.popitem(last=False)
         return png
 
-    def _series_landed(self, key: _SeriesKey, future: asyncio.Future[bytes]) -> None:
-        if self._series_inflight.get(key) is future:
-            del self._series_inflight[key]
-        if not future.cancelled() and future.exception() is not None:
-            log.debug(
-                "history graph render failed for server %s", key[0], exc_info=future.exception()
-            )
-
     # -- internals ----------------------------------------------------------------------------
 
     def _render_and_store(
@@ -477,14 +465,27 @@ class GraphRenderer:
         self._store(key, token, version, png)
         return png
 
-    def _landed(self, flight: tuple[_CacheKey, object, int], future: asyncio.Future[bytes]) -> None:
-        if self._inflight.get(flight) is future:
-            del self._inflight[flight]
-        # Callers get the exception; reading it here also covers the case where all gave up.
-        if not future.cancelled() and future.exception() is not None:
-            log.debug(
-                "graph render failed for server %s", flight[0][0], exc_info=future.exception()
-            )
+    @staticmethod
+    def _start(
+        inflight: dict[Any, asyncio.Future[bytes]],
+        flight: Hashable,
+        server: str,
+        job: Callable[[], bytes],
+        executor: Executor | None,
+    ) -> asyncio.Future[bytes]:
+        """Run `job` in `executor` as the one render of `flight`, until it lands."""
+        pending = asyncio.get_running_loop().run_in_executor(executor, job)
+        inflight[flight] = pending
+
+        def landed(future: asyncio.Future[bytes]) -> None:
+            if inflight.get(flight) is future:
+                del inflight[flight]
+            # Callers get the exception; reading it here also covers the case where all gave up.
+            if not future.cancelled() and future.exception() is not None:
+                log.debug("graph render failed for server %s", server, exc_info=future.exception())
+
+        pending.add_done_callback(landed)
+        return pending
 
     def _lookup(self, key: _CacheKey, history: ServerMetricsGraphs) -> bytes | None:
         with self._cache_lock:
