@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,8 +11,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from matplotlib.colors import to_rgb
-from PIL import Image
 
 from pterodisbot.graphs import (
     CPU_COLOUR,
@@ -28,12 +25,11 @@ from pterodisbot.graphs import (
 )
 from pterodisbot.panel.models import PowerState, Resources
 from pterodisbot.server_metrics_graphs import ServerMetricsGraphs
+from tests.pixels import Pixels, decode, mix, near
 
 NOW = 1_700_000_000.0
 WINDOW = 900.0
 GIB = 1024**3
-
-Pixels = npt.NDArray[np.uint8]
 
 
 def reading(i: int, state: PowerState = PowerState.RUNNING) -> Resources:
@@ -63,24 +59,6 @@ def history_of(
         else:
             history.record(t, reading(i, PowerState(state)))
     return history
-
-
-def decode(png: bytes) -> Pixels:
-    image = Image.open(io.BytesIO(png))
-    assert image.format == "PNG"
-    assert image.size == (WIDTH, HEIGHT)
-    return np.asarray(image.convert("RGB"))
-
-
-def near(pixels: Pixels, colour: str | tuple[float, float, float], tolerance: int = 12) -> Pixels:
-    rgb = np.array(to_rgb(colour) if isinstance(colour, str) else colour) * 255
-    return np.abs(pixels.astype(np.int16) - rgb.astype(np.int16)).max(axis=2) <= tolerance
-
-
-def mix(base: str, over: str, alpha: float) -> tuple[float, float, float]:
-    b, o = np.array(to_rgb(base)), np.array(to_rgb(over))
-    r, g, bl = b + alpha * (o - b)
-    return (float(r), float(g), float(bl))
 
 
 def widest_gap(columns: npt.NDArray[np.bool_]) -> tuple[int, int]:

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import io
 import math
 
 import numpy as np
-import numpy.typing as npt
 import pytest
-from matplotlib.colors import to_rgb
-from PIL import Image
 
 from pterodisbot.graphs import (
     BAND_ALPHA,
@@ -21,15 +17,14 @@ from pterodisbot.graphs import (
     OFFLINE_COLOUR,
     PANEL,
     UNKNOWN_COLOUR,
-    WIDTH,
     GraphRenderer,
 )
 from pterodisbot.store import WINDOWS, HistoryPoint, HistorySeries, StateSeconds
+from tests.pixels import Pixels, decode, mix, near
 
 END = 1_700_006_400.0
 GIB = 1024**3
 
-Pixels = npt.NDArray[np.uint8]
 NO_LIMITS: dict[str, None] = {"cpu_limit_percent": None, "memory_limit_bytes": None}
 
 
@@ -80,23 +75,6 @@ def series_of(
         else:
             points.append(running(t, w.step_s, i))
     return HistorySeries(server, start, END, w.step_s, tuple(points))
-
-
-def decode(png: bytes) -> Pixels:
-    image = Image.open(io.BytesIO(png))
-    assert image.size == (WIDTH, HEIGHT)
-    return np.asarray(image.convert("RGB"))
-
-
-def near(pixels: Pixels, colour: str | tuple[float, float, float], tolerance: int = 12) -> Pixels:
-    rgb = np.array(to_rgb(colour) if isinstance(colour, str) else colour) * 255
-    return np.abs(pixels.astype(np.int16) - rgb.astype(np.int16)).max(axis=2) <= tolerance
-
-
-def mix(base: str, over: str, alpha: float) -> tuple[float, float, float]:
-    b, o = np.array(to_rgb(base)), np.array(to_rgb(over))
-    r, g, bl = b + alpha * (o - b)
-    return (float(r), float(g), float(bl))
 
 
 @functools.cache
