@@ -32,6 +32,8 @@ from pterodisbot.bot import discord_api
 from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.config import LoggingSettings, Settings, settings_from_sections
 from pterodisbot.log_setup import configure_logging
+from pterodisbot.panel.models import Resources
+from pterodisbot.server_metrics_graphs import ServerHistory
 from pterodisbot.store import HistoryStore, SampleRow, StateChange, open_store
 from pterodisbot.web import WebServer
 from pterodisbot_sandbox.discord_server import DiscordSandbox
@@ -388,12 +390,14 @@ def _server_history(
     ahead = _running_ahead(periods, now)
     previous_t: float | None = None
     previous_status: str | None = None
-    counters: tuple[float | None, int, int] = (None, 0, 0)
+    # The bot's own ring turns the panel's counters into rates, as it does for live polls.
+    ring = ServerHistory(identifier, capacity=2)
     for t in times:
         index = bisect.bisect_right(starts, t) - 1
         if index < 0 or gap_begin <= t < gap_end:
             if index >= 0:
                 previous_status = None  # the bot was not running: it sees the fleet anew
+                ring = ServerHistory(identifier, capacity=2)
             previous_t = None
             continue
         period = periods[index]
@@ -411,7 +415,6 @@ def _server_history(
                     identifier, t, state, 0.0, 0, 0, 0.0, 0.0, 0, span, period.status == "suspended"
                 )
             )
-            counters = (None, 0, 0)
             continue
         running_for = t - period.run
         # Disk grows while running: count back from today's figure so the week ends on it.
@@ -424,27 +427,14 @@ def _server_history(
             running_for=running_for,
             ran_before=ran_before,
         )
-        rx, tx = int(load["network_rx_bytes"]), int(load["network_tx_bytes"])
-        run, last_rx, last_tx = counters
-        if run == period.run:
-            rx_rate, tx_rate = (rx - last_rx) / span, (tx - last_tx) / span
-        else:
-            rx_rate, tx_rate = rx / max(running_for, 1.0), tx / max(running_for, 1.0)
-        counters = (period.run, rx, tx)
-        samples.append(
-            SampleRow(
-                identifier,
-                t,
-                state,
-                float(load["cpu_absolute"]),
-                int(load["memory_bytes"]),
-                max(64 * 1024 * 1024, int(load["disk_bytes"])),
-                max(0.0, rx_rate),
-                max(0.0, tx_rate),
-                int(load["uptime"]),
-                span,
-            )
+        load["disk_bytes"] = max(64 * 1024 * 1024, int(load["disk_bytes"]))
+        reading = Resources.from_api(
+            {
+                "object": "stats",
+                "attributes": {"current_state": state, "is_suspended": False, "resources": load},
+            }
         )
+        samples.append(SampleRow.of(identifier, ring.record(t, reading), span))
 
 
 def _power_state(state: str) -> PowerStateName:

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
-    from pterodisbot.server_metrics_graphs import MetricArrays
+    from pterodisbot.server_metrics_graphs import MetricArrays, MetricSample
 
 # The power states a sample can be in (the history's own codes are `STATE_NAMES`).
 KNOWN_STATES: Final = ("running", "starting", "stopping", "offline")
@@ -43,6 +43,23 @@ class SampleRow:
     uptime_ms: int
     span_s: float
     is_suspended: bool = False
+
+    @classmethod
+    def of(cls, server: str, sample: MetricSample, span_s: float) -> SampleRow:
+        """Return the row of a sample the in-memory ring recorded, standing for `span_s`."""
+        return cls(
+            server=server,
+            t=sample.t,
+            state=sample.state,
+            cpu_percent=float(sample.cpu_percent),
+            memory_bytes=int(sample.memory_bytes),
+            disk_bytes=int(sample.disk_bytes),
+            rx_rate=float(sample.rx_rate),
+            tx_rate=float(sample.tx_rate),
+            uptime_ms=int(sample.uptime_ms),
+            span_s=span_s,
+            is_suspended=sample.is_suspended,
+        )
 
 
 @dataclass(frozen=True, slots=True)

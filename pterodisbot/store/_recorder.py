@@ -270,21 +270,7 @@ class HistoryRecorder:
             self._samples.popleft()
             self._dropped += 1
             self._say_dropping()
-        self._samples.append(
-            SampleRow(
-                server=server,
-                t=sample.t,
-                state=sample.state,
-                cpu_percent=float(sample.cpu_percent),
-                memory_bytes=int(sample.memory_bytes),
-                disk_bytes=int(sample.disk_bytes),
-                rx_rate=float(sample.rx_rate),
-                tx_rate=float(sample.tx_rate),
-                uptime_ms=int(sample.uptime_ms),
-                span_s=span,
-                is_suspended=sample.is_suspended,
-            )
-        )
+        self._samples.append(SampleRow.of(server, sample, span))
 
     # -- life cycle -----------------------------------------------------------------------
 
