@@ -7,7 +7,6 @@ holds only what the test wrote (the recorder's first flush would come minutes la
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import time
 from typing import Any
@@ -19,7 +18,7 @@ from PIL import Image
 from pterodisbot.bot.cogs.history import HISTORY_OFF, NOT_ALLOWED
 from pterodisbot.graphs import CPU_COLOUR, HEIGHT, WIDTH
 from pterodisbot_sandbox.discord_server import World
-from pterodisbot_sandbox.panel import default_fleet
+from tests.fixtures.panel import fleet_with_running
 from tests.fixtures.product import Product
 from tests.history_writes import Written, spoil, write_history
 
@@ -30,25 +29,10 @@ MEMBER = str(World.default().user("member").id)
 OPERATOR = str(World.default().user("operator").id)
 
 
-def fleet() -> list[object]:
-    """Return the default fleet with its first two servers running under known identifiers."""
-    servers = default_fleet(6, 0)
-    for index, identifier in enumerate((OWN, HIDDEN)):
-        servers[index] = dataclasses.replace(
-            servers[index],
-            identifier=identifier,
-            uuid=None,
-            state="running",
-            status=None,
-            node_down=False,
-        )
-    return list(servers)
-
-
 async def start(product: Product, **settings: dict[str, str]) -> Written:
     """Start the bot (HIDDEN visible to Operators only) and write OWN's history into its store."""
     await product.start(
-        panel={"fleet": fleet()},
+        panel={"fleet": fleet_with_running(OWN, HIDDEN)},
         settings={**QUIET, f"permissions.{HIDDEN}": {"status": "Operator"}, **settings},
     )
     return await write_history(product.settings().history.url, OWN, time.time())
@@ -176,7 +160,9 @@ async def test_a_member_who_may_not_see_the_server_gets_no_history(product: Prod
 
 
 async def test_with_history_off_the_answer_says_so_in_words(product: Product) -> None:
-    await product.start(panel={"fleet": fleet()}, settings={"history": {"url": "none"}})
+    await product.start(
+        panel={"fleet": fleet_with_running(OWN, HIDDEN)}, settings={"history": {"url": "none"}}
+    )
     result = await product.control.command(
         "server_history", {"server": OWN, "window": "7d"}, user="member", channel="status", wait=5
     )

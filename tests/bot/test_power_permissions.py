@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-from pterodisbot_sandbox.panel import default_fleet
 from tests.bot.test_power_e2e import audited, power_calls, said
+from tests.fixtures.panel import fleet_with_running
 from tests.fixtures.product import Product
 
 OWN = "aaaa0001"
 OTHER = "bbbb0002"
 
 
-def two_named_servers() -> list[object]:
-    """Return the default fleet with its first two servers running under known identifiers."""
-    fleet = default_fleet(6, 0)
-    for index, identifier in enumerate((OWN, OTHER)):
-        fleet[index] = dataclasses.replace(
-            fleet[index],
-            identifier=identifier,
-            uuid=None,
-            state="running",
-            status=None,
-            node_down=False,
-        )
-    return list(fleet)
-
-
 async def test_server_override_lets_its_own_people_restart_only_that_server(
     product: Product,
 ) -> None:
     await product.start(
-        panel={"fleet": two_named_servers()},
+        panel={"fleet": fleet_with_running(OWN, OTHER)},
         settings={
             "permissions": {"confirm_dangerous": "false"},
             f"permissions.{OWN}": {"restart": "@everyone"},
@@ -50,7 +33,7 @@ async def test_server_override_lets_its_own_people_restart_only_that_server(
 
 async def test_administrators_can_be_denied_by_config(product: Product) -> None:
     await product.start(
-        panel={"fleet": two_named_servers()},
+        panel={"fleet": fleet_with_running(OWN, OTHER)},
         settings={
             "permissions": {
                 "confirm_dangerous": "false",
@@ -71,7 +54,7 @@ async def test_administrators_can_be_denied_by_config(product: Product) -> None:
 
 async def test_a_removed_role_stops_working_at_the_next_click(product: Product) -> None:
     await product.start(
-        panel={"fleet": two_named_servers()},
+        panel={"fleet": fleet_with_running(OWN, OTHER)},
         settings={"permissions": {"confirm_dangerous": "false"}},
     )
     message_id = await product.post_status(OWN)
