@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 
 from pterodisbot.clock import FakeClock
@@ -73,3 +74,23 @@ def test_the_week_has_crashes_an_unknown_hour_and_ends_in_the_live_state() -> No
 
     assert mean_cpu("mcmodded") > 5 * mean_cpu("valheim1")
     assert max(row.cpu_percent for row in rows["mcmodded"]) > 0
+
+
+def test_network_rates_come_from_the_counters_as_the_bot_reads_them() -> None:
+    panel = SimulatedPanel(fleet=demo_fleet(8), clock=FakeClock(NOW))
+    history = generate_history(panel, now=NOW)
+    running = ("running", "starting", "stopping")
+    resumed = 0
+    for samples in _by_server(history.samples).values():
+        for before, after in itertools.pairwise(samples):
+            if before.state not in running or after.state not in running:
+                continue
+            if after.t - before.t > 20 * 60:
+                # The bot "was not running": a restarted bot has no counters to compare with.
+                assert (after.rx_rate, after.tx_rate) == (0.0, 0.0)
+                resumed += 1
+            elif after.uptime_ms > before.uptime_ms:
+                # Within one run the counters only grow: every rate is a real difference.
+                assert after.rx_rate > 0
+                assert after.tx_rate > 0
+    assert resumed >= 2
