@@ -76,6 +76,21 @@ class ServerStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
+class ReadFault(StrEnum):
+    """Why a poll got no resources: whose fault it is decides who an alert is about."""
+
+    # The panel answered that it cannot reach the server's node (Wings): the node's fault.
+    NODE_DOWN = "node_down"
+    # The panel itself did not answer (refused connection, timeout, 5xx, TLS): the panel's.
+    PANEL_DOWN = "panel_down"
+    # The panel refused the key (401/403), or its answer could not be read: this server's.
+    REFUSED = "refused"
+    BAD_ANSWER = "bad_answer"
+    # A 409: suspended, installing, restoring, transferring or the node in maintenance — a
+    # state the panel reports, not an outage.
+    CONFLICT = "conflict"
+
+
 @dataclass(frozen=True, slots=True)
 class Trend:
     """CPU and memory averaged over the last `seconds` of live samples.
@@ -95,6 +110,8 @@ class ServerSnapshot:
 
     `last_known` is set only while the status is unknown: the last status the panel confirmed
     (None if it never did), for "last seen Installing" rather than a claim about the present.
+    `fault` says why `resources` is missing (None when the panel answered); `conflict` the
+    panel's reason for a 409.
     """
 
     server: Server
@@ -105,6 +122,8 @@ class ServerSnapshot:
     error: str | None = None
     trend: Trend | None = None
     last_known: ServerStatus | None = None
+    fault: ReadFault | None = None
+    conflict: ConflictReason | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,6 +433,7 @@ class Monitor:
         panel_wide = False
         resources: Resources | None = None
         error: str | None = None
+        fault: ReadFault | None = None
         conflict: ConflictReason | None = None
         try:
             resources = await self._api.get_resources(server.identifier)
@@ -433,6 +453,7 @@ class Monitor:
             return self._snapshots.get(server.identifier)
         except PanelConflict as exc:
             conflict = exc.reason
+            fault = ReadFault.CONFLICT
             error = exc.detail or "the panel reports a state conflict"
         except PanelUnavailable as exc:
             if exc.reason is UnavailableReason.TIMEOUT:
@@ -441,12 +462,16 @@ class Monitor:
             if not exc.node_down:
                 self.panel_reachable = False
                 panel_wide = True
+            fault = ReadFault.NODE_DOWN if exc.node_down else ReadFault.PANEL_DOWN
             error = _UNAVAILABLE_TEXT.get(exc.reason, "panel unavailable")
         except PanelAuthError as exc:
+            fault = ReadFault.REFUSED
             error = _AUTH_TEXT.get(exc.reason, "the panel refused the API key")
         except PanelBadResponse:
+            fault = ReadFault.BAD_ANSWER
             error = "the panel's answer could not be read"
         except PanelError:
+            fault = ReadFault.BAD_ANSWER
             error = "unexpected answer from the panel"
         if server.identifier not in self._servers:
             # The server left the watched list while this answer was on its way (a one-off
@@ -481,6 +506,8 @@ class Monitor:
             error=error,
             trend=self._trend(server.identifier, now) if resources is not None else None,
             last_known=last_known,
+            fault=fault,
+            conflict=conflict,
         )
         self._snapshots[server.identifier] = snapshot
         if not panel_wide:

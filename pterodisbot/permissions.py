@@ -22,13 +22,16 @@ class Action(enum.StrEnum):
     STOP = "stop"
     RESTART = "restart"
     KILL = "kill"
+    # /alerts mute, unmute and list: maintenance windows for the alerts channel.
+    ALERTS = "alerts"
     ADMIN = "admin"
 
 
 # Actions where an empty role list means "everyone"; for the others it means "admins only".
 OPEN_WHEN_EMPTY: Final = frozenset({Action.STATUS, Action.ADDRESS})
-# The actions a `[permissions.<server>]` section may override: all but the bot's admin commands.
-SERVER_ACTIONS: Final = tuple(a for a in Action if a is not Action.ADMIN)
+# The actions a `[permissions.<server>]` section may override: those about one server (not the
+# bot's admin commands, nor /alerts, which may mute every server at once).
+SERVER_ACTIONS: Final = tuple(a for a in Action if a not in (Action.ADMIN, Action.ALERTS))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pterodisbot.alerts import AlertSettings, Rule, Severity
 from pterodisbot.config import (
     TABLE,
     ConfigValidationError,
@@ -97,6 +98,7 @@ def test_every_key_of_the_table_is_a_field_of_its_settings_and_documented() -> N
         "discord.token",
         "permissions.rules",
         "permissions.overrides",
+        "alerts.servers",
     }
     for section in TABLE:
         fields = {f.name for f in dataclasses.fields(getattr(settings, section.name))}
@@ -106,6 +108,47 @@ def test_every_key_of_the_table_is_a_field_of_its_settings_and_documented() -> N
         assert keys == {f for f in fields if f"{section.name}.{f}" not in not_keys}, section.name
         for key in section.keys:
             assert key.doc or section.intro, f"{section.name}.{key.name} has no doc line"
+
+
+def test_alert_settings_defaults_are_the_tables() -> None:
+    # AlertSettings() is what the engine's tests build; it must be what config.ini means.
+    settings = settings_from_sections(MINIMAL_SECTIONS, env=SECRETS)
+    assert settings.alerts == AlertSettings()
+    assert not settings.alerts.enabled
+
+
+def test_alert_overrides_per_server_and_their_problems_name_the_key() -> None:
+    sections = {
+        **MINIMAL_SECTIONS,
+        "alerts": {"channel_id": "1234567", "mention_critical": "On Call", "rules": "crash"},
+        "alerts.1A2B3C4D": {"cpu_percent": "150%", "enabled": "false"},
+    }
+    settings = settings_from_sections(sections, env=SECRETS)
+    alerts = settings.alerts
+    assert alerts.channel_id == 1234567
+    assert alerts.rules == {Rule.CRASH}
+    assert alerts.thresholds("1a2b3c4d").cpu_percent == 150
+    assert alerts.thresholds("99999999").cpu_percent == 95
+    assert not alerts.server_enabled("1a2b3c4d")
+    assert alerts.mention_for(Severity.CRITICAL, "99999999").names == {"on call"}
+
+    bad = {
+        **MINIMAL_SECTIONS,
+        "alerts": {"mention_warning": "@everyone", "rules": "crash, explode"},
+        "alerts.1a2b3c4d": {"cpu": "90"},
+        "alerts.2b3c4d5e": {"memory_percent": "lots"},
+    }
+    with pytest.raises(ConfigValidationError) as caught:
+        settings_from_sections(bad, env=SECRETS)
+    wheres = [problem.where for problem in caught.value.problems]
+    assert wheres == [
+        "alerts.1a2b3c4d.cpu",
+        "alerts.rules",
+        "alerts.mention_warning",
+        "alerts.2b3c4d5e.memory_percent",
+    ], wheres
+    assert "never mention @everyone" in str(caught.value)
+    assert "'explode' is not a rule" in str(caught.value)
 
 
 def test_defaults_apply_to_every_key_left_out() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pterodisbot.__main__ import main
-from pterodisbot.config import LIVE_KEYS, load_settings
+from pterodisbot.config import DEFAULTS, LIVE_KEYS, load_settings
 from pterodisbot.reload import diff_settings, reload_config
 from tests.fixtures.product import BOT_TOKEN, Product
 
@@ -180,8 +180,10 @@ def test_diff_never_shows_a_secret_and_ignores_secrets_a_reload_could_not_find(
 
 
 def test_the_settings_table_marks_live_the_keys_a_reload_has_always_applied() -> None:
-    actions = ("status", "address", "start", "stop", "restart", "kill", "admin")
+    actions = ("status", "address", "start", "stop", "restart", "kill", "alerts", "admin")
     live = frozenset(LIVE_KEYS)
+    # Every [alerts] key but the channel (the alerts service exists only if it is set).
+    alerts = {f"alerts.{key}" for key in DEFAULTS["alerts"]} - {"alerts.channel_id"}
     assert live == {
         "monitoring.poll_interval",
         "monitoring.server_list_refresh",
@@ -197,6 +199,8 @@ def test_the_settings_table_marks_live_the_keys_a_reload_has_always_applied() ->
         "permissions.confirm_dangerous",
         "permissions.hide_address",
         *(f"permissions.{action}" for action in actions),
+        *alerts,
+        "alerts.servers",
     }
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import discord
 
+from pterodisbot.alerts import AlertControl, NoAlerts
 from pterodisbot.bot.audit import AuditLog
 from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.bot.locations import EmbedLocations
@@ -39,6 +40,9 @@ class BotServices:
     # whose reads raise `HistoryOff`. Readers (/server_history, the HTTP endpoint) call
     # `history.series()`, `.uptime()`, `.state_changes()` and catch `HistoryOff` and `StoreError`.
     history: History = field(default_factory=NoHistory)
+    # Always there: the alerts service when [alerts] channel_id is set, else `NoAlerts`
+    # (nothing open, nothing muted; mute() raises `AlertsOff`).
+    alerts: AlertControl = field(default_factory=NoAlerts)
 
     def serves_guild(self, guild_id: int | None) -> bool:
         """Tell whether the bot answers in this guild (`[discord] guild_ids`; empty: every one)."""

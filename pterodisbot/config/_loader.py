@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from dotenv import dotenv_values
 
+from pterodisbot.alerts import AlertSettings, ServerAlertSettings
 from pterodisbot.config._parsers import IDENTIFIER, Invalid, role_rule
 from pterodisbot.config._settings import (
     API_KEY_ENV,
@@ -47,7 +48,7 @@ from pterodisbot.config._settings import (
     Secret,
     Settings,
 )
-from pterodisbot.config._table import DEFAULTS, SECTIONS, TABLE, Key, Section
+from pterodisbot.config._table import DEFAULTS, SECTIONS, SERVER_ALERT_KEYS, TABLE, Key, Section
 from pterodisbot.permissions import SERVER_ACTIONS, Action, PermissionsSettings, RoleRule
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 # Environment names under our prefix that are not setting overrides.
 _RESERVED_ENV: Final = frozenset({CONFIG_PATH_ENV, "PTERODISBOT_ENV_FILE"})
 _APPLICATION_KEY_PREFIXES: Final = ("ptla_", "peli_")
-_SERVER_SECTION_PREFIX: Final = "permissions."
 
 # Names an operator might give a credential in config.ini, and where it belongs instead.
 _SECRET_KEYS: Final = MappingProxyType(
@@ -247,41 +247,60 @@ def _read_dotenv(path: Path, explicit: bool, ctx: _Context) -> dict[str, str]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _apply_ini(ini: Mapping[str, Mapping[str, str]], ctx: _Context) -> dict[str, dict[str, str]]:
-    """Merge known ini keys into ctx; return the per-server permission sections."""
-    servers: dict[str, dict[str, str]] = {}
+# Per-server sections, `[<prefix>.<server identifier>]`: the keys each may hold.
+_SERVER_SECTIONS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {"permissions": SERVER_ACTIONS, "alerts": tuple(SERVER_ALERT_KEYS)}
+)
+
+# Per-server sections by prefix ("permissions", "alerts"), then server, then key -> raw value.
+ServerSections = dict[str, dict[str, dict[str, str]]]
+
+
+def _server_section(section: str) -> tuple[str, str] | None:
+    """Split "permissions.1a2b3c4d" into its prefix and identifier (None: not per-server)."""
+    prefix, dot, identifier = section.partition(".")
+    if not dot or prefix not in _SERVER_SECTIONS:
+        return None
+    # Panel identifiers are lower-case hex; the panel itself matches them case-blind.
+    return prefix, identifier.lower()
+
+
+def _apply_ini(ini: Mapping[str, Mapping[str, str]], ctx: _Context) -> ServerSections:
+    """Merge known ini keys into ctx; return the per-server sections by prefix."""
+    servers: ServerSections = {prefix: {} for prefix in _SERVER_SECTIONS}
     sections_of: dict[str, list[str]] = {}
     for section, keys in DEFAULTS.items():
         for key in keys:
             sections_of.setdefault(key, []).append(section)
     for section, items in ini.items():
-        if section.startswith(_SERVER_SECTION_PREFIX):
-            # Panel identifiers are lower-case hex; the panel itself matches them case-blind.
-            identifier = section[len(_SERVER_SECTION_PREFIX) :].lower()
+        split = _server_section(section)
+        if split is not None:
+            prefix, identifier = split
             if IDENTIFIER.fullmatch(identifier) is None:
                 ctx.problem(
                     f"[{section}]",
                     "not a server identifier",
-                    "[permissions.<identifier>] with the server's 8-character id, "
-                    "e.g. [permissions.1a2b3c4d]",
+                    f"[{prefix}.<identifier>] with the server's 8-character id, "
+                    f"e.g. [{prefix}.1a2b3c4d]",
                 )
                 continue
-            servers.setdefault(identifier, {})
+            allowed = _SERVER_SECTIONS[prefix]
+            keys = servers[prefix].setdefault(identifier, {})
             for key, value in items.items():
                 if _refuse_secret(section, key, ctx):
                     continue
-                if key not in SERVER_ACTIONS:
-                    hint = _nearest(key, SERVER_ACTIONS)
+                if key not in allowed:
+                    hint = _nearest(key, allowed)
                     ctx.problem(
                         f"{section}.{key}",
                         "unknown key",
                         "one of "
-                        + ", ".join(SERVER_ACTIONS)
-                        + " in a per-server section"
+                        + ", ".join(allowed)
+                        + f" in a [{prefix}.<server>] section"
                         + (f" (did you mean {hint}?)" if hint else ""),
                     )
                     continue
-                servers[identifier][key] = value
+                keys[key] = value
             continue
         if section not in DEFAULTS:
             hint = _nearest(section, DEFAULTS)
@@ -289,7 +308,7 @@ def _apply_ini(ini: Mapping[str, Mapping[str, str]], ctx: _Context) -> dict[str,
             ctx.problem(
                 f"[{section}]",
                 "unknown section",
-                f"one of {known}, [permissions.<server>]"
+                f"one of {known}, [permissions.<server>], [alerts.<server>]"
                 + (f" (did you mean [{hint}]?)" if hint else ""),
             )
             continue
@@ -430,6 +449,22 @@ def _check_token(ctx: _Context, token: str, origin: str | None, need: bool) -> N
         ctx.problem(where, "'***' (contains spaces)", f"the bare bot token{hint}, one word")
 
 
+def _alert_overrides(
+    ctx: _Context, servers: Mapping[str, Mapping[str, str]]
+) -> dict[str, ServerAlertSettings]:
+    """Parse the `[alerts.<server>]` sections (their keys are already known)."""
+    overrides: dict[str, ServerAlertSettings] = {}
+    for identifier, items in servers.items():
+        parsed: dict[str, Any] = {}
+        for key, value in items.items():
+            try:
+                parsed[key] = SERVER_ALERT_KEYS[key](value)
+            except Invalid as bad:
+                ctx.problem(f"alerts.{identifier}.{key}", ctx.shown(value), bad.expected)
+        overrides[identifier] = ServerAlertSettings(**parsed)
+    return overrides
+
+
 def _overrides(
     ctx: _Context, servers: Mapping[str, Mapping[str, str]]
 ) -> dict[str, Mapping[Action, RoleRule]]:
@@ -499,7 +534,7 @@ def _check_permissions(
 
 def _build(
     ctx: _Context,
-    servers: Mapping[str, Mapping[str, str]],
+    servers: ServerSections,
     *,
     token: tuple[str, str | None],
     api_key: tuple[str, str | None],
@@ -531,11 +566,15 @@ def _build(
         discord=DiscordSettings(token=Secret(token[0]), **values["discord"]),
         monitoring=MonitoringSettings(**monitoring),
         permissions=PermissionsSettings(
-            rules=rules, overrides=_overrides(ctx, servers), **permissions
+            rules=rules, overrides=_overrides(ctx, servers["permissions"]), **permissions
         ),
         logging=LoggingSettings(**values["logging"]),
         http=HttpSettings(**values["http"]),
         history=HistorySettings(**history),
+        alerts=AlertSettings(
+            **values["alerts"],
+            servers=_alert_overrides(ctx, servers["alerts"]),
+        ),
         config_path=config_path,
     )
     _check_monitoring(ctx, settings.monitoring, settings.pterodactyl.requests_per_minute)

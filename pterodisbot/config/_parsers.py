@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Final, cast
 from urllib.parse import SplitResult, urlsplit
 
+from pterodisbot.alerts import MentionRoles, Rule
 from pterodisbot.config._settings import HistoryURL, Secret
 from pterodisbot.permissions import OPEN_WHEN_EMPTY, Action, RoleRule
 
@@ -250,6 +251,47 @@ def role_rule(action: Action) -> Callable[[str], RoleRule]:
         return RoleRule(everyone, frozenset(ids), frozenset(names))
 
     return parse
+
+
+def mention_roles(raw: str) -> MentionRoles:
+    """Read the roles an alert mentions (names or ids); @everyone and @here are refused."""
+    expected = "a comma-separated list of role names or role ids (numbers), or nothing"
+    ids: set[int] = set()
+    names: set[str] = set()
+    for item in split_list(raw, expected):
+        if item.lower() in ("@everyone", "@here", "everyone", "here"):
+            raise Invalid(expected + " — alerts never mention @everyone or @here: name a role")
+        if re.fullmatch(r"[0-9]+", item):
+            ids.add(snowflake(item, expected + f" ({item!r} is not a valid role id)"))
+        else:
+            names.add(item.casefold())
+    return MentionRoles(frozenset(ids), frozenset(names))
+
+
+def alert_rules(raw: str) -> frozenset[Rule]:
+    """Read the list of alert rules to run (empty: none)."""
+    known = ", ".join(rule.value for rule in Rule)
+    expected = f"a comma-separated list of rules from {known}, or nothing"
+    rules: set[Rule] = set()
+    for item in split_list(raw, expected):
+        try:
+            rules.add(Rule(item.strip().lower()))
+        except ValueError:
+            raise Invalid(expected + f" ({item!r} is not a rule)") from None
+    return frozenset(rules)
+
+
+def percent(raw: str) -> float:
+    """Read a percent of a limit, 0 (never) to 1000 (CPU may exceed one core's limit)."""
+    expected = "a percent of the server's limit from 0 (never) to 1000, e.g. 90"
+    text = raw.strip().removesuffix("%").strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise Invalid(expected) from None
+    if not 0 <= value <= 1000:  # NaN fails this too
+        raise Invalid(expected)
+    return value
 
 
 def log_level(raw: str) -> int:

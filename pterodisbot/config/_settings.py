@@ -5,11 +5,12 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, NoReturn
 from urllib.parse import urlsplit
 
+from pterodisbot.alerts import AlertSettings
 from pterodisbot.permissions import PermissionsSettings
 
 TOKEN_ENV: Final = "DISCORD_TOKEN"
@@ -228,6 +229,7 @@ class Settings:
     logging: LoggingSettings
     http: HttpSettings = HttpSettings()
     history: HistorySettings = HistorySettings()
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     config_path: Path | None = None
     warnings: tuple[str, ...] = ()
 

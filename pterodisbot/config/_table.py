@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from pterodisbot.alerts import DEFAULT_RULES, Rule
 from pterodisbot.config import _parsers as p
 from pterodisbot.config._settings import (
     API_KEY_ENV,
@@ -111,6 +112,190 @@ Durations are seconds ("90"); "5m" and "1h" are accepted too. Lists are comma-se
 A comment may follow a value after " #" or " ;"."""
 
 _OPEN = " and ".join(a.value for a in Action if a in OPEN_WHEN_EMPTY)
+
+_RULE_NAMES: Final = ", ".join(rule.value for rule in Rule)
+_DEFAULT_RULES: Final = ", ".join(rule.value for rule in Rule if rule in DEFAULT_RULES)
+
+ALERTS: Final = Section(
+    "alerts",
+    (
+        Key(
+            "channel_id",
+            "",
+            p.optional_snowflake,
+            "Channel id where alerts are posted: one message per incident, edited as it evolves "
+            "(a crash loop's count, the recovery with how long it lasted). Empty = no alerts. "
+            "Every other [alerts] key applies on /reload_config; this one needs a restart.",
+            live=False,
+        ),
+        Key(
+            "rules",
+            _DEFAULT_RULES,
+            p.alert_rules,
+            f"The rules that run, from: {_RULE_NAMES}.\n"
+            "crash: running or starting -> offline with no stop, kill or restart sent in the "
+            "power_window before it (by the bot, or in the panel's activity log).\n"
+            "crash_loop: crash_loop_count crashes in crash_loop_window, one message that keeps "
+            "counting. flapping: flap_changes state changes in flap_window.\n"
+            "cpu, memory: over their percent of the server's limit for overload_for. disk: over "
+            "its percent. stuck: starting or stopping for longer than stuck_after.\n"
+            "unreachable: the panel cannot read one server for unreachable_polls polls. "
+            "node_down: servers of one node unreadable because the panel cannot reach its Wings "
+            "(one message naming the node). panel_down: the panel does not answer (one message).\n"
+            "stopped: a low-key line for a stop explained by a power action (off by default).",
+            live=True,
+        ),
+        Key(
+            "mention_critical",
+            "",
+            p.mention_roles,
+            "Roles mentioned by critical alerts (crash, crash_loop, node_down, panel_down): role "
+            "names or ids. Only these roles can be pinged; never @everyone. Empty = no mention.",
+            live=True,
+        ),
+        Key(
+            "mention_warning",
+            "",
+            p.mention_roles,
+            "Roles mentioned by warnings (overloads, stuck, unreachable, flapping). Empty = no "
+            "mention.",
+            live=True,
+        ),
+        Key(
+            "power_window",
+            "2m",
+            p.duration(10, 3600),
+            "A stop, kill or restart sent this long before a server goes offline explains it: a "
+            "stop, not a crash. Covers a poll that missed the stopping state. 10 s to 1 h.",
+            live=True,
+        ),
+        Key(
+            "crash_loop_count",
+            "3",
+            p.integer(2, 100, "a crash count"),
+            "Crashes within crash_loop_window that make a crash loop. 2 to 100.",
+            live=True,
+        ),
+        Key(
+            "crash_loop_window",
+            "10m",
+            p.duration(60, 86400),
+            "The window crash_loop_count is counted in. 60 s to 24 h.",
+            live=True,
+        ),
+        Key(
+            "cpu_percent",
+            "95",
+            p.percent,
+            "CPU over this percent of the server's CPU limit for overload_for is an overload "
+            "(a server without a CPU limit is never overloaded). 0 = never.",
+            live=True,
+        ),
+        Key(
+            "memory_percent",
+            "95",
+            p.percent,
+            "Memory over this percent of the server's memory limit for overload_for. 0 = never.",
+            live=True,
+        ),
+        Key(
+            "disk_percent",
+            "95",
+            p.percent,
+            "Disk over this percent of the server's disk limit (at once: disk does not spike). "
+            "0 = never.",
+            live=True,
+        ),
+        Key(
+            "overload_for",
+            "5m",
+            p.duration(0, 86400),
+            "How long CPU or memory must stay over its percent before it alerts: a shorter "
+            "spike never does. 0 to 24 h.",
+            live=True,
+        ),
+        Key(
+            "stuck_after",
+            "10m",
+            p.duration(60, 86400),
+            "Starting or stopping for longer than this is stuck. 60 s to 24 h.",
+            live=True,
+        ),
+        Key(
+            "unreachable_polls",
+            "3",
+            p.integer(1, 100, "a poll count"),
+            "Failed polls in a row before a server, a node or the panel counts as unreachable "
+            "(one failed poll is often a blip). 1 to 100.",
+            live=True,
+        ),
+        Key(
+            "clear_after",
+            "60",
+            p.duration(0, 3600),
+            "Quiet period before an alert clears: the condition must stay gone this long, so a "
+            "server that bounces is one incident, not two. 0 to 1 h.",
+            live=True,
+        ),
+        Key(
+            "flap_changes",
+            "6",
+            p.integer(3, 1000, "a count of state changes"),
+            "State changes within flap_window that make a server flapping: one alert with the "
+            "count instead of one per change. 3 to 1000.",
+            live=True,
+        ),
+        Key(
+            "flap_window",
+            "10m",
+            p.duration(60, 86400),
+            "The window flap_changes is counted in. 60 s to 24 h.",
+            live=True,
+        ),
+        Key(
+            "repeat_interval",
+            "4h",
+            p.duration(600, 7 * 86400),
+            "An incident still open is announced again this often (a short reply to its "
+            "message), never more. 10 min to 7 days (e.g. 168h).",
+            live=True,
+        ),
+        Key(
+            "group_window",
+            "10",
+            p.duration(0, 300),
+            "Alerts that fire within this many seconds of each other are posted together, in "
+            "one message naming every server. 0 to 300.",
+            live=True,
+        ),
+        Key(
+            "max_messages_per_minute",
+            "3",
+            p.integer(1, 30, "a message count"),
+            "New messages the alerts channel gets a minute at most; beyond it alerts wait and "
+            "are grouped into the next message (edits do not count). 1 to 30.",
+            live=True,
+        ),
+    ),
+    outro="Per-server overrides: a section named after the server's identifier, with any of "
+    "the keys enabled (false: no alerts for it), cpu_percent, memory_percent, disk_percent and "
+    "mention (roles that replace mention_critical/mention_warning for it). Keys left out fall "
+    "back to [alerts].\n"
+    "[alerts.1a2b3c4d]\n"
+    "cpu_percent = 150\n"
+    "mention = Minecraft Mods",
+)
+
+# The keys an `[alerts.<server>]` section may hold, with their parsers.
+SERVER_ALERT_KEYS: Final[Mapping[str, Callable[[str], Any]]] = MappingProxyType(
+    {
+        "enabled": p.boolean,
+        "cpu_percent": p.percent,
+        "memory_percent": p.percent,
+        "disk_percent": p.percent,
+        "mention": p.mention_roles,
+    }
+)
 
 TABLE: Final = (
     Section(
@@ -316,6 +501,14 @@ TABLE: Final = (
             _rule_key(Action.RESTART, "Server Operator"),
             _rule_key(Action.KILL, ""),
             Key(
+                Action.ALERTS.value,
+                "",
+                p.role_rule(Action.ALERTS),
+                "Roles that may use /alerts mute, unmute and list (maintenance windows). Empty = "
+                "only the admin roles.",
+                live=True,
+            ),
+            Key(
                 Action.ADMIN.value,
                 "Admin",
                 p.role_rule(Action.ADMIN),
@@ -349,8 +542,8 @@ TABLE: Final = (
         ),
         intro="Who may do what: role names (case does not matter) or role ids, comma-separated, "
         "or @everyone.\n"
-        f"For {_OPEN} an empty list means everyone; for start, stop, restart and kill an empty "
-        "list means only the admin roles (and Administrators, see below).\n"
+        f"For {_OPEN} an empty list means everyone; for start, stop, restart, kill and alerts an "
+        "empty list means only the admin roles (and Administrators, see below).\n"
         "Members with an admin role may do everything. A role name cannot contain a comma.",
         outro="Per-server overrides: a section named after the server's identifier, with any of "
         "the keys status, address, start, stop, restart, kill. Keys left out fall back to "
@@ -458,6 +651,7 @@ TABLE: Final = (
             ),
         ),
     ),
+    ALERTS,
 )
 
 SECTIONS: Final = MappingProxyType({section.name: section for section in TABLE})
@@ -468,7 +662,10 @@ DEFAULTS: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType(
 )
 
 # "section.key" of every key a running bot takes over from a reloaded file.
-LIVE_KEYS: Final = frozenset(f"{s.name}.{k.name}" for s in TABLE for k in s.keys if k.live)
+# `alerts.servers` is the `[alerts.<server>]` overrides, as live as the keys they override.
+LIVE_KEYS: Final = frozenset(f"{s.name}.{k.name}" for s in TABLE for k in s.keys if k.live) | {
+    "alerts.servers"
+}
 
 # The documented example's lines are wrapped to this width, comment sign included.
 _WIDTH: Final = 96
