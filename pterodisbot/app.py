@@ -34,6 +34,7 @@ EXTENSIONS: tuple[str, ...] = (
     "pterodisbot.bot.cogs.admin",
     "pterodisbot.bot.cogs.power",
     "pterodisbot.bot.cogs.history",
+    "pterodisbot.bot.cogs.alerts",
 )
 
 
