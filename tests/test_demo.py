@@ -417,3 +417,14 @@ async def test_demo_command_says_so_when_its_port_is_taken() -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in text
     assert "--port" in text
     assert "Traceback" not in text
+
+
+@in_demo_loop
+async def test_the_demo_has_alerts_on_in_its_alerts_channel(demo: Demo) -> None:
+    assert demo.settings is not None
+    alerts = demo.settings.alerts
+    assert alerts.channel_id == int(demo.info()["channels"]["alerts"])
+    # Critical alerts mention a demo role (never @everyone), to show what a mention looks like.
+    assert alerts.mention_critical.names == frozenset({"operator"})
+    assert alerts.mention_critical.ids == frozenset()
+    assert alerts.group_window == 2.0
