@@ -309,6 +309,12 @@ function notice(text, kind) {
 
 // ----- channels -----
 
+const CHANNEL_TOPICS = {
+  status: "Live server status",
+  alerts: "Crashes, overloads and outages: one message each, edited until it clears",
+  audit: "Who pressed what, muted what, reloaded what",
+};
+
 function renderChannelList() {
   const list = $("#channel-list");
   list.replaceChildren();
@@ -326,7 +332,7 @@ async function selectChannel(channelId) {
   state.unread.delete(channelId);
   const channel = state.guild.channels.find((c) => c.id === channelId);
   $("#channel-name").textContent = channel.name;
-  $("#channel-topic").textContent = channel.name === "status" ? "Live server status" : "";
+  $("#channel-topic").textContent = CHANNEL_TOPICS[channel.name] || "";
   renderChannelList();
   loadCommands();
   const messages = await api("GET", `/_sandbox/channels/${channelId}/messages?ephemeral=1`);
