@@ -8,12 +8,14 @@ audit trail and Discord are the real ones.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from pterodisbot.alerts import (
     ALL_SERVERS,
+    AlertServer,
     AlertsOff,
     AlertStats,
     Incident,
@@ -311,3 +313,53 @@ async def test_autocomplete_offers_all_servers_presets_and_the_mutes(product: Pr
     assert [(c["name"], c["value"]) for c in typed.choices] == [("1 h 30 min", "90m")]
     assert [c["value"] for c in muted.choices] == [ALL_SERVERS]
     assert muted.choices[0]["name"].startswith("All servers · until ")
+
+
+async def test_the_list_shows_open_incidents_with_their_age_within_embed_limits(
+    product: Product,
+) -> None:
+    kept = await start(product)
+    assert kept is not None
+    server = product.panel.server(SURVIVAL)
+    now = product.services.clock.time()
+    crash = Incident(
+        id="crash:1",
+        rule=Rule.CRASH_LOOP,
+        subject=SURVIVAL,
+        servers=(AlertServer(SURVIVAL, server.name, "node-1"),),
+        started_at=now - 720,
+        fired_at=now - 700,
+        updated_at=now - 60,
+        count=4,
+        muted=True,
+    )
+    node = Incident(
+        id="node:1",
+        rule=Rule.NODE_DOWN,
+        subject="de-fra-2",
+        servers=tuple(AlertServer(f"n{i:07d}", f"Node server {i}", "de-fra-2") for i in range(7)),
+        started_at=now - 7200,
+        fired_at=now - 7100,
+        updated_at=now - 7100,
+        count=7,
+    )
+    kept.incidents = (crash, node)
+
+    listed = await alerts(product, "list")
+
+    assert listed.embeds[0]["title"] == "Open alerts (2)"
+    assert listed.embeds[0]["description"].split("\n") == [
+        f"**{server.name}** — Crash loop ×4 · open 12 min (since <t:{int(now - 720)}:R>) · muted",
+        f"**node de-fra-2 (7 servers)** — Node down · open 2 h (since <t:{int(now - 7200)}:R>)",
+    ]
+
+    kept.incidents = tuple(
+        replace(crash, id=f"crash:{i}", subject=f"s{i:07d}", servers=()) for i in range(300)
+    )
+    listed = await alerts(product, "list")
+
+    lines = listed.embeds[0]["description"].split("\n")
+    assert listed.embeds[0]["title"] == "Open alerts (300)"
+    shown = len(lines) - 1
+    assert lines[-1] == f"… and {300 - shown} more"
+    assert sum(len(e["description"]) + len(e["title"]) for e in listed.embeds) <= 6000

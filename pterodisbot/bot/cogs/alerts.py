@@ -408,9 +408,6 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Alerts m
         if member is None:
             return
         alerts = self.services.alerts
-        if not alerts.enabled:
-            await _private(interaction, ALERTS_OFF)
-            return
         now = self.services.clock.time()
         embeds = build_list_embeds(alerts.open_incidents(), alerts.mutes(), self.services, now)
         await interaction.response.send_message(embeds=embeds, ephemeral=True)
