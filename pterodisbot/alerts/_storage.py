@@ -152,7 +152,7 @@ class FileStateStorage:
     def _unusable(self, exc: OSError, *, writing: bool) -> AlertStateError:
         """Say in one line what is wrong with the path and how to fix it."""
         path, doing = self._path, "written" if writing else "read"
-        if isinstance(exc, IsADirectoryError) or (writing and path.is_dir()):
+        if isinstance(exc, IsADirectoryError):
             return AlertStateError(
                 AlertStateFailure.IS_DIRECTORY,
                 f"Alerts state file {path} is a directory, not a file: move it away (the bot "
@@ -262,8 +262,6 @@ def _free_name(path: Path, stamp: str) -> Path:
 def _write_atomically(path: Path, data: bytes) -> None:
     """Replace `path` by `data`: a reader or a crash sees the old file or the new one, whole."""
     _make_private_folders(path.parent)
-    if path.is_dir():
-        raise IsADirectoryError(21, "Is a directory", str(path))
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     replaced = False

@@ -72,7 +72,8 @@ async def test_the_file_is_private_and_so_are_the_folders_it_creates_whatever_th
     tmp_path: Path, clock: FakeClock
 ) -> None:
     path = tmp_path / "deep" / "embed" / STATE_FILE_NAME
-    old = os.umask(0)
+    # A umask that even takes the owner's write bit: mkdir and open alone would make 0500/0400.
+    old = os.umask(0o277)
     try:
         await FileStateStorage(path, clock=clock).save(STATE)
     finally:
@@ -81,6 +82,19 @@ async def test_the_file_is_private_and_so_are_the_folders_it_creates_whatever_th
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+
+
+async def test_a_save_keeps_the_mode_the_operator_gave_the_file(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / STATE_FILE_NAME
+    storage = FileStateStorage(path, clock=clock)
+    await storage.save(AlertState(saved_at=1.0))
+    path.chmod(0o640)
+
+    await storage.save(STATE)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 async def test_a_save_replaces_the_file_whole_and_leaves_no_temporary(
