@@ -107,7 +107,7 @@ async def test_a_save_replaces_the_file_whole_and_leaves_no_temporary(
     await storage.save(STATE)
 
     assert path.read_text() == encode_state(STATE)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [STATE_FILE_NAME]
+    assert sorted(os.listdir(tmp_path)) == [STATE_FILE_NAME]
 
 
 async def test_a_temporary_left_by_an_interrupted_save_is_removed_on_load(
