@@ -6,6 +6,7 @@ The public face of the package; the values live in `_model.py`, the rules engine
 
 from __future__ import annotations
 
+from pterodisbot.alerts._engine import ActivityRequest, AlertEngine
 from pterodisbot.alerts._model import (
     ALL_SERVERS,
     DEFAULT_RULES,
@@ -37,7 +38,9 @@ __all__ = [
     "DEFAULT_RULES",
     "PANEL_SUBJECT",
     "SEVERITY",
+    "ActivityRequest",
     "AlertControl",
+    "AlertEngine",
     "AlertServer",
     "AlertSettings",
     "AlertState",
