@@ -315,7 +315,7 @@ class AlertEngine:
         track.server = server
         if not known and previous is not None and previous.status != Status.UNKNOWN:
             # The engine came after the monitor's first polls: compare with what it saw.
-            track.status = previous.status
+            track.status = Status(previous.status)
         before = track.status
         step = track.observe(snapshot, settings.thresholds(identifier), settings.flap_window)
         if before != track.status:
