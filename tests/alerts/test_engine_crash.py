@@ -10,10 +10,9 @@ from pterodisbot.alerts import (
     PowerSource,
     Rule,
 )
-from pterodisbot.alerts._track import Fault, Status
 from pterodisbot.monitor import ReadFault, ServerStatus
 from pterodisbot.panel.models import PowerSignal
-from tests.alerts.engine_rig import CYCLE, SERVER, Rig, summary
+from tests.alerts.engine_rig import CYCLE, SERVER, Rig, server, summary
 
 ID = SERVER.identifier
 RUNNING, OFFLINE = ServerStatus.RUNNING, ServerStatus.OFFLINE
@@ -37,9 +36,21 @@ def _crashed(rig: Rig) -> float:
     return crashed_at
 
 
-def test_mirrored_values_equal_the_monitors() -> None:
-    assert {s.value for s in Status} == {s.value for s in ServerStatus}
-    assert {f.value for f in Fault} == {f.value for f in ReadFault}
+def test_every_monitor_status_is_understood() -> None:
+    rig = Rig()
+    for index, status in enumerate(ServerStatus):
+        rig.see(status, srv=server(f"{index:08x}"))
+    assert rig.engine.state().last_status == {
+        f"{index:08x}": str(status)
+        for index, status in enumerate(ServerStatus)
+        if status is not ServerStatus.UNKNOWN
+    }
+
+
+def test_a_conflict_never_alerts() -> None:
+    rig = Rig()
+    assert rig.run(120, fault=ReadFault.CONFLICT) == []
+    assert rig.engine.firing() == dict.fromkeys(Rule, 0)
 
 
 def test_offline_without_stopping_asks_the_activity_log_once_then_fires_a_crash() -> None:

@@ -1,4 +1,4 @@
-"""Overloads, stuck servers, unreadable servers, nodes and the panel, flapping: one incident each."""
+"""Overloads, stuck servers, unreadable servers, nodes, the panel, flapping: one incident each."""
 
 from __future__ import annotations
 
