@@ -155,6 +155,8 @@ def test_state_round_trip_keeps_incidents_mutes_and_messages() -> None:
     rig.engine.set_message(opened.incident.id, REF)
     state = rig.engine.state()
     assert [i.rule for i in state.incidents] == [Rule.CRASH, Rule.CPU]
+    assert state.messages == {opened.incident.id: REF}
+    assert state.mutes == (mute,)
     again = AlertEngine(lambda: rig.settings, clock=rig.clock, expected_cycle=lambda: CYCLE)
     again.restore(state)
     assert again.open_incidents() == rig.engine.open_incidents()
