@@ -479,7 +479,7 @@ class AlertEngine:
         if key not in self._open or track.status != Status.RUNNING:
             return
         back = track.running_since
-        if back is not None and track.last_t - back >= settings.clear_after:
+        if back is not None and track.seen_t - back >= settings.clear_after:
             self._resolve(key, back, now)
 
     def _check_flapping(self, track: ServerTrack, settings: AlertSettings, now: float) -> None:
@@ -487,7 +487,7 @@ class AlertEngine:
         key: _Key = (Rule.FLAPPING, identifier)
         incident = self._open.get(key)
         changes = track.changes
-        while changes and changes[0] < track.last_t - settings.flap_window:
+        while changes and changes[0] < track.seen_t - settings.flap_window:
             changes.popleft()
         if incident is None:
             looping = self._open.get((Rule.CRASH, identifier))
@@ -513,7 +513,7 @@ class AlertEngine:
             return
         quiet_since = changes[-1] if changes else None
         if len(changes) < settings.flap_changes / 2 and (
-            quiet_since is None or track.last_t - quiet_since >= settings.clear_after
+            quiet_since is None or track.seen_t - quiet_since >= settings.clear_after
         ):
             self._resolve(key, quiet_since if quiet_since is not None else now, now)
 
@@ -529,7 +529,7 @@ class AlertEngine:
             if (
                 rule in settings.rules
                 and run.over_since is not None
-                and track.last_t - run.over_since >= lasting
+                and track.seen_t - run.over_since >= lasting
             ):
                 self._fire(rule, identifier, (track.server,), run.over_since, now, peak=run.peak)
             return
@@ -538,7 +538,7 @@ class AlertEngine:
         elif run.peak is not None and run.peak > (incident.peak or 0.0):
             # Recorded without an edit: a peak creeping up is not news.
             self._open[key] = dataclasses.replace(incident, peak=run.peak)
-        if run.under_since is not None and track.last_t - run.under_since >= settings.clear_after:
+        if run.under_since is not None and track.seen_t - run.under_since >= settings.clear_after:
             self._resolve(key, run.under_since, now)
 
     def _check_stuck(self, track: ServerTrack, settings: AlertSettings, now: float) -> None:
@@ -549,13 +549,13 @@ class AlertEngine:
             if (
                 Rule.STUCK in settings.rules
                 and busy is not None
-                and track.last_t - busy >= settings.stuck_after
+                and track.seen_t - busy >= settings.stuck_after
             ):
                 detail = str(track.status)
                 self._fire(Rule.STUCK, identifier, (track.server,), busy, now, detail=detail)
             return
         idle = track.idle_since
-        if idle is not None and track.last_t - idle >= settings.clear_after:
+        if idle is not None and track.seen_t - idle >= settings.clear_after:
             self._resolve(key, idle, now)
 
     def _check_unreachable(self, track: ServerTrack, settings: AlertSettings, now: float) -> None:

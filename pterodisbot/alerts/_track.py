@@ -150,8 +150,10 @@ class ServerTrack:
     # Set by a restore: the first snapshot compares with the saved status, and an activity
     # look-up for it starts here (the save time minus the power window).
     restored_since: float | None = None
-    # The last snapshot's time (any status).
+    # The last snapshot's time (any status), and the last one with a status: an unknown poll
+    # proves nothing about the process (not that it still runs, nor that it is still over).
     last_t: float = 0.0
+    seen_t: float = 0.0
     # The previous running snapshot's uptime and time, for a restart between two polls.
     uptime_ms: int | None = None
     uptime_t: float = 0.0
@@ -196,6 +198,7 @@ class ServerTrack:
             # Nothing is known of the process now: keep every run as it was.
             self.blind = True
             return Step.NOTHING
+        self.seen_t = t
         before, blind = self.status, self.blind
         self.status, self.blind = status, False
         step = Step.NOTHING if blind or before is None else _step(before, snapshot, self)

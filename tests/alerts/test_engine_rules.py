@@ -225,3 +225,15 @@ def test_disabled_rule_or_server_never_fires() -> None:
     assert rig.run(30, disk_mib=10000) == []
     rig = Rig(servers={ID: ServerAlertSettings(enabled=False)})
     assert rig.run(30, disk_mib=10000) == []
+
+
+def test_unknown_polls_prove_nothing_about_an_overload_or_a_start() -> None:
+    rig = Rig()
+    rig.run(200, cpu_percent=CPU_OVER)
+    updates = rig.run(600, fault=ReadFault.BAD_ANSWER)
+    assert summary(updates) == [("opened", "unreachable", 1)]
+    stuck = server("0000000f")
+    rig.run(100, ServerStatus.STARTING, srv=stuck)
+    updates = rig.run(900, srv=stuck, fault=ReadFault.BAD_ANSWER)
+    assert summary(updates) == [("opened", "unreachable", 1)]
+    assert sorted(i.rule for i in rig.engine.open_incidents()) == [Rule.UNREACHABLE] * 2
