@@ -13,6 +13,7 @@ from pterodisbot.alerts._codec import (
     decode_state,
     encode_state,
 )
+from pterodisbot.alerts._engine import ActivityRequest, AlertEngine
 from pterodisbot.alerts._model import (
     ALL_SERVERS,
     DEFAULT_RULES,
@@ -56,7 +57,9 @@ __all__ = [
     "STATE_FILE_NAME",
     "STATE_VERSION",
     "STORE_STATE_NAME",
+    "ActivityRequest",
     "AlertControl",
+    "AlertEngine",
     "AlertServer",
     "AlertSettings",
     "AlertState",
