@@ -68,11 +68,12 @@ def test_a_crash_is_red_and_names_the_server_then_green_with_how_long_it_was_dow
     recovered = incident_embed(incident(resolved_at=T0 + 720, updated_at=T0 + 720))
 
     assert firing.title == "Survival-1 crashed"
-    assert firing.colour is not None and firing.colour.value == RED
+    assert firing.colour == discord.Colour(RED)
     assert f"<t:{int(T0)}:R>" in (firing.description or "")
     assert recovered.title == "Survival-1 is running again after 12 min down"
-    assert recovered.colour is not None and recovered.colour.value == GREEN
-    assert accepted([firing]) and accepted([recovered])
+    assert recovered.colour == discord.Colour(GREEN)
+    assert accepted([firing])
+    assert accepted([recovered])
 
 
 def test_a_crash_loop_counts_its_crashes_over_its_span() -> None:
