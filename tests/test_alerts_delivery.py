@@ -353,3 +353,16 @@ async def test_a_failing_save_keeps_the_state_and_is_retried(
 @pytest.fixture(autouse=True)
 def _logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="pterodisbot.bot.alerting")
+
+
+async def test_a_grouped_messages_incidents_are_re_announced_in_one_reply(harness: Harness):
+    harness.engine.queue(Change.OPENED, *(crash(i) for i in range(5)))
+    await harness.run(12)
+    harness.engine.queue(Change.REPEATED, *(crash(i) for i in range(5)))
+
+    await harness.run(2)
+
+    original, reply = await harness.messages()
+    assert reply["message_reference"]["message_id"] == original["id"]
+    assert reply["content"].startswith("5 alerts still firing after ")
+    assert reply["content"].endswith(": Server-0, Server-1, Server-2, Server-3, Server-4.")

@@ -147,4 +147,6 @@ def test_one_incident_is_its_own_embed_several_the_grouped_form() -> None:
 
 
 def test_a_repeat_says_how_long_it_has_lasted() -> None:
-    assert repeat_text(incident(), T0 + 14_400) == "Survival-1 is still down after 4 h."
+    assert repeat_text([incident()], T0 + 14_400) == "Survival-1 is still down after 4 h."
+    two = [incident(), incident(id="crash:2", servers=(server("Lobby"),))]
+    assert repeat_text(two, T0 + 14_400) == "2 alerts still firing after 4 h: Survival-1, Lobby."

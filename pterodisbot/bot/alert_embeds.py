@@ -241,10 +241,14 @@ def message_embeds(incidents: Sequence[Incident]) -> list[discord.Embed]:
     return group_embeds(incidents)
 
 
-def repeat_text(incident: Incident, now: float) -> str:
-    """Return the short reply that re-announces a long incident ("… still down after 4 h")."""
-    lasted = duration_text(incident.lasted(now))
-    name = subject_name(incident)
-    if incident.rule in (Rule.CRASH, Rule.CRASH_LOOP):
+def repeat_text(incidents: Sequence[Incident], now: float) -> str:
+    """Return the short reply that re-announces long incidents ("… still down after 4 h")."""
+    first = incidents[0]
+    lasted = duration_text(first.lasted(now))
+    if len(incidents) > 1:
+        names = ", ".join(subject_name(incident) for incident in incidents)
+        return f"{len(incidents)} alerts still firing after {lasted}: {names}."
+    name = subject_name(first)
+    if first.rule in (Rule.CRASH, Rule.CRASH_LOOP):
         return f"{name} is still down after {lasted}."
-    return f"Still firing after {lasted}: {firing_text(incident)}."
+    return f"Still firing after {lasted}: {firing_text(first)}."

@@ -37,6 +37,7 @@ from pterodisbot.alerts import (
 )
 from pterodisbot.bot.alert_embeds import GROUP_LIMIT, message_embeds, repeat_text
 from pterodisbot.bot.edit_pump import EditPump
+from pterodisbot.bot.embeds import truncate
 from pterodisbot.clock import Clock
 from pterodisbot.monitor import ServerSnapshot
 from pterodisbot.panel.client import PterodactylAPI
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 TICK: Final = 2.0
 # Activity-log reads in flight at most: a fleet crashing together must not starve the polls.
 ACTIVITY_CONCURRENCY: Final = 4
+# Discord's limit of a message's content.
+CONTENT_LIMIT: Final = 2_000
 # Seconds a post, a reply or an edit may take before it counts as failed (tried again later).
 SEND_TIMEOUT: Final = 30.0
 # The message budget's span: `max_messages_per_minute` new messages in any such span.
@@ -342,9 +345,18 @@ class AlertService:
         if self._pending and self._window_start is not None and now - self._window_start >= window:
             await self._post_pending(now)
         while self._repeats and self._budget(now) >= 1 and now >= self._channel_retry_at:
-            incident_id, incident = next(iter(self._repeats.items()))
-            del self._repeats[incident_id]
-            await self._reply(incident, now)
+            # One reply per message: a grouped message's incidents are re-announced together.
+            first = next(iter(self._repeats.values()))
+            ref = self._engine.message_of(first.id)
+            same = [
+                incident
+                for incident in self._repeats.values()
+                if self._engine.message_of(incident.id) == ref
+            ]
+            for incident in same:
+                del self._repeats[incident.id]
+            if ref is not None and ref not in self._gone:
+                await self._reply(ref, same, now)
 
     def _channel(self) -> discord.abc.Messageable | None:
         channel = self._client.get_channel(self.channel_id)
@@ -449,14 +461,14 @@ class AlertService:
             self._drop_message(ref)
         return True
 
-    async def _reply(self, incident: Incident, now: float) -> None:
-        ref = self._engine.message_of(incident.id)
+    async def _reply(self, ref: MessageRef, incidents: Sequence[Incident], now: float) -> None:
         channel = self._channel()
-        if ref is None or channel is None:
+        if channel is None:
+            self._repeats.update((incident.id, incident) for incident in incidents)
             return
-        role_ids = self._mentions(channel, [incident])
+        role_ids = self._mentions(channel, incidents)
         mentions = " ".join(f"<@&{role_id}>" for role_id in role_ids)
-        text = f"{mentions} {repeat_text(incident, now)}".strip()
+        text = truncate(f"{mentions} {repeat_text(incidents, now)}".strip(), CONTENT_LIMIT)
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
                 await channel.send(
@@ -476,7 +488,7 @@ class AlertService:
         except (discord.HTTPException, TimeoutError) as exc:
             self._channel_failed(_why(exc), time=now)
             # Not lost: the reply waits for the channel to take messages again.
-            self._repeats.setdefault(incident.id, incident)
+            self._repeats.update((incident.id, incident) for incident in incidents)
             return
         self._channel_ok()
         self._sent_at.append(now)
