@@ -100,9 +100,7 @@ def test_an_overload_is_amber_with_its_span_and_peak() -> None:
         incident(Rule.CPU, detail="95 % of its limit", peak=120.0, updated_at=T0 + 300)
     )
 
-    assert (
-        embed.title == "Survival-1: CPU over 95 % of its limit for 5 min (peak 120 % of its limit)"
-    )
+    assert embed.title == "Survival-1: CPU over 95 % of its limit for 5 min (peak 120 %)"
     assert embed.colour == discord.Colour(AMBER)
 
 

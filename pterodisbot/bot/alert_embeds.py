@@ -98,7 +98,7 @@ def firing_text(incident: Incident) -> str:
         return f"{name} is crash-looping: crashed {incident.count} times in {span}"
     if rule in (Rule.CPU, Rule.MEMORY):
         what = "CPU" if rule is Rule.CPU else "Memory"
-        peak_text = f" (peak {_percent(incident.peak)} of its limit)" if incident.peak else ""
+        peak_text = f" (peak {_percent(incident.peak)})" if incident.peak else ""
         return f"{name}: {what} over {_detail_or(incident, 'its threshold')} for {span}{peak_text}"
     if rule is Rule.DISK:
         return f"{name}: disk over {_detail_or(incident, 'its threshold')}{peak}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 from collections import deque
@@ -64,6 +65,7 @@ CHANNEL_RETRY: Final = 60.0
 CLOSE_GRACE: Final = 2.0
 # Discord's "this is gone" codes: unknown channel, unknown message.
 _GONE_CODES: Final = frozenset({10003, 10008})
+_OVERLOADS: Final = frozenset({Rule.CPU, Rule.MEMORY, Rule.DISK})
 _NO_ACTIVITY_READ: Final = (
     "the API key lacks activity.read: crashes are told from stops by the bot's own actions "
     "and the stopping state only"
@@ -431,7 +433,7 @@ class AlertService:
             async with asyncio.timeout(SEND_TIMEOUT):
                 message = await channel.send(
                     content=content,
-                    embeds=message_embeds(batch),
+                    embeds=message_embeds([self._described(i) for i in batch]),
                     allowed_mentions=discord.AllowedMentions(
                         everyone=False,
                         users=False,
@@ -525,7 +527,7 @@ class AlertService:
         )
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
-                await message.edit(embeds=message_embeds(incidents))
+                await message.edit(embeds=message_embeds([self._described(i) for i in incidents]))
         except discord.HTTPException as exc:
             if exc.code in _GONE_CODES or exc.status == 404:
                 log.warning(
@@ -551,6 +553,18 @@ class AlertService:
         self.edited += 1
         if all(not incident.is_open for incident in incidents):
             self._drop_message(ref)
+
+    def _described(self, incident: Incident) -> Incident:
+        """Return the incident with its threshold in words when the engine gave none."""
+        if incident.detail is not None or incident.rule not in _OVERLOADS:
+            return incident
+        thresholds = self._settings().thresholds(incident.subject)
+        percent = {
+            Rule.CPU: thresholds.cpu_percent,
+            Rule.MEMORY: thresholds.memory_percent,
+            Rule.DISK: thresholds.disk_percent,
+        }[incident.rule]
+        return dataclasses.replace(incident, detail=f"{percent:g} % of its limit")
 
     def _drop_message(self, ref: MessageRef) -> None:
         """Forget a message that needs no more edits (all cleared) or that is gone."""
