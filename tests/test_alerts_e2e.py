@@ -34,19 +34,16 @@ def fleet(
     count: int, *, node: str = "fra-1", prefix: str = "Server", **changes: Any
 ) -> list[SimServerSpec]:
     """Return `count` running servers with CPU limits and quick starts and stops."""
-    return [
-        SimServerSpec(
-            name=f"{prefix}-{i}",
-            node=node,
-            state="running",
-            limits=SimLimits(cpu=200),
-            cpu_load=0.1,
-            start_seconds=1.0,
-            stop_seconds=1.0,
-            **changes,
-        )
-        for i in range(count)
-    ]
+    options: dict[str, Any] = {
+        "node": node,
+        "state": "running",
+        "limits": SimLimits(cpu=200),
+        "cpu_load": 0.1,
+        "start_seconds": 1.0,
+        "stop_seconds": 1.0,
+        **changes,
+    }
+    return [SimServerSpec(name=f"{prefix}-{i}", **options) for i in range(count)]
 
 
 def alert_settings(**alerts: str) -> dict[str, dict[str, str]]:
