@@ -107,7 +107,7 @@ class Run:
 
 @pytest.fixture
 def run(product: Product) -> Run:
-    return Run(product, FakeClock(autojump=0.001))
+    return Run(product, FakeClock(autojump=0.05))
 
 
 def titles(messages: list[dict[str, Any]]) -> list[str]:
