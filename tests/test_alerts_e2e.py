@@ -148,10 +148,11 @@ async def test_a_crash_is_one_alert_naming_the_server_within_two_polls(run: Run)
 
 
 async def test_a_stop_clicked_in_discord_is_no_crash(run: Run) -> None:
-    # No activity.read (only the bot's own audit can explain the stop), and a stop quicker than
-    # a poll: the bot sees running, then offline, as after a crash.
+    # No activity.read (only the bot's own audit can explain the stop), and a stop with no
+    # stopping phase: even the poll right after the click sees running, then offline, as after
+    # a crash.
     permissions = ("control.start", "control.stop", "control.restart", "websocket.connect")
-    await run.start(fleet(2, permissions=permissions, stop_seconds=0.5))
+    await run.start(fleet(2, permissions=permissions, stop_seconds=0))
     identifier = run.identifier("Server-0")
     message_id = await run.product.post_status(identifier)
 
@@ -173,8 +174,9 @@ async def _state_is(run: Run, identifier: str, state: str) -> bool:
 
 
 async def test_a_stop_recorded_in_the_panels_activity_log_is_no_crash(run: Run) -> None:
-    # A stop quicker than a poll, by a panel user in the panel's UI: only the activity log says.
-    await run.start(fleet(2, stop_seconds=0.5))
+    # A stop with no stopping phase, by a panel user in the panel's UI: only the activity log
+    # tells it from a crash.
+    await run.start(fleet(2, stop_seconds=0))
     identifier = run.identifier("Server-0")
     await run.wait(2 * POLL)
 
