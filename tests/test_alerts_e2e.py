@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pterodisbot.alerts import Rule
+from pterodisbot.alerts import Mute, Rule
 from pterodisbot.clock import FakeClock
 from pterodisbot_sandbox.discord_server import World
 from pterodisbot_sandbox.panel import SimLimits, SimServerSpec
@@ -351,3 +351,22 @@ async def test_only_the_configured_roles_are_mentioned_never_everyone(
     assert message["mention_everyone"] is False
     unknown = [r for r in caplog.records if "no role named 'on-call'" in r.getMessage()]
     assert len(unknown) == 1
+
+
+async def test_a_muted_servers_crash_is_not_posted_until_the_mute_is_lifted(run: Run) -> None:
+    await run.start(fleet(2))
+    identifier = run.identifier("Server-0")
+    alerts = run.product.services.alerts
+    now = run.clock.time()
+    await alerts.mute(Mute(identifier, now, now + 3600, "upgrade", "owner"))
+    await run.wait(2 * POLL)
+
+    await run.sim("POST", f"/servers/{identifier}/crash")
+    await run.wait(6 * POLL)
+    assert await run.alerts() == []
+    assert [i.rule for i in alerts.open_incidents()] == [Rule.CRASH]
+    assert alerts.stats().suppressed["muted"] == 1
+
+    assert await alerts.unmute(identifier) is not None
+    await run.until(run.alerts, within=30, what="the alert once unmuted")
+    assert titles(await run.alerts()) == ["Server-0 crashed"]
