@@ -7,6 +7,7 @@ No key and no rate limit: it is for tests and the demo page, never for the bot. 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from aiohttp import web
@@ -91,6 +92,12 @@ class ControlApi:
                 if not isinstance(body[flag], bool):
                     raise sim_error(422, f"{flag} must be true or false")
                 setattr(server, flag, body[flag])
+        if "cpu_load" in body:
+            # A test forcing an overload (or its end): the share of the CPU limit it averages.
+            load = body["cpu_load"]
+            if not is_number(load) or load < 0:
+                raise sim_error(422, "cpu_load must be a number >= 0 (a share of the CPU limit)")
+            server.spec = dataclasses.replace(server.spec, cpu_load=float(load))
         if "power" in body:
             state = next((s for s in POWER_STATES if s == body["power"]), None)
             if state is None:

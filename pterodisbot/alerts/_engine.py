@@ -316,14 +316,14 @@ class AlertEngine:
         if not known and previous is not None and previous.status != Status.UNKNOWN:
             # The engine came after the monitor's first polls: compare with what it saw.
             track.status = Status(previous.status)
-        before = track.status
+        before, previous_t = track.status, track.last_t
         step = track.observe(snapshot, settings.thresholds(identifier), settings.flap_window)
         if before != track.status:
             self._dirty = True
         since = track.restored_since
         if snapshot.status != Status.UNKNOWN:
             track.restored_since = None
-        self._observe_fleet(track, snapshot)
+        self._observe_fleet(track, snapshot, previous_t)
         if step is Step.CRASH_LIKE:
             start = since if since is not None else snapshot.t - settings.power_window
             self._crash_like(track, settings, start, snapshot.t)
@@ -332,9 +332,11 @@ class AlertEngine:
             self._stopped(track, settings, event, snapshot.t)
         self._touched.add(identifier)
 
-    def _observe_fleet(self, track: ServerTrack, snapshot: SnapshotView) -> None:
+    def _observe_fleet(self, track: ServerTrack, snapshot: SnapshotView, previous_t: float) -> None:
         fleet = self._fleet
         if track.fault_class is FaultClass.PANEL:
+            others_read = fleet.last_read is not None and fleet.last_read > previous_t
+            track.alone_streak = track.alone_streak + 1 if others_read else 0
             if fleet.fail_since is None:
                 fleet.fail_since, fleet.fail_count = snapshot.t, 0
                 fleet.failed.clear()
@@ -344,6 +346,7 @@ class AlertEngine:
             # A bounce: the panel's recovery starts again at its next good answer.
             fleet.ok_since = None
             return
+        track.alone_streak = 0
         # Any answer (node down, refused, a 409 included) is the panel answering.
         fleet.last_read = snapshot.t
         fleet.fail_since, fleet.fail_count = None, 0
@@ -571,11 +574,9 @@ class AlertEngine:
         if track.fault_streak < settings.unreachable_polls:
             return
         fault = track.fault_class
-        last_read = self._fleet.last_read
-        # A panel error for this server alone (others read since it began) is this server's.
-        alone = (
-            fault is FaultClass.PANEL and last_read is not None and last_read > track.fault_since
-        )
+        # A panel error for this server alone (others read between each of its failed polls)
+        # is this server's.
+        alone = fault is FaultClass.PANEL and track.alone_streak >= settings.unreachable_polls
         if fault is FaultClass.SERVER or alone:
             since = track.fault_since
             self._fire(

@@ -174,6 +174,11 @@ class ServerTrack:
     fault_streak: int = 0
     fault_since: float = 0.0
     fault_detail: str | None = None
+    # Consecutive panel failures each after another server was read since this one's previous
+    # poll: the panel answers the others, so the failure is this server's. (A poll already under
+    # way when the panel comes back fails after the others' first good reads: that one alone
+    # must not make a long panel outage this server's.)
+    alone_streak: int = 0
     # First good read after the last failed one (None while failing).
     ok_since: float | None = None
     cpu: Overload = field(default_factory=Overload)

@@ -184,6 +184,28 @@ def test_panel_down_for_two_minutes_with_twenty_servers_is_one_alert_then_one_re
     assert resolved.lasted(rig.now) == 120.0
 
 
+def test_a_poll_still_failing_as_the_panel_comes_back_makes_no_server_unreachable() -> None:
+    rig = Rig()
+    servers = [server(f"{i:08x}") for i in range(20)]
+    updates = []
+    step = CYCLE / len(servers)
+
+    def cycles(count: int, fault: ReadFault | None, late: int | None = None) -> None:
+        for _ in range(count):
+            for index, srv in enumerate(servers):
+                rig.observe(srv=srv, fault=ReadFault.PANEL_DOWN if index == late else fault)
+                updates.extend(rig.evaluate())
+                rig.advance(step)
+
+    cycles(3, None)
+    cycles(12, ReadFault.PANEL_DOWN)
+    # The panel answers again; one poll sent before it did still fails, after others' reads.
+    cycles(1, None, late=5)
+    cycles(18, None)
+
+    assert summary(updates) == [("opened", "panel_down", 20), ("resolved", "panel_down", 20)]
+
+
 def test_one_server_failing_while_the_others_are_read_is_that_servers_problem() -> None:
     rig = Rig()
     good, bad = server("0000000a"), server("0000000b")
