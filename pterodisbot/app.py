@@ -9,6 +9,8 @@ import aiohttp
 import discord
 
 from pterodisbot import lifecycle
+from pterodisbot.alerts import AlertEngine, state_storage
+from pterodisbot.bot.alerting import AlertService
 from pterodisbot.bot.audit import AUDIT_FILENAME, AuditFile, AuditLog
 from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.bot.edit_pump import EditPump
@@ -27,6 +29,9 @@ from pterodisbot.store import History, HistoryRecorder, NoHistory, open_store
 from pterodisbot.web.discord_traffic import DiscordTraffic
 
 log = logging.getLogger(__name__)
+
+# The alerts' state (open incidents, their messages, mutes) when there is no history store.
+ALERTS_FILENAME = "alerts.json"
 
 EXTENSIONS: tuple[str, ...] = (
     "pterodisbot.bot.cogs.about",
@@ -118,7 +123,7 @@ def build_services(
         channel_id=settings.discord.audit_channel_id,
         clock=clock,
     )
-    return BotServices(
+    services = BotServices(
         settings=settings,
         api=api,
         metrics=metrics,
@@ -131,6 +136,41 @@ def build_services(
         audit=audit,
         history=history,
     )
+    if settings.alerts.channel_id is not None:
+        services.alerts = build_alerts(services, client, settings.alerts.channel_id)
+    return services
+
+
+def build_alerts(services: BotServices, client: discord.Client, channel_id: int) -> AlertService:
+    """Wire the alerts: the rules engine on the monitor's snapshots, delivery to `channel_id`.
+
+    The engine reads `services.settings.alerts` at every evaluation, so /reload_config applies
+    at once; the state goes to the history store when there is one, else beside the locations.
+    """
+    monitor = services.monitor
+    engine = AlertEngine(
+        lambda: services.settings.alerts,
+        clock=services.clock,
+        expected_cycle=lambda: monitor.expected_cycle,
+    )
+    alerts = AlertService(
+        engine=engine,
+        storage=state_storage(
+            services.history,
+            services.settings.discord.locations_file.parent / ALERTS_FILENAME,
+            clock=services.clock,
+        ),
+        client=client,
+        api=services.api,
+        pump=services.pump,
+        settings=lambda: services.settings.alerts,
+        channel_id=channel_id,
+        clock=services.clock,
+        activity_timeout=services.settings.pterodactyl.timeout + 2,
+    )
+    monitor.add_listener(alerts.observe)
+    monitor.add_removal_listener(alerts.forget)
+    return alerts
 
 
 def build_history(settings: HistorySettings, monitor: Monitor, clock: Clock) -> History:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ from pterodisbot_sandbox._discord_state import (
     guess_content_type,
 )
 
+# A role mention in a message's content: <@&id>.
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
 # Only these flags may be set by a bot on a message; others are ignored as on Discord.
 _SETTABLE_FLAGS = MESSAGE_FLAG_SUPPRESS_EMBEDS | MESSAGE_FLAG_EPHEMERAL | (1 << 12) | (1 << 15)
 
@@ -119,9 +122,48 @@ def create_message(
         nonce=None if payload.get("nonce") is None else str(payload["nonce"]),
         **fields,
     )
+    message.mention_roles, message.mention_everyone = _mentions(state, channel, payload)
+    reference = payload.get("message_reference")
+    if isinstance(reference, Mapping) and reference.get("message_id") is not None:
+        message.message_reference = {
+            "message_id": str(reference["message_id"]),
+            "channel_id": str(reference.get("channel_id") or channel.id),
+        }
+        if channel.guild_id is not None:
+            message.message_reference["guild_id"] = str(channel.guild_id)
     if is_empty(message):
         raise known(rules.CANNOT_SEND_EMPTY_MESSAGE)
     return message
+
+
+def _mentions(
+    state: State, channel: Channel, payload: Mapping[str, Any]
+) -> tuple[tuple[int, ...], bool]:
+    """Return the roles and @everyone a new message mentions, as Discord resolves them.
+
+    Role mentions (`<@&id>`) of the channel's guild count when `allowed_mentions` is absent, when
+    its `parse` has "roles", or when its `roles` lists the id; @everyone / @here when it is absent
+    or its `parse` has "everyone".
+    """
+    content = str(payload.get("content") or "")
+    guild = state.guilds.get(channel.guild_id) if channel.guild_id is not None else None
+    allowed = payload.get("allowed_mentions")
+    parse: list[Any] = []
+    listed: set[int] = set()
+    if isinstance(allowed, Mapping):
+        parse = list(allowed.get("parse") or [])
+        listed = {int(r) for r in allowed.get("roles") or []}
+    roles: list[int] = []
+    for match in _ROLE_MENTION.finditer(content):
+        role_id = int(match.group(1))
+        if guild is None or role_id not in guild.roles or role_id == guild.id or role_id in roles:
+            continue
+        if allowed is None or "roles" in parse or role_id in listed:
+            roles.append(role_id)
+    everyone = ("@everyone" in content or "@here" in content) and (
+        allowed is None or "everyone" in parse
+    )
+    return tuple(roles), everyone
 
 
 def edit_message(state: State, message: Message, body: Body) -> None:

@@ -137,6 +137,10 @@ class Message:
     interaction_metadata: Json | None = None
     edits: int = 0
     mentions: tuple[UserSeed, ...] = ()
+    # What Discord resolved from the content under `allowed_mentions` when it was created.
+    mention_roles: tuple[int, ...] = ()
+    mention_everyone: bool = False
+    message_reference: Json | None = None
 
     @property
     def ephemeral(self) -> bool:
@@ -165,9 +169,9 @@ class Message:
                 None if self.edited_timestamp is None else iso_time(self.edited_timestamp)
             ),
             "tts": self.tts,
-            "mention_everyone": False,
+            "mention_everyone": self.mention_everyone,
             "mentions": [user_json(u) for u in self.mentions],
-            "mention_roles": [],
+            "mention_roles": [str(r) for r in self.mention_roles],
             "mention_channels": [],
             "attachments": attachments,
             "embeds": [resolve_embed(e, by_name) for e in self.embeds],
@@ -186,6 +190,8 @@ class Message:
             out["application_id"] = str(self.application_id)
         if self.interaction_metadata is not None:
             out["interaction_metadata"] = self.interaction_metadata
+        if self.message_reference is not None:
+            out["message_reference"] = self.message_reference
         return out
 
 

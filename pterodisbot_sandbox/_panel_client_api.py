@@ -20,6 +20,12 @@ from types import MappingProxyType
 
 from aiohttp import web
 
+from pterodisbot_sandbox._panel_activity import (
+    ACTIVITY_PER_PAGE_DEFAULT,
+    ACTIVITY_PER_PAGE_MAX,
+    API_USER,
+    API_USER_EMAIL,
+)
 from pterodisbot_sandbox._panel_faults import FIVE_XX_CYCLE, SimFault
 from pterodisbot_sandbox._panel_fleet import POWER_SIGNALS, SimServer
 from pterodisbot_sandbox._panel_http import (
@@ -82,6 +88,7 @@ class ClientApi:
             web.post(servers + "/power", self._power_signal),
             web.post(servers + "/command", self._command),
             web.get(servers + "/websocket", self._websocket),
+            web.get(servers + "/activity", self._activity),
             web.get("/auth/login", self._login_page),
         ]
 
@@ -230,29 +237,10 @@ class ClientApi:
         page = max(1, int_param(request.query.get("page"), 1))
         servers = list(self._state.servers.values())
         total = len(servers)
-        total_pages = max(1, math.ceil(total / per_page))
         chunk = servers[(page - 1) * per_page : page * per_page]
-        links: JSON = {}
-        base = request.url.with_scheme(request.scheme)
-        if page > 1:
-            links["previous"] = str(base.update_query(page=page - 1))
-        if page < total_pages:
-            links["next"] = str(base.update_query(page=page + 1))
+        data = [{"object": "server", "attributes": s.attributes()} for s in chunk]
         return web.json_response(
-            {
-                "object": "list",
-                "data": [{"object": "server", "attributes": s.attributes()} for s in chunk],
-                "meta": {
-                    "pagination": {
-                        "total": total,
-                        "count": len(chunk),
-                        "per_page": per_page,
-                        "current_page": page,
-                        "total_pages": total_pages,
-                        "links": links,
-                    }
-                },
-            }
+            _list_envelope(request, data, total=total, per_page=per_page, page=page)
         )
 
     async def _account(self, request: web.Request) -> web.Response:
@@ -262,8 +250,8 @@ class ClientApi:
                 "attributes": {
                     "id": 1,
                     "admin": False,
-                    "username": "simulated",
-                    "email": "operator@example.com",
+                    "username": API_USER,
+                    "email": API_USER_EMAIL,
                     "first_name": "Simulated",
                     "last_name": "Operator",
                     "language": "en",
@@ -313,6 +301,15 @@ class ClientApi:
         self._reach_daemon(server)
         server.power(signal_value)
         self._state.count_power(server.identifier, signal_value)
+        # Logged once Wings took the signal, as the panel's PowerController does.
+        self._state.activity.record(
+            server.identifier,
+            f"server:power.{signal_value}",
+            t=self._state.clock.time(),
+            actor=API_USER,
+            is_api=True,
+            ip=request.remote,
+        )
         log.info("power %s sent to %s (%s)", signal_value, server.identifier, server.name)
         return web.Response(status=204)
 
@@ -349,6 +346,44 @@ class ClientApi:
                 }
             }
         )
+
+    async def _activity(self, request: web.Request) -> web.Response:
+        server = self._server_for(request)
+        if not server.has_permission("activity.read"):
+            raise ApiError(403, "AccessDeniedHttpException", "This action is unauthorized.")
+        query = request.query
+        filters = [key for key in query if key.startswith("filter[")]
+        unknown = [key[len("filter[") : -1] for key in filters if key != "filter[event]"]
+        if unknown:
+            raise ApiError(
+                400,
+                "InvalidFilterQuery",
+                f"Requested filter(s) `{', '.join(unknown)}` are not allowed. "
+                "Allowed filter(s) are `event`.",
+            )
+        sort = query.get("sort", "-timestamp")
+        if sort not in ("timestamp", "-timestamp"):
+            raise ApiError(
+                400,
+                "InvalidSortQuery",
+                f"Requested sort(s) `{sort}` is not allowed. Allowed sort(s) are `timestamp`.",
+            )
+        per_page = int_param(query.get("per_page"), ACTIVITY_PER_PAGE_DEFAULT)
+        per_page = min(max(per_page, 1), ACTIVITY_PER_PAGE_MAX)
+        page = max(1, int_param(query.get("page"), 1))
+        includes = {part.strip() for part in query.get("include", "").split(",")}
+        entries = self._state.activity.query(
+            server.identifier, event=query.get("filter[event]"), newest_first=sort.startswith("-")
+        )
+        chunk = entries[(page - 1) * per_page : page * per_page]
+        body = _list_envelope(
+            request,
+            [e.to_api(include_actor="actor" in includes) for e in chunk],
+            total=len(entries),
+            per_page=per_page,
+            page=page,
+        )
+        return web.json_response(body)
 
     def _websocket_token(self, request: web.Request, server: SimServer) -> str:
         now = int(self._state.clock.time())
@@ -398,3 +433,30 @@ class ClientApi:
             text=html_page("Login", "Pterodactyl (simulated): log in to continue."),
             content_type="text/html",
         )
+
+
+def _list_envelope(
+    request: web.Request, data: list[JSON], *, total: int, per_page: int, page: int
+) -> JSON:
+    """Return Fractal's list envelope with pagination links to the existing neighbour pages."""
+    total_pages = max(1, math.ceil(total / per_page))
+    links: JSON = {}
+    base = request.url.with_scheme(request.scheme)
+    if page > 1:
+        links["previous"] = str(base.update_query(page=page - 1))
+    if page < total_pages:
+        links["next"] = str(base.update_query(page=page + 1))
+    return {
+        "object": "list",
+        "data": data,
+        "meta": {
+            "pagination": {
+                "total": total,
+                "count": len(data),
+                "per_page": per_page,
+                "current_page": page,
+                "total_pages": total_pages,
+                "links": links,
+            }
+        },
+    }

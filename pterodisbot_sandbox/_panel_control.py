@@ -1,4 +1,5 @@
-"""The simulated panel's `/_sim/` control API: look at servers, crash them, inject faults, count.
+"""The simulated panel's `/_sim/` control API: look at servers, crash them, act as panel users,
+inject faults, count.
 
 No key and no rate limit: it is for tests and the demo page, never for the bot. Errors are
 `{"error": ...}` (`sim_error`), not the panel's envelope.
@@ -6,6 +7,7 @@ No key and no rate limit: it is for tests and the demo page, never for the bot. 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from aiohttp import web
@@ -13,7 +15,7 @@ from aiohttp import web
 from pterodisbot_sandbox._panel_faults import FAULT_KINDS, FIVE_XX_CYCLE
 from pterodisbot_sandbox._panel_fleet import POWER_STATES, SERVER_STATUSES, SimServer
 from pterodisbot_sandbox._panel_http import is_number, sim_body, sim_error
-from pterodisbot_sandbox._panel_state import PanelState
+from pterodisbot_sandbox._panel_state import PanelState, PowerRefused
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,9 @@ class ControlApi:
             web.post("/_sim/servers/{server}/crash", self._crash),
             web.post("/_sim/servers/{server}/crashloop", self._crashloop),
             web.post("/_sim/servers/{server}/state", self._set_state),
+            web.post("/_sim/servers/{server}/power", self._power_as),
+            web.get("/_sim/servers/{server}/activity", self._activity),
+            web.post("/_sim/servers/{server}/activity", self._add_activity),
             web.get("/_sim/faults", self._faults),
             web.post("/_sim/faults", self._add_fault),
             web.delete("/_sim/faults", self._clear_faults),
@@ -87,12 +92,66 @@ class ControlApi:
                 if not isinstance(body[flag], bool):
                     raise sim_error(422, f"{flag} must be true or false")
                 setattr(server, flag, body[flag])
+        if "cpu_load" in body:
+            # A test forcing an overload (or its end): the share of the CPU limit it averages.
+            load = body["cpu_load"]
+            if not is_number(load) or load < 0:
+                raise sim_error(422, "cpu_load must be a number >= 0 (a share of the CPU limit)")
+            server.spec = dataclasses.replace(server.spec, cpu_load=float(load))
         if "power" in body:
             state = next((s for s in POWER_STATES if s == body["power"]), None)
             if state is None:
                 raise sim_error(422, "power must be offline, starting, running or stopping")
             server.set_power_state(state)
         return web.json_response(server.sim_view())
+
+    async def _power_as(self, request: web.Request) -> web.Response:
+        server = self._server_or_404(request)
+        body = await sim_body(request)
+        signal, user = body.get("signal"), body.get("user")
+        if not isinstance(signal, str) or not isinstance(user, str):
+            raise sim_error(422, "signal and user must be strings")
+        try:
+            entry = self._state.power_as(server, signal, user)
+        except PowerRefused as error:
+            raise sim_error(409, str(error)) from None
+        except ValueError as error:
+            raise sim_error(422, str(error)) from None
+        log.info(
+            "server %s (%s): %s by panel user %s", server.identifier, server.name, signal, user
+        )
+        return web.json_response({"activity": entry.sim_view(), **server.sim_view()})
+
+    async def _activity(self, request: web.Request) -> web.Response:
+        server = self._server_or_404(request)
+        entries = self._state.activity.entries(server.identifier)
+        return web.json_response({"activity": [e.sim_view() for e in entries]})
+
+    async def _add_activity(self, request: web.Request) -> web.Response:
+        server = self._server_or_404(request)
+        body = await sim_body(request)
+        event, user = body.get("event"), body.get("user")
+        is_api, properties = body.get("is_api", False), body.get("properties", {})
+        at = body.get("t")
+        if not isinstance(event, str) or not event:
+            raise sim_error(422, "event must be a non-empty string, e.g. server:power.stop")
+        if user is not None and not isinstance(user, str):
+            raise sim_error(422, "user must be a panel user's name or null (the system)")
+        if not isinstance(is_api, bool):
+            raise sim_error(422, "is_api must be true or false")
+        if not isinstance(properties, dict):
+            raise sim_error(422, "properties must be an object")
+        if at is not None and not is_number(at):
+            raise sim_error(422, "t must be wall-clock seconds (absent: now)")
+        entry = self._state.activity.record(
+            server.identifier,
+            event,
+            t=self._state.clock.time() if at is None else float(at),
+            actor=user,
+            is_api=is_api,
+            properties=properties,
+        )
+        return web.json_response({"activity": entry.sim_view()}, status=201)
 
     async def _faults(self, request: web.Request) -> web.Response:
         now = self._state.clock.monotonic()

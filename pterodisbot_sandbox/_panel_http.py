@@ -165,7 +165,12 @@ def sim_error(status: int, message: str) -> web.HTTPException:
 
 
 SIM_ERRORS: Mapping[int, type[web.HTTPException]] = MappingProxyType(
-    {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 422: web.HTTPUnprocessableEntity}
+    {
+        400: web.HTTPBadRequest,
+        404: web.HTTPNotFound,
+        409: web.HTTPConflict,
+        422: web.HTTPUnprocessableEntity,
+    }
 )
 
 

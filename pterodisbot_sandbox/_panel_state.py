@@ -1,4 +1,4 @@
-"""What the simulated panel's routes share: the fleet, faults, counters, the clock and options."""
+"""What the simulated panel's routes share: fleet, faults, counters, activity, clock, options."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pterodisbot.clock import Clock
+from pterodisbot_sandbox._panel_activity import ActivityEntry, ActivityLog
 from pterodisbot_sandbox._panel_faults import FAULT_KINDS, FIVE_XX_CYCLE, FaultKind, SimFault
-from pterodisbot_sandbox._panel_fleet import SimServer
+from pterodisbot_sandbox._panel_fleet import POWER_SIGNALS, SimServer
 from pterodisbot_sandbox._panel_http import JSON
 from pterodisbot_sandbox._panel_ratelimit import RateLimiter
 
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 
 RESOURCES_CACHE_SECONDS = 20.0
 _ARRIVALS_KEPT = 100_000
+
+
+class PowerRefused(Exception):
+    """The panel's UI cannot control a server now (a 409 state, or its node is down)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,8 @@ class PanelState:
         self.power: dict[str, Counter[str]] = {}
         self.rate_limited = 0
         self.faulted = 0
+        # Not a counter: `reset_stats()` keeps it, as a panel keeps its activity.
+        self.activity = ActivityLog()
         self.shutdown = asyncio.Event()
 
     # ----------------------------------------------------------------- servers
@@ -75,6 +82,30 @@ class PanelState:
         if found is None:
             raise KeyError(ref)
         return found
+
+    def power_as(self, server: SimServer, signal: str, user: str) -> ActivityEntry:
+        """Apply a signal a panel user sent from the panel's UI; log it with them as actor.
+
+        The UI's buttons go through Wings' websocket, which reports the event back to the panel:
+        not through an API key, so `is_api` is false. Raise ValueError for an unknown signal or
+        no user, PowerRefused for a server the UI cannot control now (a 409 state, node down).
+        """
+        if signal not in POWER_SIGNALS:
+            raise ValueError(f"signal must be one of {list(POWER_SIGNALS)}")
+        if not user:
+            raise ValueError("user must name the panel user who clicked")
+        refusal = server.conflict() or ("its node is down" if server.node_down else None)
+        if refusal is not None:
+            raise PowerRefused(f"the panel's UI cannot control {server.identifier}: {refusal}")
+        server.power(signal)
+        self.count_power(server.identifier, signal)
+        return self.activity.record(
+            server.identifier,
+            f"server:power.{signal}",
+            t=self.clock.time(),
+            actor=user,
+            is_api=False,
+        )
 
     # ----------------------------------------------------------------- faults
 

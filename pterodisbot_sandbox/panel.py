@@ -20,6 +20,11 @@ Faults (`POST /_sim/faults`) stand for a broken proxy in front of the panel:
   once; the signal is applied when the delay ends.
 - "504": every Wings node unreachable; after the key check, the routes that reach Wings
   (resources, power, command, websocket) answer 504 DaemonConnectionException like a down node.
+Activity (`GET .../activity`, `_panel_activity`): every power signal the panel accepted through
+the API is logged as `server:power.<signal>` by the key's user (`API_USER`, `is_api` true);
+`POST /_sim/servers/{id}/power {"signal", "user"}` (`power_as()`) is a panel user clicking in the
+panel's UI (`is_api` false); `POST /_sim/servers/{id}/activity` (`add_activity()`) adds any entry.
+A crash logs nothing, as on the real panel.
 `/_sim/stats` counts every client API request that arrived (`requests`, faulted ones included)
 and every power signal the panel acted on (`power`).
 
@@ -44,6 +49,7 @@ from aiohttp import web
 
 from pterodisbot.clock import Clock, SystemClock
 from pterodisbot_sandbox._listen import Listening, listen
+from pterodisbot_sandbox._panel_activity import API_USER, ActivityEntry
 from pterodisbot_sandbox._panel_client_api import ClientApi
 from pterodisbot_sandbox._panel_control import ControlApi
 from pterodisbot_sandbox._panel_faults import FaultKind, SimFault
@@ -58,10 +64,18 @@ from pterodisbot_sandbox._panel_fleet import (
     default_fleet,
 )
 from pterodisbot_sandbox._panel_http import JSON
-from pterodisbot_sandbox._panel_state import RESOURCES_CACHE_SECONDS, PanelOptions, PanelState
+from pterodisbot_sandbox._panel_state import (
+    RESOURCES_CACHE_SECONDS,
+    PanelOptions,
+    PanelState,
+    PowerRefused,
+)
 
 __all__ = [
+    "API_USER",
+    "ActivityEntry",
     "FaultKind",
+    "PowerRefused",
     "PowerStateName",
     "SimAllocation",
     "SimFault",
@@ -246,6 +260,40 @@ class SimulatedPanel:
     def stats(self) -> JSON:
         """Return request counts per route, power signals per server and refusals."""
         return self._state.stats()
+
+    def power_as(self, server: str, signal: str, user: str) -> ActivityEntry:
+        """Apply a power signal as panel user `user` clicking in the panel's UI; log it.
+
+        The activity log gets `server:power.<signal>` with that actor and `is_api` false.
+        Raise ValueError (bad signal or user) or PowerRefused (409 state, node down).
+        """
+        return self._state.power_as(self._state.server(server), signal, user)
+
+    def add_activity(
+        self,
+        server: str,
+        event: str,
+        *,
+        user: str | None = None,
+        is_api: bool = False,
+        t: float | None = None,
+        properties: Mapping[str, object] | None = None,
+    ) -> ActivityEntry:
+        """Add a raw activity entry about `server` (at wall time `t`, default now); nothing else."""
+        state = self._state
+        return state.activity.record(
+            state.server(server).identifier,
+            event,
+            t=state.clock.time() if t is None else t,
+            actor=user,
+            is_api=is_api,
+            properties=properties,
+        )
+
+    def activity(self, server: str) -> list[ActivityEntry]:
+        """Return the activity log of `server`, oldest first (crashes log nothing)."""
+        state = self._state
+        return state.activity.entries(state.server(server).identifier)
 
     def arrivals(self, route: str) -> list[float]:
         """Return when each request of `route` (as keyed in `stats()`) arrived, oldest first."""

@@ -13,6 +13,7 @@ import discord
 from discord.ext import commands
 
 from pterodisbot.bot import discord_api
+from pterodisbot.bot.alerting import AlertService
 from pterodisbot.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
@@ -240,6 +241,10 @@ class PterodactylBot(CommandBot):
         # refills every ring, so the live graphs are full at once rather than "Collecting data".
         ring_span = services.metrics.capacity * services.monitor.poll_interval
         await services.history.start(services.metrics, since=services.clock.time() - ring_span)
+        # After the history (the state may live in its store), before the first snapshot: open
+        # incidents, their messages and mutes come back, so nothing is posted twice.
+        if isinstance(services.alerts, AlertService):
+            await services.alerts.start()
         services.monitor.start()
 
     async def close(self) -> None:
@@ -254,6 +259,9 @@ class PterodactylBot(CommandBot):
         await services.monitor.stop()
         # No sample comes after the monitor: the last flush is complete (bounded: CLOSE_GRACE).
         await services.history.close()
+        # Before the pump: its last edits are queued; its state is saved one last time.
+        if isinstance(services.alerts, AlertService):
+            await services.alerts.close()
         await services.pump.close()
         await services.board.close()
         if services.audit is not None:

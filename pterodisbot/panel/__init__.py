@@ -19,6 +19,7 @@ from pterodisbot.panel.errors import (
 )
 from pterodisbot.panel.models import (
     Account,
+    ActivityEvent,
     Allocation,
     Limits,
     PowerSignal,
@@ -30,6 +31,7 @@ from pterodisbot.panel.models import (
 
 __all__ = [
     "Account",
+    "ActivityEvent",
     "Allocation",
     "AuthFailure",
     "ConflictReason",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import re
 from collections import Counter
@@ -35,7 +36,9 @@ from pterodisbot.panel.errors import (
     UnavailableReason,
 )
 from pterodisbot.panel.models import (
+    POWER_EVENT_PREFIX,
     Account,
+    ActivityEvent,
     Page,
     PowerSignal,
     Resources,
@@ -65,6 +68,7 @@ ROUTE_RESOURCES = "GET /api/client/servers/{server}/resources"
 ROUTE_POWER = "POST /api/client/servers/{server}/power"
 ROUTE_COMMAND = "POST /api/client/servers/{server}/command"
 ROUTE_WEBSOCKET = "GET /api/client/servers/{server}/websocket"
+ROUTE_ACTIVITY = "GET /api/client/servers/{server}/activity"
 
 # Pterodactyl prefixes keys ptlc_/ptla_ (client/application), Pelican plcn_/peli_.
 _CLIENT_PREFIXES = ("ptlc_", "plcn_")
@@ -74,6 +78,8 @@ _APPLICATION_PREFIXES = ("ptla_", "peli_")
 _SERVER_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 _PER_PAGE = 100
+# The panel's largest page of activity; `activity()` reads one page, never more.
+_ACTIVITY_MAX = 100
 # 100,000 servers: a panel still reporting more pages past this is broken, not big.
 _MAX_PAGES = 1000
 
@@ -352,6 +358,43 @@ class PterodactylAPI:
         """Return a fresh token (valid 10 min) and URL for the server's console websocket."""
         request = _server_request("GET", ROUTE_WEBSOCKET, server_id, "/websocket")
         return self._parse(request, await self._call(request), WebsocketCredentials.from_api)
+
+    async def activity(
+        self, server_id: str, *, since: float | None = None, limit: int = 50
+    ) -> list[ActivityEvent]:
+        """Return the server's newest power events (`server:power.*`), newest first.
+
+        One request (one token of the budget): the newest `limit` (at most 100) power events,
+        only those at or after `since` (wall-clock seconds; the panel keeps whole seconds, so
+        the second `since` falls in counts). Needs the key's user to have `activity.read`:
+        without it the panel answers 403, a `PanelAuthError` with reason FORBIDDEN.
+        """
+        if not 1 <= limit <= _ACTIVITY_MAX:
+            raise ValueError(f"limit must be 1 to {_ACTIVITY_MAX}, got {limit}")
+        params = {
+            # A partial match on the panel's side: the prefix is checked again below.
+            "filter[event]": POWER_EVENT_PREFIX.rstrip("."),
+            "sort": "-timestamp",
+            "per_page": str(limit),
+            "include": "actor",
+        }
+        request = _server_request("GET", ROUTE_ACTIVITY, server_id, "/activity", params=params)
+        answer = await self._call(request)
+        page = self._parse(request, answer, Page.from_api)
+        events: list[ActivityEvent] = []
+        for item, path in page.items:
+            try:
+                event = self._parse_value(request, answer, ActivityEvent.from_api, item, path)
+            except PanelBadResponse as exc:
+                self._log_failure(request, exc, 1)
+                raise
+            if not event.event.startswith(POWER_EVENT_PREFIX):
+                continue
+            if since is not None and event.t < math.floor(since):
+                continue
+            events.append(event)
+        events.sort(key=lambda e: e.t, reverse=True)
+        return events[:limit]
 
     async def whoami(self) -> Account:
         """Return the user the key belongs to."""
@@ -679,11 +722,13 @@ def _server_request(
     server_id: str,
     suffix: str,
     payload: Mapping[str, str] | None = None,
+    *,
+    params: Mapping[str, str] | None = None,
 ) -> _Request:
     if not _SERVER_ID.fullmatch(server_id):
         raise ValueError(f"{server_id!r} is not a server identifier (8 characters) or UUID")
     path = f"/api/client/servers/{server_id}{suffix}"
-    return _Request(method, route, path, server_id=server_id, payload=payload)
+    return _Request(method, route, path, server_id=server_id, params=params, payload=payload)
 
 
 def _normalise_base_url(base_url: str) -> URL:

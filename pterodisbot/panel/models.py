@@ -10,12 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from pterodisbot.panel.errors import PanelBadResponse
 
 __all__ = [
+    "POWER_EVENT_PREFIX",
     "Account",
+    "ActivityEvent",
     "Allocation",
     "Limits",
     "PowerSignal",
@@ -45,6 +48,10 @@ class PowerSignal(StrEnum):
     STOP = "stop"
     RESTART = "restart"
     KILL = "kill"
+
+
+# The activity log's power events: `server:power.start|stop|restart|kill`.
+POWER_EVENT_PREFIX = "server:power."
 
 
 # --- parsing helpers: each names the path of what it reads -------------------------------------
@@ -444,3 +451,69 @@ class Page:
             total_pages=_int(pagination, "total_pages", pag_path),
             total=_int(pagination, "total", pag_path),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEvent:
+    """One entry of a server's activity log (`GET .../activity`), as the alerts read it."""
+
+    event: str
+    # The power signal of a `server:power.<signal>` event; None for any other event.
+    signal: PowerSignal | None
+    # Wall-clock seconds (the panel keeps whole seconds).
+    t: float
+    # The panel user's name; None when no user did it (the system, a deleted user).
+    actor: str | None
+    # True when done through an API key (this bot, a script), false from the panel's UI.
+    is_api: bool
+
+    @classmethod
+    def from_api(cls, payload: object, *, path: str = "") -> ActivityEvent:
+        """Parse an `{"object": "activity_log", "attributes": {...}}` item (actor included)."""
+        attrs, at = _attributes(payload, path)
+        event = _str(attrs, "event", at)
+        signal: PowerSignal | None = None
+        if event.startswith(POWER_EVENT_PREFIX):
+            # A signal this bot does not know (a newer panel's) is kept as an event, not refused.
+            suffix = event[len(POWER_EVENT_PREFIX) :]
+            signal = PowerSignal(suffix) if suffix in PowerSignal.__members__.values() else None
+        return cls(
+            event=event,
+            signal=signal,
+            t=_timestamp(attrs, "timestamp", at),
+            actor=_actor_name(attrs, at),
+            is_api=_bool(attrs, "is_api", at),
+        )
+
+
+def _timestamp(obj: Mapping[str, object], key: str, path: str) -> float:
+    """Read an ISO-8601 time with its offset (`2024-05-01T12:00:00+00:00`) as epoch seconds."""
+    raw = _str(obj, key, path)
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _malformed(_join(path, key), "an ISO-8601 time", raw) from None
+    if parsed.tzinfo is None:
+        # Without an offset the time could be any zone's: guessing would shift every event.
+        raise PanelBadResponse(
+            f"field '{_join(path, key)}' has no UTC offset", field=_join(path, key)
+        )
+    return parsed.timestamp()
+
+
+def _actor_name(attrs: Mapping[str, object], path: str) -> str | None:
+    """Return `relationships.actor`'s username; None when absent or not a user (null_resource)."""
+    relationships = attrs.get("relationships")
+    rel_path = _join(path, "relationships")
+    if relationships is None or relationships == []:
+        return None
+    relationships = _as_object(relationships, rel_path)
+    actor = relationships.get("actor")
+    if actor is None:
+        return None
+    actor_path = _join(rel_path, "actor")
+    actor = _as_object(actor, actor_path)
+    if actor.get("object") != "user":
+        return None
+    user, user_path = _attributes(actor, actor_path)
+    return _str(user, "username", user_path)

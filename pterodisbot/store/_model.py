@@ -310,6 +310,14 @@ class HistoryStore(Protocol):
         """Return the bytes the store takes (file, or database) for metrics."""
         ...
 
+    async def get_state(self, name: str) -> str | None:
+        """Read the text kept under `name` (the alerts' state); None when there is none."""
+        ...
+
+    async def put_state(self, name: str, text: str) -> None:
+        """Keep `text` under `name`, replacing what was there, in one transaction."""
+        ...
+
     async def close(self) -> None:
         """Finish and release the connection; idempotent."""
         ...

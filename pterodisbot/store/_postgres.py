@@ -3,10 +3,11 @@
 Tables carry a `pdb_` prefix (a database may be shared): `pdb_servers`, `pdb_meta` (schema
 version, watermarks, floors), `pdb_raw` RANGE-partitioned by day on `t` (milliseconds; one
 partition `pdb_raw_d<day number>` a day, created as writes need it), `pdb_minute`, `pdb_hour`,
-`pdb_changes`. Retention drops whole raw partitions. Two bots may share a database: partitions
-are created under an advisory lock, rollups run under a session advisory lock (the other process
-skips), and a write lowers the watermarks with an atomic LEAST on the meta rows that every rollup
-chunk locks first, so no late sample slips past a rollup running at the same time.
+`pdb_changes`, `pdb_state` (small named texts: the alerts' state). Retention drops whole raw
+partitions. Two bots may share a database: partitions are created under an advisory lock,
+rollups run under a session advisory lock (the other process skips), and a write lowers the
+watermarks with an atomic LEAST on the meta rows that every rollup chunk locks first, so no late
+sample slips past a rollup running at the same time.
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ _SCHEMA: Final = (
     f" {_BUCKET_DEFS}, PRIMARY KEY (server, t))",
     "CREATE TABLE IF NOT EXISTS pdb_changes (server integer NOT NULL, t bigint NOT NULL,"
     " before text, after text NOT NULL, PRIMARY KEY (server, t))",
+    # Small named texts (the alerts' state); IF NOT EXISTS adds it to a version 1 database.
+    "CREATE TABLE IF NOT EXISTS pdb_state (name text PRIMARY KEY, value text NOT NULL)",
 )
 _LIVE = f"state >= {LIVE_FROM}"
 _STATE_MS = ", ".join(
@@ -313,6 +316,22 @@ class PostgresStore:
         async with self._connection() as conn:
             return int(await conn.fetchval("SELECT pg_database_size(current_database())"))
 
+    async def get_state(self, name: str) -> str | None:
+        """Read the text kept under `name`; None when there is none."""
+        async with self._connection() as conn:
+            value = await conn.fetchval("SELECT value FROM pdb_state WHERE name = $1", name)
+        return None if value is None else str(value)
+
+    async def put_state(self, name: str, text: str) -> None:
+        """Keep `text` under `name`, replacing what was there."""
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO pdb_state (name, value) VALUES ($1, $2)"
+                " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                name,
+                text,
+            )
+
     async def close(self) -> None:
         """Close the pool; idempotent."""
         pool, self._pool = self._pool, None
@@ -409,7 +428,8 @@ class PostgresStore:
         for statement in _SCHEMA:
             await conn.execute(statement)
         await conn.execute(
-            "INSERT INTO pdb_meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO pdb_meta (key, value) VALUES ('schema', $1)"
+            " ON CONFLICT (key) DO UPDATE SET value = GREATEST(pdb_meta.value, EXCLUDED.value)",
             SCHEMA_VERSION,
         )
         self._ids = {

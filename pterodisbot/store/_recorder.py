@@ -9,8 +9,9 @@ counted beyond `buffer_limit`; one line when it starts failing, one when it is b
 
 The bot holds a `History` in `BotServices.history` whatever the settings: a `HistoryRecorder`
 when `[history] url` names a store, `NoHistory` when it is `none`. Both answer the read side
-(`series`, `uptime`, `state_changes`); `NoHistory` raises `HistoryOff`, a recorder whose store is
-not open (yet) raises the `StoreError` that keeps it closed.
+(`series`, `uptime`, `state_changes`) and the small named state the alerts keep (`get_state`,
+`put_state`); `NoHistory` raises `HistoryOff`, a recorder whose store is not open (yet) raises
+the `StoreError` that keeps it closed.
 """
 
 from __future__ import annotations
@@ -140,6 +141,14 @@ class History(Protocol):
         """Read a server's status changes in `[start, end)`, oldest first."""
         ...
 
+    async def get_state(self, name: str) -> str | None:
+        """Read the text kept under `name` (the alerts' state); None when there is none."""
+        ...
+
+    async def put_state(self, name: str, text: str) -> None:
+        """Keep `text` under `name`, replacing what was there."""
+        ...
+
 
 class NoHistory:
     """`[history] url = none`: nothing recorded, nothing to read (`HistoryOff`)."""
@@ -169,6 +178,14 @@ class NoHistory:
         raise HistoryOff
 
     async def state_changes(self, server: str, start: float, end: float) -> Sequence[StateChange]:
+        """Raise `HistoryOff`."""
+        raise HistoryOff
+
+    async def get_state(self, name: str) -> str | None:
+        """Raise `HistoryOff`."""
+        raise HistoryOff
+
+    async def put_state(self, name: str, text: str) -> None:
         """Raise `HistoryOff`."""
         raise HistoryOff
 
@@ -352,6 +369,17 @@ class HistoryRecorder:
         """Read a server's status changes in `[start, end)`, oldest first."""
         self._check_readable()
         return await self._store.state_changes(server, start, end)
+
+    async def get_state(self, name: str) -> str | None:
+        """Read the text kept under `name`; None when there is none."""
+        self._check_readable()
+        return await self._store.get_state(name)
+
+    async def put_state(self, name: str, text: str) -> None:
+        """Keep `text` under `name`, under the write lock (never beside a flush's transaction)."""
+        async with self._lock:
+            self._check_readable()
+            await self._store.put_state(name, text)
 
     # -- internals ------------------------------------------------------------------------
 

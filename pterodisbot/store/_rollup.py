@@ -38,7 +38,8 @@ BUCKET_COLUMNS: Final = (
     "tx_sum",
     *STATE_COLUMNS,
 )
-SCHEMA_VERSION: Final = 1
+# 2: the `state` table (small named texts: the alerts' persisted state).
+SCHEMA_VERSION: Final = 2
 # A watermark before the first sample was ever written: nothing to roll up, and every tier
 # "covers" a time nothing was written for.
 NEVER: Final = 2**53

@@ -2,7 +2,8 @@
 
 Schema (version in `PRAGMA user_version`): `servers` maps identifiers to small integer ids;
 `raw`, `minute` and `hour` are WITHOUT ROWID tables keyed (server, t), so one server's range is
-one contiguous read; `changes` holds status changes; `meta` the watermarks and floors.
+one contiguous read; `changes` holds status changes; `meta` the watermarks and floors; `state`
+small named texts (the alerts' persisted state). Version 1 files gain `state` when opened.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BUCKET_DEFS = ", ".join(f"{name} INTEGER" for name in BUCKET_COLUMNS)
+_STATE_TABLE: Final = (
+    "CREATE TABLE state (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID"
+)
 _SCHEMA: Final = (
     "CREATE TABLE servers (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
@@ -73,7 +77,10 @@ _SCHEMA: Final = (
     " PRIMARY KEY (server, t)) WITHOUT ROWID",
     "CREATE TABLE changes (server INTEGER NOT NULL, t INTEGER NOT NULL, before TEXT,"
     " after TEXT NOT NULL, PRIMARY KEY (server, t)) WITHOUT ROWID",
+    _STATE_TABLE,
 )
+# What each older schema version lacks, applied in order when such a file is opened.
+_MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {1: (_STATE_TABLE,)}
 _LIVE = f"state >= {LIVE_FROM}"
 _STATE_MS = ", ".join(
     f"SUM(CASE WHEN state = {code} THEN span ELSE 0 END)" for code in range(len(STATE_COLUMNS))
@@ -276,6 +283,20 @@ class SqliteStore:
 
         return await asyncio.to_thread(measure)
 
+    async def get_state(self, name: str) -> str | None:
+        """Read the text kept under `name`; None when there is none."""
+        async with self._reading() as conn:
+            cursor = await conn.execute("SELECT value FROM state WHERE name = ?", (name,))
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def put_state(self, name: str, text: str) -> None:
+        """Keep `text` under `name`, replacing what was there."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT OR REPLACE INTO state (name, value) VALUES (?, ?)", (name, text)
+            )
+
     async def close(self) -> None:
         """Close the connection (checkpointing the log); idempotent."""
         conn, self._conn = self._conn, None
@@ -390,6 +411,17 @@ class SqliteStore:
             # read-only file is told at start rather than at the first flush.
             await conn.execute("BEGIN IMMEDIATE")
             try:
+                for older in range(version, SCHEMA_VERSION):
+                    for statement in _MIGRATIONS[older]:
+                        await conn.execute(statement)
+                if version != SCHEMA_VERSION:
+                    log.info(
+                        "history database %s: schema upgraded from version %d to %d",
+                        self._path,
+                        version,
+                        SCHEMA_VERSION,
+                    )
+                await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 await conn.execute(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)",
                     (SCHEMA_VERSION,),

@@ -479,3 +479,39 @@ async def test_role_changes_are_checked_like_discords_role_routes(
     assert managed == (400, f"{bot_role!r} is managed by an integration")
     assert everyone == (400, "@everyone cannot be given or taken")
     assert outsider[0] == 404
+
+
+async def test_a_message_mentions_only_the_roles_allowed_mentions_lets_through(
+    api: Api, discord_sandbox: DiscordSandbox
+):
+    world = discord_sandbox.world
+    guild = world.guilds[0]
+    channel = world.channel("alerts").id
+    admin = next(r.id for r in guild.roles if r.name == "Admin")
+    operator = next(r.id for r in guild.roles if r.name == "Operator")
+    content = f"<@&{admin}> <@&{operator}> @everyone"
+    payload = {"allowed_mentions": {"parse": [], "roles": [str(operator)]}, "content": content}
+
+    status, body, _ = await api.call("POST", f"/channels/{channel}/messages", json=payload)
+    assert status == 200, body
+    assert body["mention_roles"] == [str(operator)]
+    assert body["mention_everyone"] is False
+
+    status, body, _ = await api.call(
+        "POST", f"/channels/{channel}/messages", json={"content": content}
+    )
+    assert status == 200, body
+    assert body["mention_roles"] == [str(admin), str(operator)]
+    assert body["mention_everyone"] is True
+
+
+async def test_a_reply_keeps_its_message_reference(api: Api, discord_sandbox: DiscordSandbox):
+    channel = discord_sandbox.world.channel("alerts").id
+    _, first, _ = await api.call("POST", f"/channels/{channel}/messages", json={"content": "a"})
+    reply = {"content": "b", "message_reference": {"message_id": first["id"]}}
+
+    status, body, _ = await api.call("POST", f"/channels/{channel}/messages", json=reply)
+
+    assert status == 200, body
+    assert body["message_reference"]["message_id"] == first["id"]
+    assert body["message_reference"]["channel_id"] == str(channel)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 import discord
 from discord.ext import commands
 
+from pterodisbot.alerts import PowerEvent, PowerSource
 from pterodisbot.bot.audit import AuditEntry, Outcome
 from pterodisbot.bot.embeds import format_address, truncate
 from pterodisbot.bot.views import (
@@ -554,6 +555,16 @@ class Power(commands.Cog, name=HANDLER_COG):
             return
         # The attempt is on record before the panel can act on it, whatever happens next.
         await click.audit(True, "sending", f"{verb(action)} being sent to the panel")
+        # Before the panel can act on it: the offline state that follows is a stop, not a crash.
+        self.services.alerts.note_power(
+            PowerEvent(
+                server=server.identifier,
+                signal=PowerSignal(action.value),
+                t=self.services.clock.time(),
+                actor=click.user.display_name,
+                source=PowerSource.BOT,
+            )
+        )
         started = self.services.clock.monotonic()
         answered, result = await self._unless_given_up(self._send(server, action))
         if answered and result is not None:

@@ -1,0 +1,314 @@
+"""Where the alerts' state survives a restart: a JSON file, or the history store.
+
+`state_storage(history, file)` picks: the history store when `[history] url` names one
+(`history.enabled`), else `alerts.json` beside the embed locations file. Both `load()` (None:
+nothing kept yet, or what was kept could not be read — logged, and set aside) and `save(state)`.
+
+A save that fails raises (`AlertStateError` WRITE_FAILED for the file, `StoreError` for the
+store) and leaves the previous state in place: the caller keeps the state in memory and saves
+again at its next change or retry; nothing is lost but what a crash meanwhile would lose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import stat
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, Protocol
+
+from pterodisbot.alerts._codec import (
+    AlertStateError,
+    AlertStateFailure,
+    decode_state,
+    encode_state,
+)
+from pterodisbot.alerts._model import AlertState
+from pterodisbot.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+# The name of the state in the history store's key-value table.
+STORE_STATE_NAME: Final = "alerts"
+STATE_FILE_NAME: Final = "alerts.json"
+# Modes of what is created (chmod'ed explicitly: the umask does not apply to those).
+_FILE_MODE: Final = 0o600
+_FOLDER_MODE: Final = 0o700
+
+
+class StateHistory(Protocol):
+    """What the storage needs of `pterodisbot.store.History` (which has it all).
+
+    Named here rather than imported: the config package reads the alerts' values, and the panel
+    client's layer must not reach the store (and the monitor) through it.
+    """
+
+    @property
+    def enabled(self) -> bool:
+        """Tell whether a store is configured."""
+        ...
+
+    @property
+    def shown(self) -> str:
+        """Return where the store is, for logs (no password)."""
+        ...
+
+    async def get_state(self, name: str) -> str | None:
+        """Read the text kept under `name`; None when there is none."""
+        ...
+
+    async def put_state(self, name: str, text: str) -> None:
+        """Keep `text` under `name`, replacing what was there."""
+        ...
+
+
+class AlertStateStorage(Protocol):
+    """Where the alerts' state is kept between runs."""
+
+    async def load(self) -> AlertState | None:
+        """Return the kept state; None when there is none or it could not be read (logged)."""
+        ...
+
+    async def save(self, state: AlertState) -> None:
+        """Keep `state` in place of the previous one; raise if it could not be kept."""
+        ...
+
+    def describe(self) -> str:
+        """Return where the state is kept, for logs (no password)."""
+        ...
+
+
+def state_storage(
+    history: StateHistory, file: Path, *, clock: Clock | None = None
+) -> AlertStateStorage:
+    """Return the history store's storage when a store is configured, else the file's."""
+    if history.enabled:
+        return StoreStateStorage(history, clock=clock)
+    return FileStateStorage(file, clock=clock)
+
+
+class FileStateStorage:
+    """The state in one JSON file, written atomically, 0600 in 0700 folders whatever the umask."""
+
+    def __init__(self, path: Path, *, clock: Clock | None = None) -> None:
+        self._path = path
+        self._clock = clock if clock is not None else SystemClock()
+        # Saves one at a time, so the newest state always lands last.
+        self._lock = asyncio.Lock()
+
+    @property
+    def path(self) -> Path:
+        """Return the file's path."""
+        return self._path
+
+    def describe(self) -> str:
+        """Return the file's path, for logs."""
+        return f"file {self._path}"
+
+    async def load(self) -> AlertState | None:
+        """Read the file; a missing one is None, an unreadable one is set aside (None, logged).
+
+        Raises `AlertStateError` when the path cannot be used at all (a folder, no permission):
+        saving there would fail too, so the operator must hear of it at start.
+        """
+        async with self._lock:
+            return await asyncio.to_thread(self._read_or_set_aside)
+
+    async def save(self, state: AlertState) -> None:
+        """Write the state atomically off the event loop; raise `AlertStateError` if it fails."""
+        text = encode_state(state)
+        async with self._lock:
+            try:
+                await asyncio.to_thread(_write_atomically, self._path, text.encode())
+            except OSError as exc:
+                raise self._unusable(exc, writing=True) from exc
+
+    def _read_or_set_aside(self) -> AlertState | None:
+        self._remove_leftover_temporaries()
+        try:
+            raw = self._path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._unusable(exc, writing=False) from exc
+        try:
+            return decode_state(raw.decode("utf-8", errors="replace"), where=str(self._path))
+        except AlertStateError as exc:
+            problem = str(exc)
+        aside = self._set_aside()
+        log.warning(
+            "alerts state %s could not be read (%s); moved it to %s and starting with no open "
+            "incidents or mutes",
+            self._path,
+            problem,
+            aside,
+        )
+        return None
+
+    def _unusable(self, exc: OSError, *, writing: bool) -> AlertStateError:
+        """Say in one line what is wrong with the path and how to fix it."""
+        path, doing = self._path, "written" if writing else "read"
+        if isinstance(exc, IsADirectoryError):
+            return AlertStateError(
+                AlertStateFailure.IS_DIRECTORY,
+                f"Alerts state file {path} is a directory, not a file: move it away (the bot "
+                "keeps alerts.json beside the embed locations file)",
+            )
+        if isinstance(exc, NotADirectoryError):
+            return AlertStateError(
+                AlertStateFailure.PARENT_NOT_DIRECTORY,
+                f"Alerts state file {path} cannot be {doing}: a part of its folder path is a "
+                "file, not a folder; move that file away or set discord.locations_file elsewhere",
+            )
+        if isinstance(exc, PermissionError):
+            return AlertStateError(
+                AlertStateFailure.PERMISSION_DENIED,
+                f"Alerts state file {path} cannot be {doing}: permission denied; give the bot's "
+                "user read and write access to it and its folder (chown/chmod)",
+            )
+        return AlertStateError(
+            AlertStateFailure.WRITE_FAILED if writing else AlertStateFailure.UNREADABLE,
+            f"Alerts state file {path} cannot be {doing}: {exc.strerror or exc}",
+        )
+
+    def _remove_leftover_temporaries(self) -> None:
+        """Remove what a crash in the middle of a save left beside the file."""
+        try:
+            leftovers = sorted(self._path.parent.glob(f".{self._path.name}.*.tmp"))
+        except OSError:
+            return
+        for leftover in leftovers:
+            try:
+                leftover.unlink()
+            except OSError as exc:
+                log.warning("could not remove %s, left by an interrupted save: %s", leftover, exc)
+            else:
+                log.info("removed %s, left by an interrupted save", leftover)
+
+    def _set_aside(self) -> Path:
+        """Move the file to `*.corrupt-<UTC time>` (a free name)."""
+        aside = _free_name(self._path, _stamp(self._clock))
+        try:
+            os.replace(self._path, aside)
+        except OSError as exc:
+            raise AlertStateError(
+                AlertStateFailure.CANNOT_SET_ASIDE,
+                f"Alerts state file {self._path} is unreadable and could not be moved to "
+                f"{aside}: {exc.strerror or exc}. Fix or remove it by hand, then restart.",
+            ) from exc
+        return aside
+
+
+class StoreStateStorage:
+    """The state as one named text in the history store (`state` / `pdb_state`)."""
+
+    def __init__(self, history: StateHistory, *, clock: Clock | None = None) -> None:
+        self._history = history
+        self._clock = clock if clock is not None else SystemClock()
+        self._lock = asyncio.Lock()
+
+    def describe(self) -> str:
+        """Return the store's address (no password), for logs."""
+        return f"history store {self._history.shown}"
+
+    async def load(self) -> AlertState | None:
+        """Read the state; None when none is kept or it cannot be read (kept aside, logged).
+
+        Raises `StoreError` when the store fails or is not open yet.
+        """
+        async with self._lock:
+            text = await self._history.get_state(STORE_STATE_NAME)
+            if text is None:
+                return None
+            try:
+                return decode_state(text, where=f"alerts state in {self.describe()}")
+            except AlertStateError as exc:
+                aside = f"{STORE_STATE_NAME}.corrupt-{_stamp(self._clock)}"
+                await self._history.put_state(aside, text)
+                log.warning(
+                    "alerts state in %s could not be read (%s); kept it as %r and starting "
+                    "with no open incidents or mutes",
+                    self.describe(),
+                    exc,
+                    aside,
+                )
+                return None
+
+    async def save(self, state: AlertState) -> None:
+        """Keep the state in the store; raise `StoreError` if it fails (the old one stays)."""
+        text = encode_state(state)
+        async with self._lock:
+            await self._history.put_state(STORE_STATE_NAME, text)
+
+
+def _stamp(clock: Clock) -> str:
+    return datetime.fromtimestamp(clock.time(), tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _free_name(path: Path, stamp: str) -> Path:
+    base = f"{path.name}.corrupt-{stamp}"
+    aside = path.with_name(base)
+    counter = 1
+    while aside.exists():
+        counter += 1
+        aside = path.with_name(f"{base}-{counter}")
+    return aside
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` by `data`: a reader or a crash sees the old file or the new one, whole."""
+    _make_private_folders(path.parent)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    replaced = False
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # Keep whatever mode the operator gave the existing file; a new one is private.
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = _FILE_MODE
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+        replaced = True
+    finally:
+        if not replaced:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    _fsync_directory(path.parent)
+
+
+def _make_private_folders(directory: Path) -> None:
+    """Create `directory` and its missing parents, each 0700 (mkdir's mode is masked by umask)."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=_FOLDER_MODE)
+        except FileExistsError:
+            continue  # created meanwhile by someone else: not ours to change
+        os.chmod(folder, _FOLDER_MODE)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # The rename is durable only once the directory entry is on disk; some filesystems cannot
+    # fsync a directory, and the file itself is already safe there.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)

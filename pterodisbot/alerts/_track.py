@@ -1,0 +1,293 @@
+"""What the alerts engine remembers of one server between snapshots: O(1) facts, no decisions.
+
+`ServerTrack.observe()` folds one snapshot into running facts (since when it runs, is over a
+threshold, has failed to be read...) and says whether the step was a crash or a stop; the engine
+(`_engine.py`) turns those facts into incidents. Keeping the facts here keeps each snapshot O(1).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, Protocol
+
+from pterodisbot.alerts._model import AlertServer, Rule, Thresholds
+
+if TYPE_CHECKING:
+    from pterodisbot.panel.models import Resources, Server
+
+
+class Status(enum.StrEnum):
+    """The `monitor.ServerStatus` values (equal to them: both are str enums).
+
+    The alerts package cannot import the monitor: the config imports alerts' settings and the
+    panel client imports the config, and the panel must not reach the monitor.
+    """
+
+    RUNNING = "running"
+    STARTING = "starting"
+    STOPPING = "stopping"
+    OFFLINE = "offline"
+    INSTALLING = "installing"
+    SUSPENDED = "suspended"
+    UNKNOWN = "unknown"
+
+
+class Fault(enum.StrEnum):
+    """The `monitor.ReadFault` values: why a poll had no resources."""
+
+    NODE_DOWN = "node_down"
+    PANEL_DOWN = "panel_down"
+    REFUSED = "refused"
+    BAD_ANSWER = "bad_answer"
+    CONFLICT = "conflict"
+
+
+class SnapshotView(Protocol):
+    """What the rules read of a snapshot; `monitor.SnapshotView` is one."""
+
+    @property
+    def server(self) -> Server:
+        """Return the panel's server."""
+        ...
+
+    @property
+    def status(self) -> str:
+        """Return the `ServerStatus` value."""
+        ...
+
+    @property
+    def resources(self) -> Resources | None:
+        """Return the panel's resources answer, None when it had none."""
+        ...
+
+    @property
+    def t(self) -> float:
+        """Return the wall-clock time of the poll."""
+        ...
+
+    @property
+    def error(self) -> str | None:
+        """Return the short reason the server could not be read."""
+        ...
+
+    @property
+    def fault(self) -> str | None:
+        """Return the `ReadFault` value, None when the panel answered."""
+        ...
+
+
+# An uptime may read this much lower than the time between two polls says without meaning a
+# restart: the panel's figures and the poll's timestamp are not taken at the same instant.
+UPTIME_SLACK_MS: Final = 2_000
+
+_ACTIVE: Final = frozenset({Status.RUNNING, Status.STARTING})
+_TRANSITIONAL: Final = frozenset({Status.STARTING, Status.STOPPING})
+
+
+class FaultClass(enum.Enum):
+    """Whose fault a failed read is: this server's, its node's or the panel's."""
+
+    SERVER = "server"
+    NODE = "node"
+    PANEL = "panel"
+
+
+_FAULT_CLASS: Final = {
+    Fault.REFUSED: FaultClass.SERVER,
+    Fault.BAD_ANSWER: FaultClass.SERVER,
+    Fault.NODE_DOWN: FaultClass.NODE,
+    Fault.PANEL_DOWN: FaultClass.PANEL,
+}
+
+
+class Step(enum.Enum):
+    """What one snapshot says happened to the server's process."""
+
+    NOTHING = "nothing"
+    # Running/starting -> offline, running -> starting, or an uptime reset: a crash unless a
+    # power action explains it.
+    CRASH_LIKE = "crash_like"
+    # Running -> stopping -> offline: an orderly stop.
+    STOPPED = "stopped"
+
+
+@dataclass(slots=True)
+class Overload:
+    """One resource's run of samples over (or under) its threshold."""
+
+    over_since: float | None = None
+    under_since: float | None = None
+    # The highest percent of the limit seen since `over_since` (None while under).
+    peak: float | None = None
+
+    def sample(self, t: float, percent: float | None, threshold: float) -> None:
+        """Fold one reading (None: nothing to measure, counts as under) into the run."""
+        if percent is not None and threshold > 0 and percent > threshold:
+            if self.over_since is None:
+                self.over_since = t
+                self.peak = percent
+            else:
+                self.peak = max(self.peak or percent, percent)
+            self.under_since = None
+            return
+        self.over_since = None
+        self.peak = None
+        if self.under_since is None:
+            self.under_since = t
+
+
+@dataclass(slots=True)
+class ServerTrack:
+    """One server's running facts, updated by every snapshot in O(1)."""
+
+    server: AlertServer
+    # The last status the panel confirmed (never UNKNOWN); None before the first.
+    status: Status | None = None
+    # An UNKNOWN snapshot came after `status`: what happened in between cannot be told.
+    blind: bool = False
+    # Set by a restore: the first snapshot compares with the saved status, and an activity
+    # look-up for it starts here (the save time minus the power window).
+    restored_since: float | None = None
+    # The last snapshot's time (any status), and the last one with a status: an unknown poll
+    # proves nothing about the process (not that it still runs, nor that it is still over).
+    last_t: float = 0.0
+    seen_t: float = 0.0
+    # The previous running snapshot's uptime and time, for a restart between two polls.
+    uptime_ms: int | None = None
+    uptime_t: float = 0.0
+    # First snapshot of the current running stretch (None while not running).
+    running_since: float | None = None
+    # First snapshot of the current run of starting/stopping, and of the run outside them.
+    busy_since: float | None = None
+    idle_since: float | None = None
+    # Times of status changes within the flap window, and every change ever (for counting).
+    changes: deque[float] = field(default_factory=deque)
+    changes_total: int = 0
+    # `changes_total` when the open flapping incident last counted them.
+    flaps_counted: int = 0
+    # Crash times within the crash-loop window (the engine appends when a crash fires).
+    crashes: deque[float] = field(default_factory=deque)
+    # Consecutive failed reads of one fault class, since when, and the panel's words.
+    fault_class: FaultClass | None = None
+    fault_streak: int = 0
+    fault_since: float = 0.0
+    fault_detail: str | None = None
+    # Consecutive panel failures each after another server was read since this one's previous
+    # poll: the panel answers the others, so the failure is this server's. (A poll already under
+    # way when the panel comes back fails after the others' first good reads: that one alone
+    # must not make a long panel outage this server's.)
+    alone_streak: int = 0
+    # First good read after the last failed one (None while failing).
+    ok_since: float | None = None
+    cpu: Overload = field(default_factory=Overload)
+    memory: Overload = field(default_factory=Overload)
+    disk: Overload = field(default_factory=Overload)
+
+    def overload(self, rule: Rule) -> Overload:
+        """Return the run of one resource rule (CPU, MEMORY or DISK)."""
+        if rule is Rule.CPU:
+            return self.cpu
+        if rule is Rule.MEMORY:
+            return self.memory
+        return self.disk
+
+    def observe(self, snapshot: SnapshotView, thresholds: Thresholds, flap_window: float) -> Step:
+        """Fold one snapshot into the facts; say whether it was a crash-like step or a stop."""
+        t = snapshot.t
+        self.last_t = t
+        self._read(snapshot)
+        status = Status(snapshot.status)
+        if status == Status.UNKNOWN:
+            # Nothing is known of the process now: keep every run as it was.
+            self.blind = True
+            return Step.NOTHING
+        self.seen_t = t
+        before, blind = self.status, self.blind
+        self.status, self.blind = status, False
+        step = Step.NOTHING if blind or before is None else _step(before, snapshot, self)
+        if before is not None and before != status:
+            self.changes.append(t)
+            self.changes_total += 1
+        while self.changes and self.changes[0] < t - flap_window:
+            self.changes.popleft()
+        self._runs(snapshot, step)
+        self._resources(snapshot, thresholds)
+        return step
+
+    def _read(self, snapshot: SnapshotView) -> None:
+        fault = _FAULT_CLASS.get(Fault(snapshot.fault)) if snapshot.fault is not None else None
+        if fault is None:
+            # Read (a 409 is the panel answering too: suspended, installing — never an alert).
+            self.fault_class, self.fault_streak = None, 0
+            if self.ok_since is None:
+                self.ok_since = snapshot.t
+            return
+        if fault is not self.fault_class:
+            self.fault_class, self.fault_streak, self.fault_since = fault, 0, snapshot.t
+        self.fault_streak += 1
+        self.fault_detail = snapshot.error
+        self.ok_since = None
+
+    def _runs(self, snapshot: SnapshotView, step: Step) -> None:
+        t, status = snapshot.t, snapshot.status
+        if status == Status.RUNNING:
+            # A restart between two polls starts a new running stretch.
+            if self.running_since is None or step is Step.CRASH_LIKE:
+                self.running_since = t
+            resources = snapshot.resources
+            self.uptime_ms = resources.uptime_ms if resources is not None else None
+            self.uptime_t = t
+        else:
+            self.running_since = None
+            self.uptime_ms = None
+        if status in _TRANSITIONAL:
+            self.idle_since = None
+            if self.busy_since is None:
+                self.busy_since = t
+        else:
+            self.busy_since = None
+            if self.idle_since is None:
+                self.idle_since = t
+
+    def _resources(self, snapshot: SnapshotView, thresholds: Thresholds) -> None:
+        t, resources = snapshot.t, snapshot.resources
+        if snapshot.status != Status.RUNNING or resources is None:
+            # Only a running server is overloaded; anything else counts as under.
+            self.cpu.sample(t, None, 0.0)
+            self.memory.sample(t, None, 0.0)
+            self.disk.sample(t, None, 0.0)
+            return
+        limits = snapshot.server.limits
+        cpu = resources.cpu_absolute * 100.0 / limits.cpu if limits.cpu > 0 else None
+        memory_limit, disk_limit = limits.memory_bytes, limits.disk_bytes
+        memory = resources.memory_bytes * 100.0 / memory_limit if memory_limit else None
+        disk = resources.disk_bytes * 100.0 / disk_limit if disk_limit else None
+        self.cpu.sample(t, cpu, thresholds.cpu_percent)
+        self.memory.sample(t, memory, thresholds.memory_percent)
+        self.disk.sample(t, disk, thresholds.disk_percent)
+
+
+def _step(before: str, snapshot: SnapshotView, track: ServerTrack) -> Step:
+    """Tell a crash-like step or a stop from two confirmed statuses in a row."""
+    status = snapshot.status
+    if before == Status.STOPPING and status == Status.OFFLINE:
+        return Step.STOPPED
+    if before in _ACTIVE and status == Status.OFFLINE:
+        return Step.CRASH_LIKE
+    if before == Status.RUNNING and status == Status.STARTING:
+        return Step.CRASH_LIKE
+    if before == Status.RUNNING and status == Status.RUNNING:
+        resources = snapshot.resources
+        if resources is None or track.uptime_ms is None:
+            return Step.NOTHING
+        elapsed_ms = (snapshot.t - track.uptime_t) * 1000.0
+        # Up for no longer than since the last poll, and less than that poll's uptime plus the
+        # time between: Wings restarted it in between.
+        if (
+            resources.uptime_ms <= elapsed_ms + UPTIME_SLACK_MS
+            and resources.uptime_ms + UPTIME_SLACK_MS < track.uptime_ms + elapsed_ms
+        ):
+            return Step.CRASH_LIKE
+    return Step.NOTHING

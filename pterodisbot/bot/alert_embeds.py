@@ -1,0 +1,254 @@
+"""Alert messages (pure): an incident, or a group of them, as Discord embeds within its limits.
+
+One message per incident, edited as it evolves: red (critical), amber (warning) or grey (info)
+while it fires, green once it cleared, with how long it lasted. A grouped message (many alerts at
+once) lists every incident on one line of its own, each in its own state, split over several
+embeds of the one message when the lines do not fit one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Final
+
+import discord
+
+from pterodisbot.alerts import Incident, Rule, Severity
+from pterodisbot.bot.embeds import (
+    DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    EMBEDS_PER_MESSAGE,
+    TITLE_LIMIT,
+    discord_len,
+    truncate,
+)
+
+RED: Final = 0xED4245
+AMBER: Final = 0xF0B232
+GREY: Final = 0x80848E
+GREEN: Final = 0x57F287
+COLOURS: Final[Mapping[Severity, int]] = MappingProxyType(
+    {Severity.CRITICAL: RED, Severity.WARNING: AMBER, Severity.INFO: GREY}
+)
+_DOTS: Final[Mapping[Severity, str]] = MappingProxyType(
+    {Severity.CRITICAL: "🔴", Severity.WARNING: "🟠", Severity.INFO: "⚪"}
+)
+_RECOVERED_DOT: Final = "🟢"
+# A grouped message's line: long enough for a name and its state, short enough that 50 fit in
+# one message (50 × 120 + titles < Discord's 6,000 characters per message).
+LINE_LIMIT: Final = 110
+# Incidents one grouped message names at most; more go to the next grouped message.
+GROUP_LIMIT: Final = 50
+# A grouped embed's description stays well under 4,096 so the message's total stays under 6,000.
+_GROUP_DESCRIPTION_BUDGET: Final = 2_800
+_FOOTER: Final = "Pterodisbot alerts"
+
+
+def duration_text(seconds: float) -> str:
+    """Format a duration for people: "45 s", "12 min", "4 h", "2 h 5 min", "3 d 2 h"."""
+    total = max(0, round(seconds))
+    if total < 60:
+        return f"{total} s"
+    minutes = total // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h" if minutes == 0 else f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d" if hours == 0 else f"{days} d {hours} h"
+
+
+def _when(t: float) -> str:
+    """Return a Discord timestamp that every reader sees in their own time ("5 minutes ago")."""
+    return f"<t:{int(t)}:R>"
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0f} %"
+
+
+def subject_name(incident: Incident) -> str:
+    """Return who the incident is about, as people know it: the server's name, a node, the panel."""
+    if incident.rule is Rule.NODE_DOWN:
+        return f"Node {incident.subject}"
+    if incident.rule is Rule.PANEL_DOWN:
+        return "Panel"
+    if incident.servers:
+        return incident.servers[0].name
+    return incident.subject
+
+
+def _servers(count: int) -> str:
+    return f"{count} server" if count == 1 else f"{count} servers"
+
+
+def firing_text(incident: Incident) -> str:
+    """Return what is wrong, in one sentence naming the subject."""
+    name = subject_name(incident)
+    rule = incident.rule
+    span = duration_text(max(0.0, incident.updated_at - incident.started_at))
+    peak = f" (peak {_percent(incident.peak)})" if incident.peak is not None else ""
+    if rule is Rule.CRASH:
+        if incident.count > 1:
+            return f"{name} crashed {incident.count} times"
+        return f"{name} crashed"
+    if rule is Rule.CRASH_LOOP:
+        return f"{name} is crash-looping: crashed {incident.count} times in {span}"
+    if rule in (Rule.CPU, Rule.MEMORY):
+        what = "CPU" if rule is Rule.CPU else "Memory"
+        peak_text = f" (peak {_percent(incident.peak)})" if incident.peak else ""
+        return f"{name}: {what} over {_detail_or(incident, 'its threshold')} for {span}{peak_text}"
+    if rule is Rule.DISK:
+        return f"{name}: disk over {_detail_or(incident, 'its threshold')}{peak}"
+    if rule is Rule.STUCK:
+        return f"{name} is stuck {_detail_or(incident, 'starting or stopping')}"
+    if rule is Rule.UNREACHABLE:
+        return f"{name} cannot be read: {_detail_or(incident, 'the panel does not say why')}"
+    if rule is Rule.NODE_DOWN:
+        return f"{name} down — {_servers(incident.count)} unreadable"
+    if rule is Rule.PANEL_DOWN:
+        return f"Panel unreachable — {_servers(incident.count)}"
+    if rule is Rule.FLAPPING:
+        return f"{name} is flapping: {incident.count} changes in {span}"
+    # STOPPED: the engine's detail says who ("stopped by alice").
+    return f"{name} {_detail_or(incident, 'stopped')}"
+
+
+def _detail_or(incident: Incident, default: str) -> str:
+    return incident.detail if incident.detail else default
+
+
+def recovered_text(incident: Incident) -> str:
+    """Return that it cleared, with how long it lasted ("… running again after 12 min down")."""
+    name = subject_name(incident)
+    lasted = duration_text(incident.lasted(incident.resolved_at or incident.updated_at))
+    rule = incident.rule
+    if rule in (Rule.CRASH, Rule.CRASH_LOOP):
+        return f"{name} is running again after {lasted} down"
+    if rule is Rule.NODE_DOWN:
+        return f"{name} is back after {lasted} ({_servers(incident.count)})"
+    if rule is Rule.PANEL_DOWN:
+        return f"Panel reachable again after {lasted} ({_servers(incident.count)})"
+    if rule in (Rule.CPU, Rule.MEMORY, Rule.DISK):
+        return f"{name}: {rule.value} back under its threshold after {lasted}"
+    if rule is Rule.STUCK:
+        return f"{name} is no longer stuck (after {lasted})"
+    if rule is Rule.UNREACHABLE:
+        return f"{name} can be read again after {lasted}"
+    if rule is Rule.FLAPPING:
+        return f"{name} is steady again after {lasted}"
+    return f"{name} {_detail_or(incident, 'stopped')}"
+
+
+def colour_of(incident: Incident) -> int:
+    """Return the embed colour: by severity while it fires, green once it cleared."""
+    return COLOURS[incident.severity] if incident.is_open else GREEN
+
+
+def incident_embed(incident: Incident) -> discord.Embed:
+    """Build the message of one incident, as it is now (firing, or recovered in green)."""
+    title = firing_text(incident) if incident.is_open else recovered_text(incident)
+    lines: list[str] = []
+    if incident.is_open:
+        lines.append(f"Since {_when(incident.started_at)}")
+    else:
+        assert incident.resolved_at is not None
+        lines.append(f"Was: {firing_text(incident)}")
+        lines.append(f"From {_when(incident.started_at)} to {_when(incident.resolved_at)}")
+    if incident.rule in (Rule.NODE_DOWN, Rule.PANEL_DOWN):
+        lines.append(_server_list(incident))
+    elif incident.servers:
+        server = incident.servers[0]
+        lines.append(f"Server `{server.identifier}` on node {server.node}")
+    embed = discord.Embed(
+        title=truncate(title, TITLE_LIMIT),
+        description=truncate("\n".join(lines), DESCRIPTION_LIMIT),
+        colour=colour_of(incident),
+    )
+    embed.set_footer(text=f"{_FOOTER} · {incident.rule.value}")
+    return embed
+
+
+def _server_list(incident: Incident) -> str:
+    names = sorted(server.name for server in incident.servers)
+    shown = ", ".join(names)
+    return "Servers: " + truncate(shown, 1_000)
+
+
+def incident_line(incident: Incident) -> str:
+    """Return one grouped message's line for an incident, in its own state."""
+    if incident.is_open:
+        text = f"{_DOTS[incident.severity]} {firing_text(incident)} · {_when(incident.started_at)}"
+    else:
+        text = f"{_RECOVERED_DOT} {recovered_text(incident)}"
+    return truncate(text, LINE_LIMIT)
+
+
+def group_embeds(incidents: Sequence[Incident]) -> list[discord.Embed]:
+    """Build one grouped message: every incident on its own line, over as many embeds as needed.
+
+    At most `GROUP_LIMIT` incidents (the caller splits more over several messages); the result
+    respects 10 embeds and 6,000 characters per message and 4,096 per description.
+    """
+    firing = [i for i in incidents if i.is_open]
+    colour = GREEN
+    if firing:
+        worst = min(firing, key=lambda i: list(Severity).index(i.severity))
+        colour = COLOURS[worst.severity]
+    title = f"{len(incidents)} alerts at once"
+    if firing and len(firing) != len(incidents):
+        title += f" — {len(firing)} still firing"
+    elif not firing:
+        title += " — all recovered"
+    chunks: list[list[str]] = [[]]
+    used = 0
+    for incident in incidents[:GROUP_LIMIT]:
+        line = incident_line(incident)
+        size = discord_len(line) + 1
+        if chunks[-1] and used + size > _GROUP_DESCRIPTION_BUDGET:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(line)
+        used += size
+    embeds: list[discord.Embed] = []
+    for index, chunk in enumerate(chunks[:EMBEDS_PER_MESSAGE]):
+        embed = discord.Embed(
+            title=truncate(title, TITLE_LIMIT) if index == 0 else None,
+            description="\n".join(chunk),
+            colour=colour,
+        )
+        if index == len(chunks) - 1:
+            embed.set_footer(text=_FOOTER)
+        embeds.append(embed)
+    assert sum(_length(e) for e in embeds) <= EMBED_TOTAL_LIMIT
+    return embeds
+
+
+def _length(embed: discord.Embed) -> int:
+    return (
+        discord_len(embed.title or "")
+        + discord_len(embed.description or "")
+        + discord_len(embed.footer.text or "")
+    )
+
+
+def message_embeds(incidents: Sequence[Incident]) -> list[discord.Embed]:
+    """Build a message's embeds: one incident's own embed, or the grouped form for several."""
+    if len(incidents) == 1:
+        return [incident_embed(incidents[0])]
+    return group_embeds(incidents)
+
+
+def repeat_text(incidents: Sequence[Incident], now: float) -> str:
+    """Return the short reply that re-announces long incidents ("… still down after 4 h")."""
+    first = incidents[0]
+    lasted = duration_text(first.lasted(now))
+    if len(incidents) > 1:
+        names = ", ".join(subject_name(incident) for incident in incidents)
+        return f"{len(incidents)} alerts still firing after {lasted}: {names}."
+    name = subject_name(first)
+    if first.rule in (Rule.CRASH, Rule.CRASH_LOOP):
+        return f"{name} is still down after {lasted}."
+    return f"Still firing after {lasted}: {firing_text(first)}."
