@@ -428,3 +428,25 @@ async def test_the_demo_has_alerts_on_in_its_alerts_channel(demo: Demo) -> None:
     assert alerts.mention_critical.names == frozenset({"operator"})
     assert alerts.mention_critical.ids == frozenset()
     assert alerts.group_window == 2.0
+
+
+@in_demo_loop
+async def test_a_crash_in_the_demo_is_posted_in_alerts_mentioning_the_operators(
+    demo: Demo, session: aiohttp.ClientSession
+) -> None:
+    alerts_channel = demo.info()["channels"]["alerts"]
+    operators = next(r.id for r in demo.sandbox.world.guilds[0].roles if r.name == "Operator")
+    control = SandboxClient(demo.url, session)
+    async with session.post(f"{demo.url}/_sim/servers/palworld/crash") as response:
+        assert response.status == 200, await response.text()
+
+    async def posted() -> dict[str, Any] | None:
+        for message in await control.messages(alerts_channel):
+            titles = " ".join(e.get("title") or "" for e in message["embeds"])
+            if "Palworld Community" in titles:
+                return message
+        return None
+
+    message = await poll_until(posted, within=20, what="the Palworld crash alert in #alerts")
+    assert f"<@&{operators}>" in message["content"]
+    assert "crash" in message["embeds"][0]["title"].lower()
