@@ -10,6 +10,8 @@ import pytest
 from pterodisbot.alerts import AlertStats, Incident, Mute, PowerEvent, Rule
 from pterodisbot.web import WebServer
 from pterodisbot_sandbox.discord_server import World
+from tests.fixtures.discord import poll_until
+from tests.fixtures.panel import fleet_with_running
 from tests.fixtures.product import Product
 from tests.web.test_endpoint import scrape
 
@@ -110,3 +112,37 @@ async def test_no_alert_series_while_alerts_are_off(product: Product) -> None:
     assert [name for name in samples if name.startswith("pterodisbot_alerts_")] == []
     # The rest is there: the scrape itself worked.
     assert "pterodisbot_servers_watched" in samples
+
+
+async def test_a_posted_crash_shows_as_firing_and_posted(product: Product) -> None:
+    await product.start(
+        panel={"fleet": fleet_with_running("aaaa0001", "bbbb0002")[:2]},
+        settings={"alerts": {"channel_id": str(ALERTS_CHANNEL), "group_window": "0"}},
+    )
+    assert product.bot is not None
+    server = WebServer(product.bot, host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        product.panel.server("aaaa0001").crash()
+
+        async def posted() -> dict[str, list[Any]] | None:
+            samples = await scrape(product, server)
+            done = [s.value for s in samples.get("pterodisbot_alerts_posted_total", [])] == [1.0]
+            return samples if done else None
+
+        samples = await poll_until(posted, within=15, what="one alert posted, seen by /metrics")
+    finally:
+        await server.stop()
+
+    assert values(samples, "pterodisbot_alerts_firing", "rule") == {
+        **{rule.value: 0.0 for rule in Rule},
+        "crash": 1.0,
+    }
+    assert [s.value for s in samples["pterodisbot_alerts_edited_total"]] == [0.0]
+    assert values(samples, "pterodisbot_alerts_suppressed_total", "why") == {
+        "muted": 0.0,
+        "grouped": 0.0,
+        "debounced": 0.0,
+    }
+    [message] = await product.control.messages("alerts")
+    assert product.panel.server("aaaa0001").name in message["embeds"][0]["title"]
