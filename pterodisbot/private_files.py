@@ -9,6 +9,7 @@ Blocking calls: run them in a worker thread.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 import tempfile
@@ -78,6 +79,21 @@ def aside_name(path: Path, t: float) -> Path:
         counter += 1
         aside = path.with_name(f"{base}-{counter}")
     return aside
+
+
+def remove_leftovers(path: Path, log: logging.Logger) -> None:
+    """Remove the temporary files a crash in the middle of `write_atomically(path)` left."""
+    try:
+        leftovers = sorted(path.parent.glob(f".{path.name}.*.tmp"))
+    except OSError:
+        return
+    for leftover in leftovers:
+        try:
+            leftover.unlink()
+        except OSError as exc:
+            log.warning("could not remove %s, left by an interrupted save: %s", leftover, exc)
+        else:
+            log.info("removed %s, left by an interrupted save", leftover)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -25,7 +25,12 @@ from pterodisbot.alerts._codec import (
 )
 from pterodisbot.alerts._model import AlertState
 from pterodisbot.clock import Clock, SystemClock
-from pterodisbot.private_files import aside_name, corrupt_stamp, write_atomically
+from pterodisbot.private_files import (
+    aside_name,
+    corrupt_stamp,
+    remove_leftovers,
+    write_atomically,
+)
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +128,7 @@ class FileStateStorage:
                 raise self._unusable(exc, writing=True) from exc
 
     def _read_or_set_aside(self) -> AlertState | None:
-        self._remove_leftover_temporaries()
+        remove_leftovers(self._path, log)
         try:
             raw = self._path.read_bytes()
         except FileNotFoundError:
@@ -169,20 +174,6 @@ class FileStateStorage:
             AlertStateFailure.WRITE_FAILED if writing else AlertStateFailure.UNREADABLE,
             f"Alerts state file {path} cannot be {doing}: {exc.strerror or exc}",
         )
-
-    def _remove_leftover_temporaries(self) -> None:
-        """Remove what a crash in the middle of a save left beside the file."""
-        try:
-            leftovers = sorted(self._path.parent.glob(f".{self._path.name}.*.tmp"))
-        except OSError:
-            return
-        for leftover in leftovers:
-            try:
-                leftover.unlink()
-            except OSError as exc:
-                log.warning("could not remove %s, left by an interrupted save: %s", leftover, exc)
-            else:
-                log.info("removed %s, left by an interrupted save", leftover)
 
     def _set_aside(self) -> Path:
         """Move the file to `*.corrupt-<UTC time>` (a free name)."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from pterodisbot.clock import SystemClock
 from pterodisbot.private_files import (
     aside_name,
+    remove_leftovers,
     write_atomically,
 )
 
@@ -306,7 +307,7 @@ class EmbedLocations:
         return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
 
     def _read_or_set_aside(self) -> _Decoded:
-        self._remove_leftover_temporaries()
+        remove_leftovers(self._path, log)
         try:
             raw = self._path.read_bytes()
         except FileNotFoundError:
@@ -369,20 +370,6 @@ class EmbedLocations:
             path,
             f"Embed locations file {path} cannot be read: {exc.strerror or exc}; {keep}",
         )
-
-    def _remove_leftover_temporaries(self) -> None:
-        """Remove what a crash in the middle of a save left beside the file."""
-        try:
-            leftovers = sorted(self._path.parent.glob(f".{self._path.name}.*.tmp"))
-        except OSError:
-            return
-        for leftover in leftovers:
-            try:
-                leftover.unlink()
-            except OSError as exc:
-                log.warning("could not remove %s, left by an interrupted save: %s", leftover, exc)
-            else:
-                log.info("removed %s, left by an interrupted save", leftover)
 
     def _set_aside(self, *, copy: bool = False) -> Path:
         """Move the file (or, with `copy`, a copy of it) to `*.corrupt-<UTC time>`."""
