@@ -7,11 +7,11 @@ import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
 from pterodisbot.clock import Clock, SystemClock
 from pterodisbot.conditions import ConditionLog, shorten
+from pterodisbot.observed import ReadFault, ServerStatus
 from pterodisbot.panel.errors import (
     AuthFailure,
     ConflictReason,
@@ -29,6 +29,21 @@ if TYPE_CHECKING:
     from pterodisbot.panel.client import PterodactylAPI
     from pterodisbot.panel.models import Resources, Server
     from pterodisbot.server_metrics_graphs import MetricSample, ServerMetricsManager
+
+# ServerStatus and ReadFault are re-exported: the monitor is where the bot has always found them.
+__all__ = [
+    "STALL_CYCLES",
+    "Listener",
+    "Monitor",
+    "MonitorLiveness",
+    "ReadFault",
+    "RemovalListener",
+    "ServerSnapshot",
+    "ServerStatus",
+    "Trend",
+    "conflict_status",
+    "status_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,33 +77,6 @@ STALL_CYCLES: Final = 3
 
 # Panel `status` values that mean the server cannot run right now.
 _INSTALL_LIKE = frozenset({"installing", "install_failed", "reinstall_failed", "restoring_backup"})
-
-
-class ServerStatus(StrEnum):
-    """What a status embed shows as the server's state."""
-
-    RUNNING = "running"
-    STARTING = "starting"
-    STOPPING = "stopping"
-    OFFLINE = "offline"
-    INSTALLING = "installing"
-    SUSPENDED = "suspended"
-    UNKNOWN = "unknown"
-
-
-class ReadFault(StrEnum):
-    """Why a poll got no resources: whose fault it is decides who an alert is about."""
-
-    # The panel answered that it cannot reach the server's node (Wings): the node's fault.
-    NODE_DOWN = "node_down"
-    # The panel itself did not answer (refused connection, timeout, 5xx, TLS): the panel's.
-    PANEL_DOWN = "panel_down"
-    # The panel refused the key (401/403), or its answer could not be read: this server's.
-    REFUSED = "refused"
-    BAD_ANSWER = "bad_answer"
-    # A 409: suspended, installing, restoring, transferring or the node in maintenance — a
-    # state the panel reports, not an outage.
-    CONFLICT = "conflict"
 
 
 @dataclass(frozen=True, slots=True)

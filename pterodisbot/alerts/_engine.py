@@ -29,7 +29,8 @@ from pterodisbot.alerts._model import (
     PowerEvent,
     Rule,
 )
-from pterodisbot.alerts._track import FaultClass, ServerTrack, SnapshotView, Status, Step
+from pterodisbot.alerts._track import FaultClass, ServerTrack, SnapshotView, Step
+from pterodisbot.observed import ServerStatus
 from pterodisbot.panel.models import PowerSignal
 
 if TYPE_CHECKING:
@@ -150,10 +151,10 @@ class AlertEngine:
         since = state.saved_at - settings.power_window
         for identifier, value in state.last_status.items():
             try:
-                status = Status(value)
+                status = ServerStatus(value)
             except ValueError:
                 continue
-            if status == Status.UNKNOWN:
+            if status == ServerStatus.UNKNOWN:
                 continue
             # Its name and node come with its first snapshot; an incident knows them meanwhile.
             track = self._track(named.get(identifier) or AlertServer(identifier, identifier, ""))
@@ -313,15 +314,15 @@ class AlertEngine:
         known = identifier in self._tracks
         track = self._track(server)
         track.server = server
-        if not known and previous is not None and previous.status != Status.UNKNOWN:
+        if not known and previous is not None and previous.status != ServerStatus.UNKNOWN:
             # The engine came after the monitor's first polls: compare with what it saw.
-            track.status = Status(previous.status)
+            track.status = ServerStatus(previous.status)
         before, previous_t = track.status, track.last_t
         step = track.observe(snapshot, settings.thresholds(identifier), settings.flap_window)
         if before != track.status:
             self._dirty = True
         since = track.restored_since
-        if snapshot.status != Status.UNKNOWN:
+        if snapshot.status != ServerStatus.UNKNOWN:
             track.restored_since = None
         self._observe_fleet(track, snapshot, previous_t)
         if step is Step.CRASH_LIKE:
@@ -479,7 +480,7 @@ class AlertEngine:
 
     def _check_recovery(self, track: ServerTrack, settings: AlertSettings, now: float) -> None:
         key: _Key = (Rule.CRASH, track.server.identifier)
-        if key not in self._open or track.status != Status.RUNNING:
+        if key not in self._open or track.status != ServerStatus.RUNNING:
             return
         back = track.running_since
         if back is not None and track.seen_t - back >= settings.clear_after:

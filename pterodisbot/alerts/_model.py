@@ -141,7 +141,7 @@ class AlertSettings:
     flap_changes: int = 6
     flap_window: float = 600.0
     repeat_interval: float = 14_400.0
-    group_window: float = 10.0
+    group_window: float = 5.0
     max_messages_per_minute: int = 3
     servers: Mapping[str, ServerAlertSettings] = field(default_factory=dict)
 

@@ -12,12 +12,8 @@ again at its next change or retry; nothing is lost but what a crash meanwhile wo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import stat
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -29,6 +25,12 @@ from pterodisbot.alerts._codec import (
 )
 from pterodisbot.alerts._model import AlertState
 from pterodisbot.clock import Clock, SystemClock
+from pterodisbot.private_files import (
+    aside_name,
+    corrupt_stamp,
+    remove_leftovers,
+    write_atomically,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,6 @@ log = logging.getLogger(__name__)
 STORE_STATE_NAME: Final = "alerts"
 STATE_FILE_NAME: Final = "alerts.json"
 # Modes of what is created (chmod'ed explicitly: the umask does not apply to those).
-_FILE_MODE: Final = 0o600
-_FOLDER_MODE: Final = 0o700
 
 
 class StateHistory(Protocol):
@@ -123,12 +123,12 @@ class FileStateStorage:
         text = encode_state(state)
         async with self._lock:
             try:
-                await asyncio.to_thread(_write_atomically, self._path, text.encode())
+                await asyncio.to_thread(write_atomically, self._path, text.encode())
             except OSError as exc:
                 raise self._unusable(exc, writing=True) from exc
 
     def _read_or_set_aside(self) -> AlertState | None:
-        self._remove_leftover_temporaries()
+        remove_leftovers(self._path, log)
         try:
             raw = self._path.read_bytes()
         except FileNotFoundError:
@@ -175,23 +175,9 @@ class FileStateStorage:
             f"Alerts state file {path} cannot be {doing}: {exc.strerror or exc}",
         )
 
-    def _remove_leftover_temporaries(self) -> None:
-        """Remove what a crash in the middle of a save left beside the file."""
-        try:
-            leftovers = sorted(self._path.parent.glob(f".{self._path.name}.*.tmp"))
-        except OSError:
-            return
-        for leftover in leftovers:
-            try:
-                leftover.unlink()
-            except OSError as exc:
-                log.warning("could not remove %s, left by an interrupted save: %s", leftover, exc)
-            else:
-                log.info("removed %s, left by an interrupted save", leftover)
-
     def _set_aside(self) -> Path:
         """Move the file to `*.corrupt-<UTC time>` (a free name)."""
-        aside = _free_name(self._path, _stamp(self._clock))
+        aside = aside_name(self._path, self._clock.time())
         try:
             os.replace(self._path, aside)
         except OSError as exc:
@@ -227,7 +213,7 @@ class StoreStateStorage:
             try:
                 return decode_state(text, where=f"alerts state in {self.describe()}")
             except AlertStateError as exc:
-                aside = f"{STORE_STATE_NAME}.corrupt-{_stamp(self._clock)}"
+                aside = f"{STORE_STATE_NAME}.corrupt-{corrupt_stamp(self._clock.time())}"
                 await self._history.put_state(aside, text)
                 log.warning(
                     "alerts state in %s could not be read (%s); kept it as %r and starting "
@@ -243,72 +229,3 @@ class StoreStateStorage:
         text = encode_state(state)
         async with self._lock:
             await self._history.put_state(STORE_STATE_NAME, text)
-
-
-def _stamp(clock: Clock) -> str:
-    return datetime.fromtimestamp(clock.time(), tz=UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _free_name(path: Path, stamp: str) -> Path:
-    base = f"{path.name}.corrupt-{stamp}"
-    aside = path.with_name(base)
-    counter = 1
-    while aside.exists():
-        counter += 1
-        aside = path.with_name(f"{base}-{counter}")
-    return aside
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` by `data`: a reader or a crash sees the old file or the new one, whole."""
-    _make_private_folders(path.parent)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    replaced = False
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # Keep whatever mode the operator gave the existing file; a new one is private.
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except FileNotFoundError:
-            mode = _FILE_MODE
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        replaced = True
-    finally:
-        if not replaced:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-    _fsync_directory(path.parent)
-
-
-def _make_private_folders(directory: Path) -> None:
-    """Create `directory` and its missing parents, each 0700 (mkdir's mode is masked by umask)."""
-    missing: list[Path] = []
-    current = directory
-    while not current.exists() and current != current.parent:
-        missing.append(current)
-        current = current.parent
-    for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=_FOLDER_MODE)
-        except FileExistsError:
-            continue  # created meanwhile by someone else: not ours to change
-        os.chmod(folder, _FOLDER_MODE)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk; some filesystems cannot
-    # fsync a directory, and the file itself is already safe there.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -13,35 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol
 
 from pterodisbot.alerts._model import AlertServer, Rule, Thresholds
+from pterodisbot.observed import ReadFault, ServerStatus
 
 if TYPE_CHECKING:
     from pterodisbot.panel.models import Resources, Server
-
-
-class Status(enum.StrEnum):
-    """The `monitor.ServerStatus` values (equal to them: both are str enums).
-
-    The alerts package cannot import the monitor: the config imports alerts' settings and the
-    panel client imports the config, and the panel must not reach the monitor.
-    """
-
-    RUNNING = "running"
-    STARTING = "starting"
-    STOPPING = "stopping"
-    OFFLINE = "offline"
-    INSTALLING = "installing"
-    SUSPENDED = "suspended"
-    UNKNOWN = "unknown"
-
-
-class Fault(enum.StrEnum):
-    """The `monitor.ReadFault` values: why a poll had no resources."""
-
-    NODE_DOWN = "node_down"
-    PANEL_DOWN = "panel_down"
-    REFUSED = "refused"
-    BAD_ANSWER = "bad_answer"
-    CONFLICT = "conflict"
 
 
 class SnapshotView(Protocol):
@@ -82,8 +57,8 @@ class SnapshotView(Protocol):
 # restart: the panel's figures and the poll's timestamp are not taken at the same instant.
 UPTIME_SLACK_MS: Final = 2_000
 
-_ACTIVE: Final = frozenset({Status.RUNNING, Status.STARTING})
-_TRANSITIONAL: Final = frozenset({Status.STARTING, Status.STOPPING})
+_ACTIVE: Final = frozenset({ServerStatus.RUNNING, ServerStatus.STARTING})
+_TRANSITIONAL: Final = frozenset({ServerStatus.STARTING, ServerStatus.STOPPING})
 
 
 class FaultClass(enum.Enum):
@@ -95,10 +70,10 @@ class FaultClass(enum.Enum):
 
 
 _FAULT_CLASS: Final = {
-    Fault.REFUSED: FaultClass.SERVER,
-    Fault.BAD_ANSWER: FaultClass.SERVER,
-    Fault.NODE_DOWN: FaultClass.NODE,
-    Fault.PANEL_DOWN: FaultClass.PANEL,
+    ReadFault.REFUSED: FaultClass.SERVER,
+    ReadFault.BAD_ANSWER: FaultClass.SERVER,
+    ReadFault.NODE_DOWN: FaultClass.NODE,
+    ReadFault.PANEL_DOWN: FaultClass.PANEL,
 }
 
 
@@ -144,7 +119,7 @@ class ServerTrack:
 
     server: AlertServer
     # The last status the panel confirmed (never UNKNOWN); None before the first.
-    status: Status | None = None
+    status: ServerStatus | None = None
     # An UNKNOWN snapshot came after `status`: what happened in between cannot be told.
     blind: bool = False
     # Set by a restore: the first snapshot compares with the saved status, and an activity
@@ -198,8 +173,8 @@ class ServerTrack:
         t = snapshot.t
         self.last_t = t
         self._read(snapshot)
-        status = Status(snapshot.status)
-        if status == Status.UNKNOWN:
+        status = ServerStatus(snapshot.status)
+        if status == ServerStatus.UNKNOWN:
             # Nothing is known of the process now: keep every run as it was.
             self.blind = True
             return Step.NOTHING
@@ -217,7 +192,7 @@ class ServerTrack:
         return step
 
     def _read(self, snapshot: SnapshotView) -> None:
-        fault = _FAULT_CLASS.get(Fault(snapshot.fault)) if snapshot.fault is not None else None
+        fault = _FAULT_CLASS.get(ReadFault(snapshot.fault)) if snapshot.fault is not None else None
         if fault is None:
             # Read (a 409 is the panel answering too: suspended, installing — never an alert).
             self.fault_class, self.fault_streak = None, 0
@@ -232,7 +207,7 @@ class ServerTrack:
 
     def _runs(self, snapshot: SnapshotView, step: Step) -> None:
         t, status = snapshot.t, snapshot.status
-        if status == Status.RUNNING:
+        if status == ServerStatus.RUNNING:
             # A restart between two polls starts a new running stretch.
             if self.running_since is None or step is Step.CRASH_LIKE:
                 self.running_since = t
@@ -253,7 +228,7 @@ class ServerTrack:
 
     def _resources(self, snapshot: SnapshotView, thresholds: Thresholds) -> None:
         t, resources = snapshot.t, snapshot.resources
-        if snapshot.status != Status.RUNNING or resources is None:
+        if snapshot.status != ServerStatus.RUNNING or resources is None:
             # Only a running server is overloaded; anything else counts as under.
             self.cpu.sample(t, None, 0.0)
             self.memory.sample(t, None, 0.0)
@@ -272,13 +247,13 @@ class ServerTrack:
 def _step(before: str, snapshot: SnapshotView, track: ServerTrack) -> Step:
     """Tell a crash-like step or a stop from two confirmed statuses in a row."""
     status = snapshot.status
-    if before == Status.STOPPING and status == Status.OFFLINE:
+    if before == ServerStatus.STOPPING and status == ServerStatus.OFFLINE:
         return Step.STOPPED
-    if before in _ACTIVE and status == Status.OFFLINE:
+    if before in _ACTIVE and status == ServerStatus.OFFLINE:
         return Step.CRASH_LIKE
-    if before == Status.RUNNING and status == Status.STARTING:
+    if before == ServerStatus.RUNNING and status == ServerStatus.STARTING:
         return Step.CRASH_LIKE
-    if before == Status.RUNNING and status == Status.RUNNING:
+    if before == ServerStatus.RUNNING and status == ServerStatus.RUNNING:
         resources = snapshot.resources
         if resources is None or track.uptime_ms is None:
             return Step.NOTHING

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 import discord
 
-from pterodisbot.bot.locations import PRIVATE_FILE_MODE, make_private_folders
 from pterodisbot.bot.views import POWER_ACTIONS
 from pterodisbot.clock import Clock, SystemClock
+from pterodisbot.private_files import PRIVATE_FILE_MODE, make_private_folders
 
 log = logging.getLogger(__name__)
 

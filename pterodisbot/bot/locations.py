@@ -16,20 +16,21 @@ to look in for a message it does not know (see `pterodisbot.bot.reconcile`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import shutil
-import stat
-import tempfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pterodisbot.clock import SystemClock
+from pterodisbot.private_files import (
+    aside_name,
+    remove_leftovers,
+    write_atomically,
+)
 
 if TYPE_CHECKING:
     from pterodisbot.clock import Clock
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 # Modes of what the bot creates (chmod'ed explicitly: the umask does not apply to those).
-PRIVATE_FILE_MODE = 0o600
-PRIVATE_FOLDER_MODE = 0o700
 
 
 class LocationsFailure(Enum):
@@ -253,7 +252,7 @@ class EmbedLocations:
             version = self._version
             data = self._encode()
             try:
-                await asyncio.to_thread(_write_atomically, self._path, data)
+                await asyncio.to_thread(write_atomically, self._path, data)
             except OSError as exc:
                 self._failed_saves += 1
                 failure = self._save_failure
@@ -308,7 +307,7 @@ class EmbedLocations:
         return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
 
     def _read_or_set_aside(self) -> _Decoded:
-        self._remove_leftover_temporaries()
+        remove_leftovers(self._path, log)
         try:
             raw = self._path.read_bytes()
         except FileNotFoundError:
@@ -372,29 +371,9 @@ class EmbedLocations:
             f"Embed locations file {path} cannot be read: {exc.strerror or exc}; {keep}",
         )
 
-    def _remove_leftover_temporaries(self) -> None:
-        """Remove what a crash in the middle of a save left beside the file."""
-        try:
-            leftovers = sorted(self._path.parent.glob(f".{self._path.name}.*.tmp"))
-        except OSError:
-            return
-        for leftover in leftovers:
-            try:
-                leftover.unlink()
-            except OSError as exc:
-                log.warning("could not remove %s, left by an interrupted save: %s", leftover, exc)
-            else:
-                log.info("removed %s, left by an interrupted save", leftover)
-
     def _set_aside(self, *, copy: bool = False) -> Path:
         """Move the file (or, with `copy`, a copy of it) to `*.corrupt-<UTC time>`."""
-        stamp = datetime.fromtimestamp(self._clock.time(), tz=UTC).strftime("%Y%m%dT%H%M%SZ")
-        base = f"{self._path.name}.corrupt-{stamp}"
-        aside = self._path.with_name(base)
-        counter = 1
-        while aside.exists():
-            counter += 1
-            aside = self._path.with_name(f"{base}-{counter}")
+        aside = aside_name(self._path, self._clock.time())
         try:
             if copy:
                 shutil.copy2(self._path, aside)
@@ -530,62 +509,3 @@ def _decode_legacy(document: dict[str, Any]) -> _Decoded:
         except _InvalidFileError as exc:
             rejected.append(str(exc))
     return _Decoded(locations, [], rejected)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` by `data` so that a reader or a crash sees either the old or the new file.
-
-    Folders it creates are 0700 and a file it creates is 0600, whatever the umask: the file says
-    where the bot posts, its neighbour the audit trail says who did what.
-    """
-    make_private_folders(path.parent)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    replaced = False
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # Keep whatever mode the operator gave the existing file; a new one is private.
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except FileNotFoundError:
-            mode = PRIVATE_FILE_MODE
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        replaced = True
-    finally:
-        if not replaced:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-    _fsync_directory(path.parent)
-
-
-def make_private_folders(directory: Path) -> None:
-    """Create `directory` and its missing parents, each 0700 (mkdir's mode is masked by umask)."""
-    missing: list[Path] = []
-    current = directory
-    while not current.exists() and current != current.parent:
-        missing.append(current)
-        current = current.parent
-    for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=PRIVATE_FOLDER_MODE)
-        except FileExistsError:
-            continue  # created meanwhile by someone else: not ours to change
-        os.chmod(folder, PRIVATE_FOLDER_MODE)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk. Some platforms and
-    # filesystems cannot open or fsync a directory; the file itself is already safe there.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -262,10 +262,11 @@ ALERTS: Final = Section(
         ),
         Key(
             "group_window",
-            "10",
+            "5",
             p.duration(0, 300),
             "Alerts that fire within this many seconds of each other are posted together, in "
-            "one message naming every server. 0 to 300.",
+            "one message naming every server. It adds to the time an alert takes (a crash is "
+            "seen at the next poll and posted within poll_interval + 2 s + this). 0 to 300.",
             live=True,
         ),
         Key(
