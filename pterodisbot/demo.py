@@ -208,7 +208,7 @@ def demo_settings(
         },
         # Alerts in #alerts, so the chaos loop's crashes (and a visitor's) show there; critical
         # ones mention the Operator role, to show a mention. Grouped over 2 s, not the default
-        # 10, so a visitor sees the alert a poll or two after clicking Crash.
+        # 5, so a visitor sees the alert a poll or two after clicking Crash.
         "alerts": {
             "channel_id": str(alerts),
             "mention_critical": "Operator",
