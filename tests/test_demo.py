@@ -437,16 +437,19 @@ async def test_a_crash_in_the_demo_is_posted_in_alerts_mentioning_the_operators(
     alerts_channel = demo.info()["channels"]["alerts"]
     operators = next(r.id for r in demo.sandbox.world.guilds[0].roles if r.name == "Operator")
     control = SandboxClient(demo.url, session)
-    async with session.post(f"{demo.url}/_sim/servers/palworld/crash") as response:
+    # A server no other test here starts, stops or restarts: a power action within the last
+    # two minutes would rightly make its offline a stop, not a crash.
+    async with session.post(f"{demo.url}/_sim/servers/mcmodded/crash") as response:
         assert response.status == 200, await response.text()
 
     async def posted() -> dict[str, Any] | None:
+        # Other tests here crash servers too: the alert may be grouped with theirs.
         for message in await control.messages(alerts_channel):
-            titles = " ".join(e.get("title") or "" for e in message["embeds"])
-            if "Palworld Community" in titles:
+            if "Modded Minecraft (ATM9)" in json.dumps(message["embeds"], ensure_ascii=False):
                 return message
         return None
 
-    message = await poll_until(posted, within=20, what="the Palworld crash alert in #alerts")
+    # Within the channel's budget of 3 new messages a minute, whatever the other tests posted.
+    message = await poll_until(posted, within=70, what="the mcmodded crash alert in #alerts")
     assert f"<@&{operators}>" in message["content"]
-    assert "crash" in message["embeds"][0]["title"].lower()
+    assert "crashed" in json.dumps(message["embeds"])
