@@ -39,6 +39,7 @@ EXTENSIONS: tuple[str, ...] = (
     "pterodisbot.bot.cogs.admin",
     "pterodisbot.bot.cogs.power",
     "pterodisbot.bot.cogs.history",
+    "pterodisbot.bot.cogs.alerts",
 )
 
 

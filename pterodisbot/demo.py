@@ -178,9 +178,10 @@ def demo_fleet(count: int = DEFAULT_SERVERS) -> list[SimServerSpec]:
 def demo_settings(
     panel: SimulatedPanel, sandbox: DiscordSandbox, workdir: Path, token: str
 ) -> Settings:
-    """Return the demo configuration: fast polls, the Operator role may use every power button."""
+    """Return the demo configuration: fast polls, Operators may press every button, #alerts."""
     guild = sandbox.world.guilds[0]
     audit = next(c.id for c in guild.channels if c.name == "audit")
+    alerts = next(c.id for c in guild.channels if c.name == "alerts")
     sections: dict[str, dict[str, str]] = {
         "pterodactyl": {"url": panel.url, "requests_per_minute": "600", "timeout": "5"},
         "discord": {
@@ -204,6 +205,14 @@ def demo_settings(
             "restart": "Operator",
             "kill": "Operator",
             "admin": "Admin",
+        },
+        # Alerts in #alerts, so the chaos loop's crashes (and a visitor's) show there; critical
+        # ones mention the Operator role, to show a mention. Grouped over 2 s, not the default
+        # 5, so a visitor sees the alert a poll or two after clicking Crash.
+        "alerts": {
+            "channel_id": str(alerts),
+            "mention_critical": "Operator",
+            "group_window": "2",
         },
         "logging": {"level": "WARNING", "loggers": "discord=ERROR, aiohttp.access=WARNING"},
         # The demo's store, in its own folder (a temporary one unless `Demo(workdir=)` names

@@ -417,3 +417,39 @@ async def test_demo_command_says_so_when_its_port_is_taken() -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in text
     assert "--port" in text
     assert "Traceback" not in text
+
+
+@in_demo_loop
+async def test_the_demo_has_alerts_on_in_its_alerts_channel(demo: Demo) -> None:
+    assert demo.settings is not None
+    alerts = demo.settings.alerts
+    assert alerts.channel_id == int(demo.info()["channels"]["alerts"])
+    # Critical alerts mention a demo role (never @everyone), to show what a mention looks like.
+    assert alerts.mention_critical.names == frozenset({"operator"})
+    assert alerts.mention_critical.ids == frozenset()
+    assert alerts.group_window == 2.0
+
+
+@in_demo_loop
+async def test_a_crash_in_the_demo_is_posted_in_alerts_mentioning_the_operators(
+    demo: Demo, session: aiohttp.ClientSession
+) -> None:
+    alerts_channel = demo.info()["channels"]["alerts"]
+    operators = next(r.id for r in demo.sandbox.world.guilds[0].roles if r.name == "Operator")
+    control = SandboxClient(demo.url, session)
+    # A server no other test here starts, stops or restarts: a power action within the last
+    # two minutes would rightly make its offline a stop, not a crash.
+    async with session.post(f"{demo.url}/_sim/servers/mcmodded/crash") as response:
+        assert response.status == 200, await response.text()
+
+    async def posted() -> dict[str, Any] | None:
+        # Other tests here crash servers too: the alert may be grouped with theirs.
+        for message in await control.messages(alerts_channel):
+            if "Modded Minecraft (ATM9)" in json.dumps(message["embeds"], ensure_ascii=False):
+                return message
+        return None
+
+    # Within the channel's budget of 3 new messages a minute, whatever the other tests posted.
+    message = await poll_until(posted, within=70, what="the mcmodded crash alert in #alerts")
+    assert f"<@&{operators}>" in message["content"]
+    assert "crashed" in json.dumps(message["embeds"])

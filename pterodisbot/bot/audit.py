@@ -86,6 +86,9 @@ class AuditEntry:
     detail: str
     # Milliseconds the panel took to answer the signal; None when the panel was not called.
     latency_ms: float | None = None
+    # What was done, in words, when "<Action> by <member>" would not say it: "Muted alerts for
+    # Survival-1 for 2 h" (the audit channel adds "by <member>", `detail` says why).
+    headline: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the entry as one JSON object (a line of the audit file)."""
@@ -98,15 +101,19 @@ class AuditEntry:
     def log_line(self) -> str:
         """Return the one-line log form of the entry."""
         latency = f" {self.latency_ms:.0f} ms" if self.latency_ms is not None else ""
+        said = f"{self.headline} — {self.detail}" if self.headline else self.detail
         return (
             f"audit: {self.action} server={self.server_id or '-'} user={self.user_name} "
             f"({self.user_id}) guild={self.guild_id or 'DM'} "
-            f"{'allowed' if self.allowed else 'refused'} {self.outcome}{latency}: {self.detail}"
+            f"{'allowed' if self.allowed else 'refused'} {self.outcome}{latency}: {said}"
         )
 
 
 def audit_headline(entry: AuditEntry) -> str:
     """Return what happened as a moderator reads it: "Stop confirmed by <@1> · Palworld"."""
+    if entry.headline:
+        # The entry says what was done itself ("Muted alerts for Palworld for 2 h").
+        return f"{entry.headline} by <@{entry.user_id}>"
     action, _, step = entry.action.partition(":")
     what = _ACTION_WORDS.get(action, action.capitalize())
     said = _OUTCOME_WORDS.get(entry.outcome, entry.outcome)

@@ -21,6 +21,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 import pterodisbot
+from pterodisbot.alerts import Rule
 from pterodisbot.monitor import ServerSnapshot, ServerStatus
 from pterodisbot.web.discord_traffic import DiscordTraffic
 from pterodisbot.web.gateway import GatewayWatch
@@ -34,6 +35,9 @@ SERVER_LABELS = ("server_id", "server_name")
 # Seconds; a panel answer takes tens of milliseconds, a whole poll cycle up to its interval.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CYCLE_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0)
+# Why an incident was not posted; every one is exported, zeros included, so a rate() over
+# them starts at the first scrape rather than at the first suppression.
+SUPPRESSED_WHY = ("muted", "grouped", "debounced")
 
 
 class BotCollector(Collector):
@@ -80,6 +84,7 @@ class BotCollector(Collector):
         yield from self._panel()
         yield from self._discord()
         yield from self._history()
+        yield from self._alerts()
 
     def _process(self) -> Iterator[Metric]:
         info = GaugeMetricFamily(
@@ -311,3 +316,38 @@ class BotCollector(Collector):
                 "Bytes the history store takes on disk (read once a minute).",
                 value=stats.size_bytes,
             )
+
+    def _alerts(self) -> Iterator[Metric]:
+        # Like the history's series: absent while alerts are off ([alerts] channel_id empty),
+        # so a dashboard tells "off" from "nothing firing".
+        alerts = self._services.alerts
+        if not alerts.enabled:
+            return
+        stats = alerts.stats()
+        firing = GaugeMetricFamily(
+            "pterodisbot_alerts_firing",
+            "Open incidents by rule (muted ones included).",
+            labels=["rule"],
+        )
+        for rule in Rule:
+            firing.add_metric([rule.value], stats.firing.get(rule, 0))
+        yield firing
+        yield CounterMetricFamily(
+            "pterodisbot_alerts_posted",
+            "Alert messages posted in the alerts channel (grouped ones count once).",
+            value=stats.posted,
+        )
+        yield CounterMetricFamily(
+            "pterodisbot_alerts_edited",
+            "Edits of alert messages (a crash loop's count, a recovery).",
+            value=stats.edited,
+        )
+        suppressed = CounterMetricFamily(
+            "pterodisbot_alerts_suppressed",
+            "Incidents not posted on their own, by why: muted, grouped (into another "
+            "message), debounced (cleared before firing, or a repeat too soon).",
+            labels=["why"],
+        )
+        for why in sorted({*SUPPRESSED_WHY, *stats.suppressed}):
+            suppressed.add_metric([why], stats.suppressed.get(why, 0))
+        yield suppressed

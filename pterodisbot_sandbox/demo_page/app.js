@@ -92,6 +92,21 @@ function timestampTag(unix, style) {
   }
 }
 
+// Mentions as Discord shows them: "@Operator", "@owner" (the raw <@&id> otherwise).
+function roleName(id) {
+  const role = state.guild && (state.guild.roles || []).find((r) => r.id === id);
+  return role ? role.name : "unknown-role";
+}
+
+function userName(id) {
+  const user = state.world && state.world.users.find((u) => u.id === id);
+  return user ? user.name : "unknown-user";
+}
+
+function mention(kind, id, name) {
+  return `<span class="mention" data-${kind}="${id}">@${escapeHtml(name)}</span>`;
+}
+
 function markdown(text) {
   if (!text) return "";
   const blocks = [];
@@ -102,6 +117,8 @@ function markdown(text) {
   });
   html = html
     .replace(/`([^`\n]+)`/g, "<code>$1</code>")
+    .replace(/&lt;@&amp;(\d+)&gt;/g, (_, id) => mention("role", id, roleName(id)))
+    .replace(/&lt;@!?(\d+)&gt;/g, (_, id) => mention("user", id, userName(id)))
     .replace(/&lt;t:(-?\d+)(?::([tTdDfFR]))?&gt;/g, (_, unix, style) =>
       `<span class="ts" data-unix="${unix}" data-style="${style || "f"}">${timestampTag(Number(unix), style || "f")}</span>`)
     .replace(/\*\*([^*]+)\*\*/g, "<b>$1</b>")
@@ -292,6 +309,12 @@ function notice(text, kind) {
 
 // ----- channels -----
 
+const CHANNEL_TOPICS = {
+  status: "Live server status",
+  alerts: "Crashes, overloads and outages: one message each, edited until it clears",
+  audit: "Who pressed what, muted what, reloaded what",
+};
+
 function renderChannelList() {
   const list = $("#channel-list");
   list.replaceChildren();
@@ -309,7 +332,7 @@ async function selectChannel(channelId) {
   state.unread.delete(channelId);
   const channel = state.guild.channels.find((c) => c.id === channelId);
   $("#channel-name").textContent = channel.name;
-  $("#channel-topic").textContent = channel.name === "status" ? "Live server status" : "";
+  $("#channel-topic").textContent = CHANNEL_TOPICS[channel.name] || "";
   renderChannelList();
   loadCommands();
   const messages = await api("GET", `/_sandbox/channels/${channelId}/messages?ephemeral=1`);

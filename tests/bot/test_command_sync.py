@@ -25,6 +25,7 @@ from tests.processes import REPO
 # Every command the bot offers, as a member of the guild sees them in the `/` picker.
 ALL_COMMANDS = [
     "about",
+    "alerts",
     "purge_embeds",
     "refresh_embeds",
     "reload_config",

@@ -42,7 +42,7 @@ def test_without_chromium_the_browser_test_fails_in_ci_saying_why() -> None:
     result = browser_test(ci=True)
 
     assert result.returncode == 1, result.stdout
-    assert "4 errors" in result.stdout, result.stdout
+    assert "5 errors" in result.stdout, result.stdout
     assert (
         f"CI=true and the browser test cannot run: BROWSER_TEST_CHROMIUM={NOWHERE} "
         "is not an executable" in result.stdout
@@ -55,7 +55,7 @@ def test_without_chromium_the_browser_test_skips_outside_ci_saying_why() -> None
     result = browser_test(ci=False)
 
     assert result.returncode == 0, result.stdout
-    assert "4 skipped" in result.stdout, result.stdout
+    assert "5 skipped" in result.stdout, result.stdout
     assert (
         f"browser test skipped: BROWSER_TEST_CHROMIUM={NOWHERE} is not an executable"
         in result.stdout

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 
@@ -373,4 +374,41 @@ async def test_autocomplete_shows_searching_until_the_answer_to_what_was_typed(
     shown = await page.locator(f"{choices} .choice").all_inner_texts()
     assert shown
     assert all("Minecraft" in name for name in shown), shown
+    assert errors == []
+
+
+async def test_the_page_switches_between_status_alerts_and_audit(demo: Demo, page: Any) -> None:
+    errors = await _open(demo, page)
+    await page.wait_for_selector(".message .e-title:text-is('Valheim Vikings')")
+    guild = demo.sandbox.world.guilds[0]
+    operator_role = next(r.id for r in guild.roles if r.name == "Operator")
+    channels = demo.info()["channels"]
+    # A member asks in #alerts, pinging the Operator role, while the visitor reads #status.
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{demo.url}/_sandbox/channels/{channels['alerts']}/messages",
+            json={"user": "member", "content": f"<@&{operator_role}> is anyone on call?"},
+        ) as posted,
+    ):
+        assert posted.status < 300, await posted.text()
+    alerts_item = "#channel-list li[data-channel='alerts']"
+    await page.wait_for_selector(f"{alerts_item} .badge:text-is('1')")
+
+    await page.click(alerts_item)
+
+    assert await page.text_content("#channel-name") == "alerts"
+    assert (await page.text_content("#channel-topic") or "").startswith("Crashes, overloads")
+    mention = page.locator(f".message .mention[data-role='{operator_role}']")
+    await mention.wait_for()
+    assert await mention.inner_text() == "@Operator"
+    assert await page.locator(".message .e-title:text-is('Valheim Vikings')").count() == 0
+    assert await page.locator(f"{alerts_item} .badge").count() == 0
+
+    await page.click("#channel-list li[data-channel='audit']")
+    assert await page.text_content("#channel-name") == "audit"
+    await page.wait_for_function("() => !document.querySelector('.message .mention[data-role]')")
+
+    await page.click("#channel-list li[data-channel='status']")
+    await page.wait_for_selector(".message .e-title:text-is('Valheim Vikings')")
     assert errors == []
