@@ -203,8 +203,9 @@ async def test_nothing_is_posted_before_the_group_window_and_two_go_out_on_their
     harness: Harness,
 ):
     harness.engine.queue(Change.OPENED, crash(1), crash(2))
+    window = harness.settings.group_window
 
-    await harness.run(8)
+    await harness.run(window - 2)
     assert await harness.messages() == []
     await harness.run(4)
 
