@@ -37,6 +37,8 @@ from tests.fixtures.discord import InteractionResult, poll_until
 from tests.fixtures.panel import fleet_with_running
 from tests.fixtures.product import Product
 
+# The interaction response type of a deferred answer ("thinking…").
+DEFERRED = 5
 SURVIVAL = "aaaa0001"
 HIDDEN = "bbbb0002"
 OWNER = str(World.default().user("owner").id)
@@ -71,6 +73,12 @@ class KeptMutes:
 
     def note_power(self, event: PowerEvent) -> None:
         pass
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
 
     def stats(self) -> AlertStats:
         return AlertStats(firing=dict.fromkeys(Rule, 0), posted=0, edited=0, suppressed={})
@@ -107,9 +115,19 @@ def answer(result: InteractionResult) -> str:
 async def alerts(
     product: Product, sub: str, options: dict[str, str] | None = None, *, user: str = "owner"
 ) -> InteractionResult:
-    return await product.control.command(
-        f"alerts {sub}", options or {}, user=user, channel="status", wait=5
+    result = await product.control.command(
+        f"alerts {sub}", options or {}, user=user, channel="status"
     )
+    if result.response_type != DEFERRED:
+        return result
+
+    # "Thinking…" first: the answer is the follow-up. (A `wait=` would also sit out its whole
+    # length after an answer that has no follow-up.)
+    async def followed() -> InteractionResult | None:
+        now = await product.control.interaction(result.id)
+        return now if now.followups else None
+
+    return await poll_until(followed, within=5, what=f"the answer to /alerts {sub}")
 
 
 def audit_entries(product: Product) -> list[dict[str, Any]]:
@@ -117,6 +135,16 @@ def audit_entries(product: Product) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def audit_file(product: Product, count: int) -> list[dict[str, Any]]:
+    """Return the audit file's entries once it has `count` (it is written in a worker thread)."""
+
+    async def written() -> list[dict[str, Any]] | None:
+        entries = audit_entries(product)
+        return entries if len(entries) >= count else None
+
+    return list(await poll_until(written, within=5, what=f"{count} audit file entries"))
 
 
 async def audit_posts(product: Product, count: int) -> list[dict[str, Any]]:
@@ -190,7 +218,7 @@ async def test_a_member_without_the_alerts_role_is_refused_and_it_is_audited(
     assert answer(mute) == NOT_ALLOWED
     assert answer(listed) == NOT_ALLOWED
     assert kept.mutes() == ()
-    [entry] = audit_entries(product)
+    [entry] = await audit_file(product, 1)
     assert (entry["action"], entry["allowed"], entry["outcome"]) == (
         "alerts mute",
         False,
@@ -240,7 +268,7 @@ async def test_a_mute_is_listed_and_audited_and_an_unmute_removes_it(product: Pr
         f"**{name}** until <t:{int(mute.until)}:f> (<t:{int(mute.until)}:R>) · by <@{OWNER}> · "
         "map wipe"
     )
-    [entry] = audit_entries(product)
+    [entry] = await audit_file(product, 1)
     assert entry["action"] == "alerts mute"
     assert entry["server_id"] == SURVIVAL
     assert entry["headline"] == f"Muted alerts for {name} for 2 h"
@@ -256,7 +284,7 @@ async def test_a_mute_is_listed_and_audited_and_an_unmute_removes_it(product: Pr
     assert kept.mutes() == ()
     listed = await alerts(product, "list")
     assert listed.embeds[1]["description"] == "Nothing is muted."
-    entries = audit_entries(product)
+    entries = await audit_file(product, 2)
     assert [e["action"] for e in entries] == ["alerts mute", "alerts unmute"]
     assert entries[1]["headline"] == f"Unmuted alerts for {name}"
     posts = await audit_posts(product, 2)
@@ -285,7 +313,7 @@ async def test_a_bad_duration_or_server_is_refused_in_words(product: Product) ->
         "(or All servers)."
     )
     assert [m.subject for m in kept.mutes()] == [HIDDEN]
-    assert [e["action"] for e in audit_entries(product)] == ["alerts mute"]
+    assert [e["action"] for e in await audit_file(product, 1)] == ["alerts mute"]
 
 
 async def test_autocomplete_offers_all_servers_presets_and_the_mutes(product: Product) -> None:

@@ -366,6 +366,14 @@ class AlertControl(Protocol):
         """Return the counters for /metrics."""
         ...
 
+    async def start(self) -> None:
+        """Restore the saved state and start watching (before the monitor's first snapshot)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop, and save the state one last time (before the history store closes)."""
+        ...
+
 
 class NoAlerts:
     """`BotServices.alerts` when `[alerts] channel_id` is empty: nothing open, nothing muted."""
@@ -397,3 +405,9 @@ class NoAlerts:
     def stats(self) -> AlertStats:
         """Return zeros."""
         return AlertStats(firing=dict.fromkeys(Rule, 0), posted=0, edited=0, suppressed={})
+
+    async def start(self) -> None:
+        """Do nothing: nothing is watched."""
+
+    async def close(self) -> None:
+        """Do nothing: nothing is kept."""

@@ -13,7 +13,6 @@ import discord
 from discord.ext import commands
 
 from pterodisbot.bot import discord_api
-from pterodisbot.bot.alerting import AlertService
 from pterodisbot.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
@@ -243,8 +242,7 @@ class PterodactylBot(CommandBot):
         await services.history.start(services.metrics, since=services.clock.time() - ring_span)
         # After the history (the state may live in its store), before the first snapshot: open
         # incidents, their messages and mutes come back, so nothing is posted twice.
-        if isinstance(services.alerts, AlertService):
-            await services.alerts.start()
+        await services.alerts.start()
         services.monitor.start()
 
     async def close(self) -> None:
@@ -257,11 +255,11 @@ class PterodactylBot(CommandBot):
                 await cog.finish_in_flight(IN_FLIGHT_GRACE)
         services = self.services
         await services.monitor.stop()
+        # Before the history (its state is saved in the store when there is one) and the pump
+        # (its last edits are queued there).
+        await services.alerts.close()
         # No sample comes after the monitor: the last flush is complete (bounded: CLOSE_GRACE).
         await services.history.close()
-        # Before the pump: its last edits are queued; its state is saved one last time.
-        if isinstance(services.alerts, AlertService):
-            await services.alerts.close()
         await services.pump.close()
         await services.board.close()
         if services.audit is not None:
