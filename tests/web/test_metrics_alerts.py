@@ -43,6 +43,12 @@ class FixedStats:
     def note_power(self, event: PowerEvent) -> None:
         pass
 
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
     def stats(self) -> AlertStats:
         return self.current
 
