@@ -22,7 +22,7 @@ from discord.ext import commands
 
 from pterodisbot.alerts import ALL_SERVERS, PANEL_SUBJECT, AlertsOff, Incident, Mute, Rule
 from pterodisbot.bot.audit import AuditEntry, Outcome
-from pterodisbot.bot.cogs.status import find_server, server_choices
+from pterodisbot.bot.cogs.status import answer_privately, find_server, server_choices
 from pterodisbot.permissions import Action
 
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Alerts m
         try:
             seconds = parse_mute_duration(duration)
         except BadDuration as exc:
-            await _private(interaction, str(exc))
+            await answer_privately(interaction, str(exc))
             return
         why = (reason or "").strip()[:_REASON_MAX]
         now = self.services.clock.time()
@@ -315,11 +315,11 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Alerts m
         try:
             await self.services.alerts.mute(mute)
         except AlertsOff:
-            await _private(interaction, ALERTS_OFF)
+            await answer_privately(interaction, ALERTS_OFF)
             return
         span = mute_span(seconds)
         shown = discord.utils.escape_markdown(subject.name)
-        await _private(
+        await answer_privately(
             interaction,
             f"Muted alerts for **{shown}** for {span}, until {_when(mute.until)}. Incidents are "
             "still recorded; /alerts unmute ends it early.",
@@ -362,17 +362,19 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Alerts m
         try:
             ended = await self.services.alerts.unmute(key) if key is not None else None
         except AlertsOff:
-            await _private(interaction, ALERTS_OFF)
+            await answer_privately(interaction, ALERTS_OFF)
             return
         shown = discord.utils.escape_markdown(shown_name[:100])
         if ended is None:
-            await _private(
+            await answer_privately(
                 interaction,
                 f"**{shown}** is not muted. /alerts list shows the mutes in force.",
             )
             return
         subject = Subject(ended.subject, shown_name)
-        await _private(interaction, f"Unmuted alerts for **{shown}**: its alerts are posted again.")
+        await answer_privately(
+            interaction, f"Unmuted alerts for **{shown}**: its alerts are posted again."
+        )
         left = max(0.0, ended.until - self.services.clock.time())
         await self._audit(
             interaction,
@@ -423,10 +425,10 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Alerts m
             or not isinstance(member, discord.Member)
             or not services.serves_guild(interaction.guild_id)
         ):
-            await _private(interaction, NOT_HERE)
+            await answer_privately(interaction, NOT_HERE)
             return None
         if not services.member_allows(member, Action.ALERTS):
-            await _private(interaction, NOT_ALLOWED)
+            await answer_privately(interaction, NOT_ALLOWED)
             if action is not None:
                 await self._audit(
                     interaction,
@@ -438,7 +440,7 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Alerts m
                 )
             return None
         if not services.alerts.enabled:
-            await _private(interaction, ALERTS_OFF)
+            await answer_privately(interaction, ALERTS_OFF)
             return None
         return member
 
@@ -452,7 +454,7 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Alerts m
         if found is None or not self.services.member_allows(
             member, Action.STATUS, found.identifier
         ):
-            await _private(
+            await answer_privately(
                 interaction,
                 f"No server called “{discord.utils.escape_markdown(query[:100])}” is visible "
                 "to the bot. Pick one from the list as you type (or All servers).",
@@ -503,13 +505,6 @@ class Alerts(commands.GroupCog, group_name="alerts", group_description="Alerts m
                 headline=headline,
             )
         )
-
-
-async def _private(interaction: discord.Interaction, text: str) -> None:
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True)
-    else:
-        await interaction.response.send_message(text, ephemeral=True)
 
 
 async def setup(bot: PterodactylBot) -> None:

@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from pterodisbot.bot.cogs.status import find_server, server_choices
+from pterodisbot.bot.cogs.status import answer_privately, find_server, server_choices
 from pterodisbot.bot.history_embed import build_history_embed
 from pterodisbot.bot.history_window import DEFAULT_WINDOW, read_window
 from pterodisbot.bot.views import HISTORY_COG, ButtonAction, ButtonRef
@@ -91,7 +91,7 @@ class History(commands.Cog, name=HISTORY_COG):
         if ref is None or ref.action is not ButtonAction.HISTORY:
             # `ServerButton` hands this cog History clicks only; anything else is a bug.
             log.warning("history cog got a click it does not answer: %s", problem or ref)
-            await _private(interaction, "This button is not valid any more.")
+            await answer_privately(interaction, "This button is not valid any more.")
             return
         found = await self._visible_server(interaction, ref.server_id)
         if found is None:
@@ -107,25 +107,25 @@ class History(commands.Cog, name=HISTORY_COG):
             or not isinstance(member, discord.Member)
             or not services.serves_guild(interaction.guild_id)
         ):
-            await _private(interaction, NOT_HERE)
+            await answer_privately(interaction, NOT_HERE)
             return None
         found = find_server(services.monitor.servers, query)
         if found is None:
-            await _private(
+            await answer_privately(
                 interaction,
                 f"No server called “{discord.utils.escape_markdown(query[:100])}” is visible "
                 "to the bot. Pick one from the list as you type.",
             )
             return None
         if not services.member_allows(member, Action.STATUS, found.identifier):
-            await _private(interaction, NOT_ALLOWED)
+            await answer_privately(interaction, NOT_ALLOWED)
             return None
         return found
 
     async def _answer(self, interaction: discord.Interaction, server: Server, name: str) -> None:
         services = self.services
         if not services.history.enabled:
-            await _private(interaction, HISTORY_OFF)
+            await answer_privately(interaction, HISTORY_OFF)
             return
         window = WINDOWS[name]
         # Reading a month and drawing it can take longer than Discord's 3 s: acknowledge first.
@@ -164,13 +164,6 @@ class History(commands.Cog, name=HISTORY_COG):
         await interaction.followup.send(
             embed=embed, file=discord.File(io.BytesIO(png), GRAPH_FILENAME), ephemeral=True
         )
-
-
-async def _private(interaction: discord.Interaction, text: str) -> None:
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True)
-    else:
-        await interaction.response.send_message(text, ephemeral=True)
 
 
 async def setup(bot: PterodactylBot) -> None:

@@ -36,6 +36,14 @@ def find_server(servers: Mapping[str, Server], query: str) -> Server | None:
     return None
 
 
+async def answer_privately(interaction: discord.Interaction, text: str) -> None:
+    """Answer only the member: the response, or a follow-up once it was given (or deferred)."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
+
+
 def server_choices(
     services: BotServices, interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
@@ -74,12 +82,6 @@ class Status(commands.Cog):
         self.bot = bot
         self.services = services
 
-    async def _refuse(self, interaction: discord.Interaction, text: str) -> None:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-
     def _member(self, interaction: discord.Interaction) -> discord.Member | None:
         user = interaction.user
         if interaction.guild is None or not isinstance(user, discord.Member):
@@ -94,22 +96,24 @@ class Status(commands.Cog):
         services = self.services
         member = self._member(interaction)
         if member is None or not self.services.serves_guild(interaction.guild_id):
-            await self._refuse(interaction, "This command works only in the bot's servers.")
+            await answer_privately(interaction, "This command works only in the bot's servers.")
             return
         found = find_server(services.monitor.servers, server)
         if found is None:
-            await self._refuse(
+            await answer_privately(
                 interaction,
                 f"No server called “{discord.utils.escape_markdown(server[:100])}” is visible "
                 "to the bot. Pick one from the list as you type.",
             )
             return
         if not self.services.member_allows(member, Action.STATUS, found.identifier):
-            await self._refuse(interaction, "You don't have a role that may post status embeds.")
+            await answer_privately(
+                interaction, "You don't have a role that may post status embeds."
+            )
             return
         channel = interaction.channel
         if channel is None or interaction.channel_id is None or interaction.guild_id is None:
-            await self._refuse(interaction, "I can't post in this channel.")
+            await answer_privately(interaction, "I can't post in this channel.")
             return
         # Rendering the graph and posting can take longer than Discord's 3 s: acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -174,14 +178,14 @@ class Status(commands.Cog):
         """Answer with compact embeds listing every visible server."""
         member = self._member(interaction)
         if member is None or not self.services.serves_guild(interaction.guild_id):
-            await self._refuse(interaction, "This command works only in the bot's servers.")
+            await answer_privately(interaction, "This command works only in the bot's servers.")
             return
         if not self.services.member_allows(member, Action.STATUS):
-            await self._refuse(interaction, "You don't have a role that may see server status.")
+            await answer_privately(interaction, "You don't have a role that may see server status.")
             return
         snaps = list(self.services.monitor.snapshots.values())
         if not snaps:
-            await self._refuse(interaction, "No server has been read from the panel yet.")
+            await answer_privately(interaction, "No server has been read from the panel yet.")
             return
         now = self.services.clock.time()
         groups = group_for_messages(build_server_list_embed(snaps, now=now))
@@ -196,7 +200,7 @@ class Status(commands.Cog):
         """Queue a redraw of every status embed in this guild (admins only)."""
         member = self._member(interaction)
         if member is None or not self.services.member_allows(member, Action.ADMIN):
-            await self._refuse(interaction, "Only the bot's admins may refresh embeds.")
+            await answer_privately(interaction, "Only the bot's admins may refresh embeds.")
             return
         assert interaction.guild_id is not None
         queued = self.services.board.refresh(interaction.guild_id)
@@ -211,7 +215,7 @@ class Status(commands.Cog):
         """Delete every status embed of this guild and forget them (admins only)."""
         member = self._member(interaction)
         if member is None or not self.services.member_allows(member, Action.ADMIN):
-            await self._refuse(interaction, "Only the bot's admins may purge embeds.")
+            await answer_privately(interaction, "Only the bot's admins may purge embeds.")
             return
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
