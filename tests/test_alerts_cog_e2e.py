@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pterodisbot.alerts import Rule
+from pterodisbot.alerts import STORE_STATE_NAME, Rule, decode_state
 from pterodisbot_sandbox.discord_server import World
 from tests.fixtures.discord import poll_until
 from tests.fixtures.panel import fleet_with_running
 from tests.fixtures.product import Product
+from tests.snapshots import make_server, make_snapshot
 from tests.test_alerts_cog import alerts, answer
 
 SURVIVAL = "aaaa0001"
@@ -111,3 +112,22 @@ async def test_a_mute_survives_a_restart(product: Product) -> None:
     assert listed.embeds[1]["title"] == "Mutes (1)"
     assert listed.embeds[1]["description"].startswith("**all servers** until ")
     assert listed.embeds[1]["description"].endswith(" · migration")
+
+
+async def test_what_changed_just_before_a_stop_is_saved_in_the_store_before_it_closes(
+    product: Product,
+) -> None:
+    await start(product)
+    # A server seen for the first time makes the state due for a save; the bot stops at once,
+    # before any tick: only the final save (which must reach the store before the history
+    # closes it) can keep it.
+    newcomer = make_server(identifier="feedf00d", name="Newcomer")
+    product.services.alerts.observe(
+        make_snapshot(server=newcomer, t=product.services.clock.time()), None
+    )
+
+    await product.restart()
+
+    text = await product.services.history.get_state(STORE_STATE_NAME)
+    assert text is not None
+    assert decode_state(text).last_status["feedf00d"] == "running"
