@@ -24,6 +24,14 @@ from pterodisbot.panel.errors import (
     PanelUnavailable,
     UnavailableReason,
 )
+from pterodisbot.panel.stream import (
+    FALLBACK_TEXT,
+    STREAM_STALE_AFTER,
+    FallbackReason,
+    NoStream,
+    StatsStream,
+    StreamState,
+)
 
 if TYPE_CHECKING:
     from pterodisbot.panel.client import PterodactylAPI
@@ -74,6 +82,17 @@ _NAME_LIMIT: Final = 24
 # Expected cycles without a sign of life (plus one budget window and one slowest call) before
 # the poll loop counts as stuck.
 STALL_CYCLES: Final = 3
+
+# How a server that cannot stream (source = websocket, never polled) shows its fault.
+_STREAM_FAULT: Final[Mapping[FallbackReason, ReadFault]] = {
+    FallbackReason.NODE_DOWN: ReadFault.NODE_DOWN,
+    FallbackReason.PANEL_DOWN: ReadFault.PANEL_DOWN,
+    FallbackReason.FORBIDDEN: ReadFault.REFUSED,
+    FallbackReason.ORIGIN_REFUSED: ReadFault.REFUSED,
+    FallbackReason.AUTH_REFUSED: ReadFault.REFUSED,
+    FallbackReason.SUSPENDED: ReadFault.CONFLICT,
+    FallbackReason.CONFLICT: ReadFault.CONFLICT,
+}
 
 # Panel `status` values that mean the server cannot run right now.
 _INSTALL_LIKE = frozenset({"installing", "install_failed", "reinstall_failed", "restoring_backup"})
@@ -170,8 +189,14 @@ class Monitor:
         server_filter: Collection[str] = (),
         smoothing: float = 60.0,
         clock: Clock | None = None,
+        stream: StatsStream | None = None,
     ) -> None:
         self._api = api
+        # Where live numbers come from first; polling is the fallback (or the only source).
+        self._stream: StatsStream = stream or NoStream()
+        self._stream.set_change_listener(self._stream_changed)
+        # Servers with an immediate snapshot on its way after a state change in their stream.
+        self._stream_pending: set[str] = set()
         self._metrics = metrics
         self.poll_interval = poll_interval
         self.server_list_refresh = server_list_refresh
@@ -202,14 +227,32 @@ class Monitor:
         return self._servers
 
     @property
+    def stream(self) -> StatsStream:
+        """Return the live stats source (`NoStream` when every server is polled)."""
+        return self._stream
+
+    @property
     def expected_cycle(self) -> float:
         """Return the seconds a cycle takes at the pace the request budget allows.
 
         The budget's capacity is the configured requests per minute, or the panel's own lower
         limit once its headers said so: 300 servers at 600/min take 30.5 s, not `poll_interval`.
+        Only polled servers count: a streamed one costs no request per cycle.
         """
         budget = self._api.budget
-        return max(self.poll_interval, len(self._servers) * budget.window / budget.capacity)
+        return max(self.poll_interval, self.polled_count() * budget.window / budget.capacity)
+
+    def polled_count(self) -> int:
+        """Return how many watched servers the next cycle asks the panel about."""
+        if not self._stream.enabled:
+            return len(self._servers)
+        if not self._stream.polls_fallback:
+            return 0
+        return sum(
+            1
+            for identifier in self._servers
+            if self._stream.state(identifier)[0] is not StreamState.STREAMING
+        )
 
     @property
     def stall_after(self) -> float:
@@ -251,14 +294,16 @@ class Monitor:
         """Start the poll loop (idempotent)."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="pterodisbot-monitor")
+        self._stream.start()
 
     async def stop(self) -> None:
-        """Stop the poll loop and wait for it to end."""
+        """Stop the poll loop and the stream, and wait for them to end."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._stream.close()
 
     def set_server_filter(self, identifiers: Collection[str]) -> None:
         """Watch only these servers (empty: all the key sees) from the next cycle on."""
@@ -283,6 +328,7 @@ class Monitor:
         self._list_refreshed_at = self._clock.monotonic()
         self._list_dirty = False
         self._metrics.retain(visible.keys())
+        self._stream.watch(visible.values())
         for identifier in removed:
             self._snapshots.pop(identifier, None)
             self._logged_status.pop(identifier, None)
@@ -416,6 +462,37 @@ class Monitor:
             if remaining > 0:
                 await self._clock.sleep(remaining)
 
+    def _stream_changed(self, identifier: str) -> None:
+        """Publish a snapshot at once when a server's state changes in its stream.
+
+        A stop seen as running -> stopping -> offline within a second is what tells a stop from
+        a crash; waiting for the next cycle could miss the stopping state.
+        """
+        server = self._servers.get(identifier)
+        if server is None or identifier in self._stream_pending or self._task is None:
+            return
+        self._stream_pending.add(identifier)
+        task = asyncio.create_task(self._poll_one(server), name=f"pterodisbot-stream-{identifier}")
+        task.add_done_callback(lambda _t: self._stream_pending.discard(identifier))
+
+    def _from_stream(self, server: Server, now: float) -> tuple[Resources | None, str | None]:
+        """Return the stream's fresh reading, or why the server is not streaming.
+
+        (None, None): ask the panel. (resources, None): the stream's reading. (None, reason):
+        the stream cannot serve it and the mode forbids polling (source = websocket).
+        """
+        if not self._stream.enabled:
+            return None, None
+        reading = self._stream.latest(server.identifier)
+        if reading is not None and now - reading.t <= STREAM_STALE_AFTER:
+            return reading.resources, None
+        if self._stream.polls_fallback:
+            return None, None
+        state, reason = self._stream.state(server.identifier)
+        if state is StreamState.CONNECTING or reason is None:
+            return None, "connecting to Wings"
+        return None, FALLBACK_TEXT.get(reason, "cannot stream")
+
     async def _poll_one(self, server: Server) -> ServerSnapshot | None:
         now = self._clock.time()
         panel_wide = False
@@ -423,9 +500,19 @@ class Monitor:
         error: str | None = None
         fault: ReadFault | None = None
         conflict: ConflictReason | None = None
+        streamed, not_streaming = self._from_stream(server, now)
         try:
-            resources = await self._api.get_resources(server.identifier)
-            self.panel_reachable = True
+            if streamed is not None:
+                resources = streamed
+            elif not_streaming is not None:
+                _state, reason = self._stream.state(server.identifier)
+                fault = _STREAM_FAULT.get(reason, ReadFault.BAD_ANSWER) if reason else None
+                if reason is FallbackReason.SUSPENDED:
+                    conflict = ConflictReason.SUSPENDED
+                error = not_streaming
+            else:
+                resources = await self._api.get_resources(server.identifier)
+                self.panel_reachable = True
         except PanelRateLimited as exc:
             # Keep showing what we had: being throttled says nothing about the server.
             log.debug(

@@ -147,6 +147,12 @@ class MonitoringSettings:
     graph_max_age: float
     servers: tuple[str, ...]
     smoothing: float = 60.0
+    source: str = "auto"
+
+    @property
+    def streams(self) -> bool:
+        """Return True when servers are watched over the Wings websocket (polling as fallback)."""
+        return self.source != "poll"
 
     def requests_per_minute(self, servers: int) -> float:
         """Return the panel requests a minute polling `servers` servers takes (list included)."""

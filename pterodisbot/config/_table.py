@@ -415,6 +415,20 @@ TABLE: Final = (
                 live=True,
             ),
             Key(
+                "source",
+                "auto",
+                p.choice(("auto", "websocket", "poll")),
+                "Where servers' numbers come from. auto = the Wings websocket each server's "
+                "page in the panel uses (stats about once a second, one token request per "
+                "server every ~10 min), falling back to polling for a server whose socket "
+                "cannot be used (the API key lacks websocket.connect, the node is down, Wings "
+                "refuses the Origin...) and back to the socket once it can be used again. "
+                "websocket = the socket only: a server that cannot stream is shown unknown "
+                "with the reason and never polled (the request budget is kept for tokens and "
+                "power actions). poll = only poll GET .../resources, one request per server "
+                "every poll_interval (the panel key needs no websocket.connect).",
+            ),
+            Key(
                 "server_list_refresh",
                 "300",
                 p.duration(10, 86400),

@@ -28,6 +28,14 @@ from pterodisbot.panel.models import (
     Server,
     WebsocketCredentials,
 )
+from pterodisbot.panel.stream import (
+    FallbackReason,
+    NoStream,
+    StatsStream,
+    StreamReading,
+    StreamState,
+    StreamStats,
+)
 
 __all__ = [
     "Account",
@@ -35,7 +43,9 @@ __all__ = [
     "Allocation",
     "AuthFailure",
     "ConflictReason",
+    "FallbackReason",
     "Limits",
+    "NoStream",
     "PanelAuthError",
     "PanelBadResponse",
     "PanelConflict",
@@ -51,6 +61,10 @@ __all__ = [
     "RequestStats",
     "Resources",
     "Server",
+    "StatsStream",
+    "StreamReading",
+    "StreamState",
+    "StreamStats",
     "UnavailableReason",
     "WebsocketCredentials",
 ]
