@@ -310,7 +310,10 @@ class SimulatedPanel:
         The activity log gets `server:power.<signal>` with that actor and `is_api` false.
         Raise ValueError (bad signal or user) or PowerRefused (409 state, node down).
         """
-        return self._state.power_as(self._state.server(server), signal, user)
+        found = self._state.server(server)
+        entry = self._state.power_as(found, signal, user)
+        self._wings.notify(found)
+        return entry
 
     def add_activity(
         self,
