@@ -28,8 +28,14 @@ A crash logs nothing, as on the real panel.
 `/_sim/stats` counts every client API request that arrived (`requests`, faulted ones included)
 and every power signal the panel acted on (`power`).
 
+Wings (`_panel_wings`): the websocket credentials point at `ws://<this host:port>/api/servers/
+<uuid>/ws`, served here as each node's Wings serves it (auth, status, stats once a second on the
+panel clock, token expiry, Origin check, limits); `POST /_sim/nodes/{node}/state {"down"}` and
+`POST /_sim/nodes/{node}/restart-wings` act on a node; `stats()["wings"]` counts sockets and frames.
+
 Run it: `python -m pterodisbot_sandbox.panel --port 8081 --servers 20`. The pieces: `_panel_state`
 (what every route shares), `_panel_client_api` (`/api/client/...`), `_panel_control` (`/_sim/`),
+`_panel_wings` (the Wings websocket),
 `_panel_fleet` (servers, nodes, power), `_panel_http` (error envelope, pages, bodies),
 `_panel_faults`, `_panel_ratelimit`; this module wires them and is the only one to import.
 """
@@ -70,9 +76,11 @@ from pterodisbot_sandbox._panel_state import (
     PanelState,
     PowerRefused,
 )
+from pterodisbot_sandbox._panel_wings import CLOSE_SUSPENDED, WingsHub
 
 __all__ = [
     "API_USER",
+    "CLOSE_SUSPENDED",
     "ActivityEntry",
     "FaultKind",
     "PowerRefused",
@@ -109,6 +117,12 @@ class SimulatedPanel:
         resources_cache_seconds: float = RESOURCES_CACHE_SECONDS,
         slow_seconds: float = 3.0,
         timeout_hold_seconds: float = 300.0,
+        websocket_token_seconds: float = 600.0,
+        wings_allowed_origins: Iterable[str] = (),
+        wings_max_sockets: int = 30,
+        wings_auth_seconds: float = 30.0,
+        wings_stats_seconds: float = 1.0,
+        wings_console_seconds: float = 5.0,
     ) -> None:
         if rate_limit < 1:
             raise ValueError("rate_limit must be at least 1 request per minute")
@@ -123,6 +137,12 @@ class SimulatedPanel:
             resources_cache_seconds=resources_cache_seconds,
             slow_seconds=slow_seconds,
             timeout_hold_seconds=timeout_hold_seconds,
+            websocket_token_seconds=websocket_token_seconds,
+            wings_allowed_origins=tuple(wings_allowed_origins),
+            wings_max_sockets=wings_max_sockets,
+            wings_auth_seconds=wings_auth_seconds,
+            wings_stats_seconds=wings_stats_seconds,
+            wings_console_seconds=wings_console_seconds,
         )
         key_labels = [(api_key, "client")]
         key_labels += [(k, f"client#{n}") for n, k in enumerate(client_keys, start=2)]
@@ -131,8 +151,9 @@ class SimulatedPanel:
         self._state = PanelState(
             build_servers(specs, clock=clock, seed=seed), clock=clock, options=options
         )
-        self._client_api = ClientApi(self._state, key_labels)
-        self._control = ControlApi(self._state)
+        self._wings = WingsHub(self._state)
+        self._client_api = ClientApi(self._state, key_labels, self._wings)
+        self._control = ControlApi(self._state, self._wings)
         self._listening: Listening | None = None
         self._url: str | None = None
         self.app = self._build_app()
@@ -212,6 +233,8 @@ class SimulatedPanel:
         self._state.shutdown = asyncio.Event()
         self._listening = await listen(self.app, host, port, shutdown_timeout=5.0)
         self._url = self._listening.url
+        self._state.panel_url = self._url
+        self._wings.start()
         log.info(
             "simulated panel listening on %s with %d servers", self._url, len(self._state.servers)
         )
@@ -220,6 +243,7 @@ class SimulatedPanel:
     async def stop(self) -> None:
         """Release held requests, close connections and stop listening."""
         self._state.shutdown.set()
+        await self._wings.stop()
         listening, self._listening = self._listening, None
         if listening is not None:
             await listening.close()
@@ -258,8 +282,32 @@ class SimulatedPanel:
         return self._state.faults()
 
     def stats(self) -> JSON:
-        """Return request counts per route, power signals per server and refusals."""
-        return self._state.stats()
+        """Return request counts per route, power signals per server, refusals and `wings`."""
+        return {**self._state.stats(), "wings": self._wings.stats()}
+
+    # ----------------------------------------------------------------- Wings
+
+    def open_sockets(self, server: str) -> int:
+        """Return how many Wings websockets are open to `server` (authenticated or not)."""
+        return self._wings.open_sockets(self._state.server(server))
+
+    def authenticated_sockets(self, server: str) -> int:
+        """Return how many authenticated Wings websockets `server` has."""
+        return self._wings.authenticated_sockets(self._state.server(server))
+
+    def set_node_down(self, node: str, down: bool = True) -> int:
+        """Mark every server on `node` down (or back up); cut their sockets; return how many."""
+        return self._control.set_node_down(node, down)
+
+    def restart_wings(self, node: str) -> int:
+        """Restart `node`'s Wings: cut its sockets, refuse tokens issued before now; return cut."""
+        return self._wings.restart_wings(self._control.node_name(node))
+
+    def set_suspended(self, server: str, suspended: bool = True) -> None:
+        """Suspend `server` (its sockets are cut, new ones closed with 4409) or unsuspend it."""
+        found = self._state.server(server)
+        found.status = "suspended" if suspended else None
+        self._wings.sync(found)
 
     def power_as(self, server: str, signal: str, user: str) -> ActivityEntry:
         """Apply a power signal as panel user `user` clicking in the panel's UI; log it.
@@ -267,7 +315,10 @@ class SimulatedPanel:
         The activity log gets `server:power.<signal>` with that actor and `is_api` false.
         Raise ValueError (bad signal or user) or PowerRefused (409 state, node down).
         """
-        return self._state.power_as(self._state.server(server), signal, user)
+        found = self._state.server(server)
+        entry = self._state.power_as(found, signal, user)
+        self._wings.notify(found)
+        return entry
 
     def add_activity(
         self,
@@ -302,11 +353,13 @@ class SimulatedPanel:
     def reset_stats(self) -> None:
         """Zero every counter in `stats()`."""
         self._state.reset_stats()
+        self._wings.reset_stats()
 
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._client_api.middleware])
         app.add_routes(self._client_api.routes())
         app.add_routes(self._control.routes())
+        app.add_routes(self._wings.routes())
         return app
 
 
@@ -325,6 +378,18 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate-limit", type=int, default=720, help="requests per minute per key")
     parser.add_argument("--latency-ms", type=float, default=0, help="added to every API answer")
     parser.add_argument("--seed", type=int, default=0, help="fleet seed (same seed, same fleet)")
+    parser.add_argument(
+        "--websocket-token-seconds",
+        type=float,
+        default=600.0,
+        help="lifetime of a Wings websocket token (default 600)",
+    )
+    parser.add_argument(
+        "--wings-allowed-origin",
+        action="append",
+        default=[],
+        help="an Origin Wings accepts besides the panel's URL (repeatable; * for any)",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level")
     return parser.parse_args(argv)
 
@@ -336,6 +401,8 @@ async def _serve(args: argparse.Namespace) -> None:
         rate_limit=args.rate_limit,
         latency_ms=args.latency_ms,
         seed=args.seed,
+        websocket_token_seconds=args.websocket_token_seconds,
+        wings_allowed_origins=args.wings_allowed_origin,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -349,6 +416,11 @@ async def _serve(args: argparse.Namespace) -> None:
     print(
         f"  {len(panel.servers)} servers, {args.rate_limit} requests/min per key; "
         f"control API: {url}/_sim/servers",
+        flush=True,
+    )
+    print(
+        f"  Wings websocket: ws://{url.split('://', 1)[1]}/api/servers/<uuid>/ws, "
+        f"tokens last {args.websocket_token_seconds:g} s; nodes: {url}/_sim/nodes",
         flush=True,
     )
     try:
