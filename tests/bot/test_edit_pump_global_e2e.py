@@ -51,14 +51,14 @@ async def test_300_embeds_in_100_channels_never_pass_discords_global_limit(
         channels = [c.id for c in sandbox.world.guilds[0].channels]
         posted: dict[int, discord.Message] = {}
 
-        def post(channel_id: int, slot: int):  # noqa: ANN202 - a job factory
+        def post(channel_id: int, slot: int):
             async def run() -> None:
                 messageable = bot.get_partial_messageable(channel_id)
                 posted[channel_id * 10 + slot] = await messageable.send(f"status {slot}")
 
             return run
 
-        def edit(key: int):  # noqa: ANN202 - a job factory
+        def edit(key: int):
             async def run() -> None:
                 await posted[key].edit(content=f"edited {key}")
 
