@@ -145,7 +145,7 @@ def build_fleet_embeds(
         attention = attention_of(snap, went_offline=snap.server.identifier in went, share=share)
         if attention is not None:
             listed[attention].append(snap)
-    normal = counts[ServerStatus.RUNNING]  # MUT
+    normal = counts[ServerStatus.RUNNING] - len(listed[Attention.OVERLOADED])
 
     summary = _summary_embed(snaps, counts, listed, now, interval)
     tail = f"{_ELLIPSIS} and {normal:,} running normally" if normal else ""
@@ -257,7 +257,7 @@ def _share_room(sections: Sequence[tuple[Attention, list[str]]], budget: int) ->
         discord_len(attention.value) + len(f"{_ELLIPSIS} and {len(lines):,} more") + 2
         for attention, lines in sections
     ]
-    room = 10**6  # MUT
+    room = budget - sum(reserve)
     taken: list[list[str]] = [[] for _ in sections]
     sizes = [0] * len(sections)
     # A section stops at its first line that does not fit: what it shows is always its top.
