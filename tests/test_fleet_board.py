@@ -1,4 +1,4 @@
-"""The fleet board's embeds: exact counts and sections for a known fleet, Discord's limits at 2,000."""
+"""The fleet board's embeds: exact counts for a known fleet, Discord's limits at 2,000 servers."""
 
 from __future__ import annotations
 
@@ -104,7 +104,8 @@ def test_the_board_counts_every_state_and_lists_what_needs_attention_first() -> 
         "**6 need attention:** 2 on 1 node down · 1 unreachable · 2 overloaded · "
         "1 went offline while running"
     )
-    assert summary.colour is not None and summary.colour.value == 0xED4245
+    assert summary.colour is not None
+    assert summary.colour.value == 0xED4245
     assert [e.title for e in embeds[1:]] == [a.value for a in Attention]
     assert embeds[1].description == "**node-2** — 2 servers: Lost1, Lost2"
     assert embeds[2].description == "**Gone** `gone0000` — panel not answering (timeout)"
@@ -121,7 +122,8 @@ def test_a_healthy_fleet_is_one_green_embed_with_the_tail() -> None:
     fleet += [snap(f"O{i}", ServerStatus.OFFLINE, identifier=f"{100 + i:08x}") for i in range(7)]
     embeds = build_fleet_embeds(fleet, T0)
     assert len(embeds) == 1
-    assert embeds[0].colour is not None and embeds[0].colour.value == 0x57F287
+    assert embeds[0].colour is not None
+    assert embeds[0].colour.value == 0x57F287
     assert embeds[0].description == (
         "Every server is running normally or stopped on purpose.\n… and 40 running normally"
     )
