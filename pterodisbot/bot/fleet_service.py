@@ -280,6 +280,10 @@ class FleetBoards:
     async def _run(self) -> None:
         while True:
             await self._dirty.wait()
+            # After a start, not before every server was read once: a board of the first few
+            # servers would stand for the whole fleet until the next edit.
+            while self._monitor.last_cycle_completed is None:
+                await self._clock.sleep(_RECHECK)
             # In steps of at most a second, so a changed `interval` applies to the wait under way.
             while (
                 self._last_edit is not None
