@@ -51,6 +51,14 @@ class FleetFileFailure(enum.Enum):
     NOT_BOARDS = "not a list of fleet boards"
 
 
+class FleetFileError(ValueError):
+    """The boards' file cannot be read (`.reason`)."""
+
+    def __init__(self, reason: FleetFileFailure) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class FleetBoard:
     """Where one board is: its guild, channel and message."""
@@ -102,7 +110,7 @@ class FleetBoardFile:
             return []
         try:
             return _decode(text)
-        except ValueError as exc:
+        except FleetFileError as exc:
             aside = aside_name(self.path, self._clock.time())
             try:
                 self.path.replace(aside)
@@ -141,9 +149,9 @@ def _decode(text: str) -> list[FleetBoard]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(FleetFileFailure.NOT_JSON.value) from exc
+        raise FleetFileError(FleetFileFailure.NOT_JSON) from exc
     if not isinstance(data, dict) or not isinstance(data.get("boards"), list):
-        raise ValueError(FleetFileFailure.NOT_BOARDS.value)
+        raise FleetFileError(FleetFileFailure.NOT_BOARDS)
     boards = []
     for item in data["boards"]:
         try:
@@ -151,7 +159,7 @@ def _decode(text: str) -> list[FleetBoard]:
                 FleetBoard(int(item["guild_id"]), int(item["channel_id"]), int(item["message_id"]))
             )
         except (TypeError, KeyError, ValueError) as exc:
-            raise ValueError(FleetFileFailure.NOT_BOARDS.value) from exc
+            raise FleetFileError(FleetFileFailure.NOT_BOARDS) from exc
     return boards
 
 
