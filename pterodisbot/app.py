@@ -14,6 +14,8 @@ from pterodisbot.bot.alerting import AlertService
 from pterodisbot.bot.audit import AUDIT_FILENAME, AuditFile, AuditLog
 from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.bot.edit_pump import EditPump
+from pterodisbot.bot.fleet_service import FILENAME as FLEET_FILENAME
+from pterodisbot.bot.fleet_service import FleetBoardFile, FleetBoards
 from pterodisbot.bot.locations import EmbedLocations
 from pterodisbot.bot.policy import Thresholds
 from pterodisbot.bot.services import BotServices
@@ -40,6 +42,7 @@ EXTENSIONS: tuple[str, ...] = (
     "pterodisbot.bot.cogs.power",
     "pterodisbot.bot.cogs.history",
     "pterodisbot.bot.cogs.alerts",
+    "pterodisbot.bot.cogs.fleet",
 )
 
 
@@ -116,6 +119,14 @@ def build_services(
         clock=clock,
         view_factory=views,
     )
+    # Fleet boards: where they are is kept beside the embed locations.
+    fleet = FleetBoards(
+        client=client,
+        monitor=monitor,
+        pump=pump,
+        file=FleetBoardFile(settings.discord.locations_file.with_name(FLEET_FILENAME), clock=clock),
+        clock=clock,
+    )
     # Power actions' audit trail: beside the embed locations file, bounded in size.
     audit = AuditLog(
         AuditFile(settings.discord.locations_file.with_name(AUDIT_FILENAME)),
@@ -132,6 +143,7 @@ def build_services(
         locations=locations,
         pump=pump,
         board=board,
+        fleet=fleet,
         clock=clock,
         audit=audit,
         history=history,

@@ -19,7 +19,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -481,10 +481,12 @@ class Demo:
         seed_embeds: Sequence[str] = ("mcmodded", "valheim1", "rustwipe"),
         chaos: bool = True,
         workdir: Path | None = None,
+        fleet_board: bool = True,
     ) -> None:
         self.port = port
         self.host = host
         self.seed_embeds = tuple(seed_embeds)
+        self.fleet_board = fleet_board
         self.chaos = chaos
         self.roles = DemoRoles()
         self.panel = SimulatedPanel(
@@ -556,6 +558,9 @@ class Demo:
         await self.web.start()
         self._bot_task = asyncio.create_task(bot.start(self.sandbox.bot_token), name="demo-bot")
         await self._wait_ready(bot)
+        if self.fleet_board:
+            # At the top of #status: the whole fleet at a glance, above the seeded embeds.
+            await self._command({"type": "command", "name": "fleet_board"}, "the fleet board")
         for identifier in self.seed_embeds:
             await self._post_status(identifier)
         self._seeded = True
@@ -635,22 +640,18 @@ class Demo:
         """Run /server_status as the owner in #status, as a visitor would."""
         if identifier not in self.panel.servers:
             return
+        spec = {"type": "command", "name": "server_status", "options": {"server": identifier}}
+        await self._command(spec, f"the status of {identifier}")
+
+    async def _command(self, spec: Mapping[str, object], what: str) -> None:
+        """Run a slash command as the owner in #status and wait for its answer."""
         assert self._session is not None
-        spec = {
-            "type": "command",
-            "name": "server_status",
-            "options": {"server": identifier},
-            "user_id": self.roles.owner,
-            "channel_id": "status",
-            "wait": 10,
-        }
+        body = {**spec, "user_id": self.roles.owner, "channel_id": "status", "wait": 10}
         async with self._session.post(
-            f"{self.sandbox.url}/_sandbox/interactions", json=spec
+            f"{self.sandbox.url}/_sandbox/interactions", json=body
         ) as response:
             if response.status >= 400:
-                log.warning(
-                    "demo: posting the status of %s failed: %s", identifier, response.status
-                )
+                log.warning("demo: posting %s failed: %s", what, response.status)
 
     # ----- the flaky server -----
 

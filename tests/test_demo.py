@@ -401,7 +401,12 @@ async def test_demo_info_answers_503_until_the_seeded_embeds_are_posted(
     assert info["ready"] is True
     assert info["discord_api"] == url
     titles = [m["embeds"][0]["title"] for m in status if m["embeds"]]
-    assert titles == ["Modded Minecraft (ATM9)", "Valheim Vikings", "Rust Monthly (flaky)"]
+    assert titles == [
+        "Fleet — 4 servers",
+        "Modded Minecraft (ATM9)",
+        "Valheim Vikings",
+        "Rust Monthly (flaky)",
+    ]
 
 
 @in_demo_loop

@@ -429,6 +429,8 @@ class AlertService:
     ) -> bool:
         role_ids = self._mentions(channel, batch)
         content = " ".join(f"<@&{role_id}>" for role_id in role_ids) or None
+        # A slot of the pump's global pace: a wave of alerts adds to hundreds of embed edits.
+        await self._pump.pacer.acquire()
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
                 message = await channel.send(
@@ -471,6 +473,7 @@ class AlertService:
         role_ids = self._mentions(channel, incidents)
         mentions = " ".join(f"<@&{role_id}>" for role_id in role_ids)
         text = truncate(f"{mentions} {repeat_text(incidents, now)}".strip(), CONTENT_LIMIT)
+        await self._pump.pacer.acquire()
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
                 await channel.send(

@@ -235,6 +235,10 @@ class PterodactylBot(CommandBot):
         services.board.attach()
         # Runs once the gateway is ready, beside the monitor: strays left by a crash.
         services.board.start_reconcile()
+        # Before the first snapshot: a restart goes on editing the boards posted before.
+        await services.fleet.load()
+        services.fleet.attach()
+        services.fleet.start()
         await super().setup_hook()
         # Before the first poll: the history store opens (or says in one line why not) and
         # refills every ring, so the live graphs are full at once rather than "Collecting data".
@@ -260,6 +264,8 @@ class PterodactylBot(CommandBot):
         await services.alerts.close()
         # No sample comes after the monitor: the last flush is complete (bounded: CLOSE_GRACE).
         await services.history.close()
+        # Before the pump: no fleet board edit is queued once the pump stops.
+        await services.fleet.close()
         await services.pump.close()
         await services.board.close()
         if services.audit is not None:
@@ -276,38 +282,40 @@ class PterodactylBot(CommandBot):
             # 0: migrated from the old file format, which did not record the guild.
             if loc.guild_id != 0 and loc.guild_id not in joined_now
         }
-        for guild_id in sorted(left):
-            await self.services.board.forget_deleted(
-                guild_id=guild_id, why=f"the bot is no longer in guild {guild_id}"
-            )
+        for guild_id in sorted(
+            left | {b.guild_id for b in self.services.fleet.boards} - joined_now
+        ):
+            why = f"the bot is no longer in guild {guild_id}"
+            await self.services.board.forget_deleted(guild_id=guild_id, why=why)
+            await self.services.fleet.forget_deleted(guild_id=guild_id, why=why)
         await super().on_ready()
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Forget a guild's commands and status embeds: Discord drops them when the bot leaves."""
         await super().on_guild_remove(guild)
-        await self.services.board.forget_deleted(
-            guild_id=guild.id, why=f"the bot left guild {guild.name} ({guild.id})"
-        )
+        why = f"the bot left guild {guild.name} ({guild.id})"
+        await self.services.board.forget_deleted(guild_id=guild.id, why=why)
+        await self.services.fleet.forget_deleted(guild_id=guild.id, why=why)
 
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        """Forget a status embed as soon as its message is deleted."""
-        await self.services.board.forget_deleted(
-            message_ids=frozenset({payload.message_id}),
-            why=f"message deleted in channel {payload.channel_id}",
-        )
+        """Forget a status embed or fleet board as soon as its message is deleted."""
+        ids = frozenset({payload.message_id})
+        why = f"message deleted in channel {payload.channel_id}"
+        await self.services.board.forget_deleted(message_ids=ids, why=why)
+        await self.services.fleet.forget_deleted(message_ids=ids, why=why)
 
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        """Forget the status embeds among messages deleted in bulk."""
-        await self.services.board.forget_deleted(
-            message_ids=frozenset(payload.message_ids),
-            why=f"{len(payload.message_ids)} messages deleted in channel {payload.channel_id}",
-        )
+        """Forget the status embeds and fleet boards among messages deleted in bulk."""
+        ids = frozenset(payload.message_ids)
+        why = f"{len(payload.message_ids)} messages deleted in channel {payload.channel_id}"
+        await self.services.board.forget_deleted(message_ids=ids, why=why)
+        await self.services.fleet.forget_deleted(message_ids=ids, why=why)
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
-        """Forget the status embeds of a deleted channel."""
-        await self.services.board.forget_deleted(
-            channel_id=channel.id, why=f"channel #{channel.name} ({channel.id}) deleted"
-        )
+        """Forget the status embeds and fleet boards of a deleted channel."""
+        why = f"channel #{channel.name} ({channel.id}) deleted"
+        await self.services.board.forget_deleted(channel_id=channel.id, why=why)
+        await self.services.fleet.forget_deleted(channel_id=channel.id, why=why)
 
     async def on_guild_channel_update(
         self, before: discord.abc.GuildChannel, after: discord.abc.GuildChannel

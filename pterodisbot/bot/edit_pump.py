@@ -1,4 +1,8 @@
-"""Pace message edits per channel under Discord's bucket, newest request winning."""
+"""Pace message edits per channel under Discord's bucket and all of them under its global limit.
+
+Per channel the newest request of a message wins; across channels one `GlobalPacer` keeps the
+sum under Discord's 50 requests per second per bot.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,51 @@ from pterodisbot.clock import Clock, SystemClock
 log = logging.getLogger(__name__)
 
 EditJob = Callable[[], Awaitable[None]]
+
+# Discord allows a bot 50 requests per second in all (its "global" limit, besides the buckets per
+# route). The pump takes 40 of them, and at most 5 at once: any one-second window then holds at
+# most 45 of its requests, which leaves room for posts, deletes and command syncs outside it.
+GLOBAL_RATE = 40.0
+GLOBAL_BURST = 5
+
+
+class GlobalPacer:
+    """A token bucket of `rate` requests per second, at most `burst` at once, on a `Clock`.
+
+    Each `acquire()` reserves the next free slot in arrival order and sleeps until it: in any
+    window of `w` seconds at most `burst + rate * w` acquisitions return. A caller cancelled
+    while waiting loses its slot (the pace only ever errs on the slow side).
+    """
+
+    def __init__(
+        self, *, rate: float = GLOBAL_RATE, burst: int = GLOBAL_BURST, clock: Clock | None = None
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock or SystemClock()
+        self._tokens = float(burst)
+        self._at = self._clock.monotonic()
+        self.waited = 0
+
+    def reserve(self) -> float:
+        """Take a slot now; return how many seconds to wait for it (0: go at once)."""
+        now = self._clock.monotonic()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        self._tokens -= 1.0
+        if self._tokens >= 0:
+            return 0.0
+        # In debt: this slot comes once the bucket has refilled what the earlier slots took.
+        return -self._tokens / self.rate
+
+    async def acquire(self) -> None:
+        """Wait for this caller's slot under the global rate."""
+        wait = self.reserve()
+        if wait > 0:
+            self.waited += 1
+            await self._clock.sleep(wait)
 
 
 @dataclass(slots=True)
@@ -39,12 +88,21 @@ class EditPump:
     Discord's message-edit bucket is per channel (5 per 5 s at the time of writing); with a
     pause of `interval` between edits, 50 embeds in one channel never exceed it. A message with
     an edit already waiting is not queued twice: the job is replaced and the newest data is sent
-    when its turn comes (jobs read the current state when they run).
+    when its turn comes (jobs read the current state when they run). Every job is one request
+    and takes a slot of `pacer`, shared by all channels (hundreds of channels due at once would
+    otherwise go past Discord's global limit); other senders may take slots of it too.
     """
 
-    def __init__(self, *, interval: float = 1.1, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        interval: float = 1.1,
+        clock: Clock | None = None,
+        pacer: GlobalPacer | None = None,
+    ) -> None:
         self.interval = interval
         self._clock = clock or SystemClock()
+        self.pacer = pacer or GlobalPacer(clock=self._clock)
         self._channels: dict[int, _ChannelQueue] = {}
         self.stats = PumpStats()
         self._closed = False
@@ -101,6 +159,10 @@ class EditPump:
             wait = queue.next_slot - self._clock.monotonic()
             if wait > 0:
                 await self._clock.sleep(wait)
+            if not queue.pending:
+                break
+            # The global slot before taking the job: an edit submitted meanwhile replaces it.
+            await self.pacer.acquire()
             if not queue.pending:
                 break
             message_id, job = queue.pending.popitem(last=False)

@@ -1,4 +1,4 @@
-"""What the cogs share: panel client, monitor, rings, graphs, status board and history store."""
+"""What the cogs share: panel client, monitor, rings, graphs, boards and history store."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import discord
 from pterodisbot.alerts import AlertControl, NoAlerts
 from pterodisbot.bot.audit import AuditLog
 from pterodisbot.bot.edit_pump import EditPump
+from pterodisbot.bot.fleet_service import FleetBoards
 from pterodisbot.bot.locations import EmbedLocations
 from pterodisbot.bot.status_board import StatusBoard
 from pterodisbot.clock import Clock
@@ -33,6 +34,8 @@ class BotServices:
     locations: EmbedLocations
     pump: EditPump
     board: StatusBoard
+    # The fleet boards (/fleet_board): one message per channel summarising every server.
+    fleet: FleetBoards
     clock: Clock
     # The audit trail of server controls; None leaves clicks unaudited (some unit tests).
     audit: AuditLog | None = None

@@ -211,6 +211,8 @@ class StatusBoard:
                 exc,
             )
             raise StatusNotRecorded(str(self._locations.path)) from exc
+        # A slot of the pump's global pace, shared with every edit.
+        await self._pump.pacer.acquire()
         try:
             if view is not None:
                 message = await channel.send(

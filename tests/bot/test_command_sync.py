@@ -26,6 +26,7 @@ from tests.processes import REPO
 ALL_COMMANDS = [
     "about",
     "alerts",
+    "fleet_board",
     "purge_embeds",
     "refresh_embeds",
     "reload_config",

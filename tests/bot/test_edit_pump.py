@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 
-from pterodisbot.bot.edit_pump import EditPump
+import pytest
+
+from pterodisbot.bot.edit_pump import EditPump, GlobalPacer
 from pterodisbot.clock import FakeClock
 from tests.fixtures.discord import poll_until
 
@@ -113,3 +115,67 @@ async def test_a_failing_edit_does_not_stop_the_channel() -> None:
     assert sent == [2]
     assert pump.stats.failed == 1
     await pump.close()
+
+
+def _most_in_one_second(times: list[float]) -> int:
+    """Return the most of `times` inside any window [t, t + 1 s)."""
+    ordered = sorted(times)
+    most = 0
+    start = 0
+    for end, t in enumerate(ordered):
+        while ordered[start] <= t - 1.0 + 1e-9:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+async def test_edits_due_at_once_in_many_channels_keep_under_the_global_rate() -> None:
+    # 300 embeds in 100 channels, all due now: per channel only 3 (well inside its bucket), in
+    # all 100 at the first instant without a global pace — twice Discord's 50 per second.
+    clock = FakeClock(autojump=0.001)
+    pump = EditPump(interval=1.1, clock=clock)
+    sent_at: list[float] = []
+
+    async def edit() -> None:
+        sent_at.append(clock.monotonic())
+
+    for channel in range(100):
+        for message in range(3):
+            pump.submit(channel, channel * 10 + message, edit)
+    await pump.drain()
+
+    assert len(sent_at) == 300
+    # 5 at once, then one every 1/40 s: 44 in [0 s, 1 s), never more in any later second.
+    assert _most_in_one_second(sent_at) == 44
+    assert max(sent_at) == pytest.approx((300 - 5) / 40)
+    await pump.close()
+
+
+async def test_a_lone_channel_is_not_slowed_by_the_global_pace() -> None:
+    clock = SleepWatchingClock()
+    pump = EditPump(interval=1.0, clock=clock)
+    sent: list[int] = []
+
+    async def edit() -> None:
+        sent.append(1)
+
+    pump.submit(1, 10, edit)
+    await poll_until(lambda: _sent(sent, 1), within=2, what="the edit of an idle pump")
+    # Sent without any wait on the fake clock: the global bucket starts full.
+    assert clock.waits == []
+    assert pump.pacer.waited == 0
+    await pump.close()
+
+
+async def _sent(sent: list[int], count: int) -> bool:
+    return len(sent) == count
+
+
+def test_the_global_pacer_reserves_slots_in_arrival_order() -> None:
+    clock = FakeClock()
+    pacer = GlobalPacer(rate=10.0, burst=2, clock=clock)
+    waits = [pacer.reserve() for _ in range(5)]
+    assert waits == pytest.approx([0.0, 0.0, 0.1, 0.2, 0.3])
+    clock.advance(1.0)
+    # A second later the debt (3 slots) is paid and 7 tokens came back, but at most 2 are kept.
+    assert [pacer.reserve() for _ in range(3)] == pytest.approx([0.0, 0.0, 0.1])

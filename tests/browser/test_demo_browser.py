@@ -41,7 +41,7 @@ CHROMIUM_FLAGS = [
 AMBER = 0xFEE75C
 GREEN = 0x57F287
 
-ADMIN_COMMANDS = {"purge_embeds", "refresh_embeds", "reload_config"}
+ADMIN_COMMANDS = {"fleet_board", "purge_embeds", "refresh_embeds", "reload_config"}
 
 # One demo serves every test here (it takes seconds to start); each test opens its own browser
 # and acts on its own servers.
