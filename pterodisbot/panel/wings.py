@@ -552,6 +552,18 @@ class WingsStreams:
                     "panel URL to the node's allowed origins, or set pterodactyl.url to the "
                     "URL Wings knows",
                 ) from None
+            if exc.status == 400:
+                # Wings refuses the upgrade (400) once a server has 30 authenticated sockets.
+                raise _Ended(
+                    FallbackReason.TOO_MANY_SOCKETS,
+                    "Wings refused the upgrade (400): too many open sockets to this server "
+                    "(other bots or panel tabs)",
+                ) from None
+            if exc.status == 404:
+                raise _Ended(
+                    FallbackReason.DAEMON_ERROR,
+                    "Wings does not know this server (404 on the upgrade)",
+                ) from None
             raise _Ended(
                 FallbackReason.NODE_DOWN, f"Wings answered the upgrade with HTTP {exc.status}"
             ) from None
