@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -100,43 +101,58 @@ def sim_resources(panel: SimulatedPanel, identifier: str) -> Resources:
     return Resources.from_api({"object": "stats", "attributes": panel.server(identifier).stats()})
 
 
+async def until(check: Callable[[], object], what: str, within: float = 15.0) -> None:
+    """Wait (real time) until `check()` is truthy; fail naming `what`."""
+
+    async def probe() -> object:
+        return check()
+
+    await poll_until(probe, within=within, what=what)
+
+
 async def until_state(
     rig: Rig, identifier: str, state: StreamState, reason: FallbackReason | None = None
 ) -> None:
-    await poll_until(
-        lambda: rig.streams.state(identifier) == (state, reason),
-        f"{identifier} {state} {reason}",
-        timeout=15.0,
+    await until(
+        lambda: rig.streams.state(identifier) == (state, reason), f"{identifier} {state} {reason}"
     )
 
 
 async def test_auth_then_status_and_stats_become_the_newest_reading(make_rig: MakeRig) -> None:
-    # A clock that stands still: what arrives is the answer to `auth` and `send stats` alone.
+    # A clock moved by hand: half a second lets the paced token requests through (one every
+    # 1/6 s), before Wings' first stats tick at 1 s.
     rig = await make_rig(autojump=None)
     await rig.watch_all()
+    for _ in range(5):
+        rig.clock.advance(0.1)
+        await asyncio.sleep(0.05)
     for identifier in (RUNNING, OFFLINE, FAR):
         await until_state(rig, identifier, StreamState.STREAMING)
-    await poll_until(lambda: rig.streams.latest(RUNNING) is not None, "a reading of RUNNING")
 
+    rig.clock.advance_to(1.0)
+    await until(
+        lambda: (r := rig.streams.latest(RUNNING)) is not None and r.t == rig.clock.time(),
+        "the stats frame of the first tick",
+    )
     reading = rig.streams.latest(RUNNING)
     assert reading is not None
     assert reading.resources == sim_resources(rig.panel, RUNNING)
     assert reading.resources.state is PowerState.RUNNING
-    assert reading.t == rig.clock.time()
     offline = rig.streams.latest(OFFLINE)
-    assert offline is not None and offline.resources == sim_resources(rig.panel, OFFLINE)
+    assert offline is not None
+    assert offline.resources == sim_resources(rig.panel, OFFLINE)
+    assert offline.resources.state is PowerState.OFFLINE
 
     # A second of Wings' work later: a new stats frame, the new figures.
-    before = reading.resources
     rig.clock.advance(1.0)
-    await poll_until(
+    await until(
         lambda: (r := rig.streams.latest(RUNNING)) is not None and r.t == rig.clock.time(),
         "the next stats frame",
     )
     after = rig.streams.latest(RUNNING)
     assert after is not None
     assert after.resources == sim_resources(rig.panel, RUNNING)
-    assert after.resources.uptime_ms == before.uptime_ms + 1000
+    assert after.resources.uptime_ms == reading.resources.uptime_ms + 1000
     assert rig.streams.stats().streaming == 3
     assert rig.wings()["sockets_authenticated"] == 3
     assert rig.panel.stats()["requests"].get("GET /api/client/servers/{server}/resources", 0) == 0
@@ -151,7 +167,7 @@ async def test_a_state_change_in_the_stream_calls_the_listener(make_rig: MakeRig
 
     rig.panel.power_as(RUNNING, "stop", "admin")
 
-    await poll_until(
+    await until(
         lambda: (
             (r := rig.streams.latest(RUNNING)) is not None
             and r.resources.state is PowerState.OFFLINE
@@ -162,35 +178,62 @@ async def test_a_state_change_in_the_stream_calls_the_listener(make_rig: MakeRig
     assert changed == [RUNNING, RUNNING]
 
 
-async def test_the_token_is_renewed_on_the_same_socket_with_no_gap(make_rig: MakeRig) -> None:
-    rig = await make_rig(fleet=FLEET[:1], websocket_token_seconds=60.0)
-    await rig.watch_all()
-    await until_state(rig, RUNNING, StreamState.STREAMING)
+async def sample_arrivals(
+    rig: Rig, identifier: str, seconds: float
+) -> tuple[list[float], set[StreamState]]:
+    """Sample the server's newest reading every 0.25 s of panel time; return arrivals, states."""
     arrivals: list[float] = []
     states: set[StreamState] = set()
 
     async def sample() -> None:
         while True:
-            reading = rig.streams.latest(RUNNING)
+            reading = rig.streams.latest(identifier)
             if reading is not None and (not arrivals or reading.t != arrivals[-1]):
                 arrivals.append(reading.t)
-            states.add(rig.streams.state(RUNNING)[0])
+            states.add(rig.streams.state(identifier)[0])
             await rig.clock.sleep(0.25)
 
     sampler = asyncio.create_task(sample())
     start = rig.clock.monotonic()
-    await poll_until(lambda: rig.clock.monotonic() - start >= 300.0, "5 minutes", timeout=60.0)
+    await until(lambda: rig.clock.monotonic() - start >= seconds, f"{seconds} s", within=90.0)
     sampler.cancel()
+    return arrivals, states
+
+
+async def test_the_token_is_renewed_before_expiry_on_the_same_socket(make_rig: MakeRig) -> None:
+    # A 20-minute token: renewed at 80-90 % of its life (960-1080 s), before Wings' own
+    # `token expiring` (sent at its first 30 s look with <= 60 s left: 1140 s).
+    rig = await make_rig(fleet=FLEET[:1], autojump=0.002, websocket_token_seconds=1200.0)
+    await rig.watch_all()
+    await until_state(rig, RUNNING, StreamState.STREAMING)
+
+    arrivals, states = await sample_arrivals(rig, RUNNING, 1130.0)
 
     wings = rig.wings()
     assert wings["sockets_opened"] == 1  # never reconnected
-    # One token to connect, then one every 48-54 s: 5 or 6 renewals in 300 s, each accepted.
-    assert wings["tokens_issued"] in (6, 7)
-    assert wings["auths_accepted"] == wings["tokens_issued"]
+    assert wings["tokens_issued"] == 2
+    assert wings["auths_accepted"] == 2
     assert states == {StreamState.STREAMING}
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
-    assert len(arrivals) >= 280
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert len(arrivals) >= 1100
     assert max(gaps) <= 2.0
+
+
+async def test_token_expiring_renews_at_once_on_the_same_socket(make_rig: MakeRig) -> None:
+    # A 60 s token: every 30 s look of Wings finds <= 60 s left and says `token expiring`.
+    rig = await make_rig(fleet=FLEET[:1], websocket_token_seconds=60.0)
+    await rig.watch_all()
+    await until_state(rig, RUNNING, StreamState.STREAMING)
+
+    arrivals, states = await sample_arrivals(rig, RUNNING, 100.0)
+
+    wings = rig.wings()
+    assert wings["sockets_opened"] == 1
+    # Connect at 0, renewals at the looks at 30, 60 and 90 s.
+    assert wings["tokens_issued"] == 4
+    assert wings["auths_accepted"] == 4
+    assert states == {StreamState.STREAMING}
+    assert max(b - a for a, b in itertools.pairwise(arrivals)) <= 2.0
 
 
 async def test_an_expired_token_reconnects(make_rig: MakeRig) -> None:
@@ -200,7 +243,7 @@ async def test_an_expired_token_reconnects(make_rig: MakeRig) -> None:
     # The panel cannot give a new token until the old one has run out.
     rig.panel.add_fault("5xx", seconds=62.0, servers=[RUNNING], status=500)
 
-    await poll_until(lambda: rig.wings()["sockets_opened"] == 2, "a second socket", timeout=30)
+    await until(lambda: rig.wings()["sockets_opened"] == 2, "a second socket", within=30)
     await until_state(rig, RUNNING, StreamState.STREAMING)
     assert rig.wings()["sockets_authenticated"] == 1
     assert rig.streams.latest(RUNNING) is not None
@@ -210,12 +253,12 @@ async def test_a_refused_origin_falls_back_saying_why_once(
     make_rig: MakeRig, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="pterodisbot.panel.wings")
-    rig = await make_rig(fleet=FLEET[:1], origin="https://elsewhere.example")
+    rig = await make_rig(fleet=FLEET[:1], origin="https://elsewhere.example", autojump=0.002)
     await rig.watch_all()
     await until_state(rig, RUNNING, StreamState.FALLBACK, FallbackReason.ORIGIN_REFUSED)
     # Tried again after 10-15 minutes: refused again, not said again.
     start = rig.clock.monotonic()
-    await poll_until(lambda: rig.clock.monotonic() - start > 1000, "1,000 s", timeout=30)
+    await until(lambda: rig.clock.monotonic() - start > 1000, "1,000 s", within=30)
 
     assert rig.streams.latest(RUNNING) is None
     assert rig.wings()["upgrades_refused"] == 2
@@ -257,7 +300,7 @@ async def test_servers_added_and_removed_while_streaming(make_rig: MakeRig) -> N
 
     rig.streams.watch([servers[OFFLINE]])
     await until_state(rig, OFFLINE, StreamState.STREAMING)
-    await poll_until(lambda: rig.panel.open_sockets(RUNNING) == 0, "RUNNING's socket closed")
+    await until(lambda: rig.panel.open_sockets(RUNNING) == 0, "RUNNING's socket closed")
     assert rig.streams.latest(RUNNING) is None
     assert rig.streams.stats().streaming == 1
     assert rig.panel.open_sockets(OFFLINE) == 1
@@ -284,9 +327,9 @@ async def test_a_key_without_websocket_connect_is_said_once_for_the_fleet(
     ]
     rig = await make_rig(fleet=fleet)
     await rig.watch_all()
-    await poll_until(lambda: rig.streams.stats().fallback == 12, "12 in fallback")
+    await until(lambda: rig.streams.stats().fallback == 12, "12 in fallback")
     start = rig.clock.monotonic()
-    await poll_until(lambda: rig.clock.monotonic() - start > 40, "a summary", timeout=30)
+    await until(lambda: rig.clock.monotonic() - start > 40, "a summary", within=30)
 
     stats = rig.streams.stats()
     assert stats.reasons == {FallbackReason.FORBIDDEN: 12}
@@ -308,7 +351,7 @@ async def test_too_many_sockets_to_a_server_is_a_reason(make_rig: MakeRig) -> No
     try:
         other.watch(await rig.api.list_servers())
         other.start()
-        await poll_until(
+        await until(
             lambda: other.state(RUNNING) == (StreamState.FALLBACK, FallbackReason.TOO_MANY_SOCKETS),
             "the second client refused",
         )
@@ -323,14 +366,14 @@ async def test_token_requests_are_paced_never_a_burst(make_rig: MakeRig) -> None
     rig = await make_rig(fleet=fleet, requests_per_minute=60, websocket_token_seconds=120.0)
     await rig.watch_all()
     start = rig.clock.monotonic()
-    await poll_until(lambda: rig.clock.monotonic() - start > 300, "5 minutes", timeout=60)
+    await until(lambda: rig.clock.monotonic() - start > 300, "5 minutes", within=60)
 
     arrivals = rig.panel.arrivals(TOKEN_ROUTE)
     # 40 connects and every 2-minute token renewed: more asked than the pace allows.
     assert len(arrivals) >= 140
     per_minute = [sum(1 for t in arrivals if a <= t < a + 60.0) for a in arrivals]
     assert max(per_minute) <= 30
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert min(gaps) >= 2.0 - 1e-6
 
 
@@ -342,7 +385,7 @@ async def test_no_token_reaches_the_log(
     await rig.watch_all()
     rig.panel.restart_wings("sgp-1")
     start = rig.clock.monotonic()
-    await poll_until(lambda: rig.clock.monotonic() - start > 130, "two renewals", timeout=30)
+    await until(lambda: rig.clock.monotonic() - start > 130, "two renewals", within=30)
 
     assert rig.wings()["tokens_issued"] >= 8
     # Every JWT starts with the base64 of '{"typ"' or '{"alg"': "eyJ".
