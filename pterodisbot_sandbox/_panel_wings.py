@@ -194,6 +194,8 @@ class WingsHub:
         self._boot: dict[str, float] = {}
         self._ticks = 0
         self._ticker: asyncio.Task[None] | None = None
+        # Immediate status announcements (power signals), cancelled on stop.
+        self._tasks: set[asyncio.Task[None]] = set()
         self.counters = WingsCounters()
 
     # ----------------------------------------------------------------- lifecycle
@@ -212,6 +214,8 @@ class WingsHub:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+        for task in list(self._tasks):
+            task.cancel()
         for sock in list(self._sockets):
             self._forget(sock)
             with contextlib.suppress(Exception):
@@ -278,6 +282,26 @@ class WingsHub:
         """Cut `server`'s sockets now if it became unreachable or suspended (else the next tick)."""
         if self._unreachable(server) or server.status == "suspended":
             self._drop_server(server)
+
+    def notify(self, server: SimServer) -> None:
+        """Send `status` to `server`'s sockets now if its state changed (a power signal...)."""
+        if not self._subscribers.get(server.identifier):
+            return
+        task = asyncio.get_running_loop().create_task(self._announce(server))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _announce(self, server: SimServer) -> None:
+        state = server.state
+        if self._last_state.get(server.identifier) == state:
+            return
+        self._last_state[server.identifier] = state
+        frames = [_frame("status", state)]
+        if state == "offline":
+            frames.append(self._stats_frame(server))
+        for sock in list(self._subscribers.get(server.identifier, ())):
+            for text in frames:
+                await self._send_event(sock, text)
 
     def open_sockets(self, server: SimServer) -> int:
         """Return how many sockets are open to `server` (authenticated or not)."""
@@ -469,6 +493,7 @@ class WingsHub:
             return
         try:
             self._state.power_as(sock.server, action, "websocket")
+            self.notify(sock.server)
         except (PowerRefused, ValueError):
             await self._send(
                 sock, _frame("daemon error", f"Error Event [{uuid_module.uuid4()}]: {_UNEXPECTED}")
@@ -566,12 +591,12 @@ class WingsHub:
                     line = _CONSOLE_LINES[(self._ticks + server.internal_id) % len(_CONSOLE_LINES)]
                     frames.append(_frame("console output", line))
             for sock in list(subscribers):
+                if sock.next_expiry_check <= now:
+                    await self._look_at_token(sock)
                 for text in frames:
                     await self._send_event(sock, text)
-                if sock.next_expiry_check <= now:
-                    await self._look_at_token(sock, now)
 
-    async def _look_at_token(self, sock: _Socket, now: float) -> None:
+    async def _look_at_token(self, sock: _Socket) -> None:
         sock.next_expiry_check += _EXPIRY_CHECK_SECONDS
         token = sock.token
         if token is None:
