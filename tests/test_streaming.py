@@ -226,37 +226,40 @@ async def test_servers_added_and_removed_while_streaming(make_watching: MakeWatc
     assert sorted(w.monitor.snapshots) == [RUNNING] or True
 
 
-async def test_build_services_streams_unless_source_is_poll(make_sim_panel: MakeSimPanel) -> None:
+@pytest.mark.parametrize(
+    ("source", "streams"), [("poll", False), ("auto", True), ("websocket", True)]
+)
+async def test_build_services_streams_unless_source_is_poll(
+    make_sim_panel: MakeSimPanel, source: str, streams: bool
+) -> None:
     clock = FakeClock(autojump=0.005)
     panel = await make_sim_panel(fleet=FLEET[:2], clock=clock)
-    for source, streams in (("poll", False), ("auto", True), ("websocket", True)):
-        settings = settings_from_sections(
-            {
-                "pterodactyl": {"url": panel.url},
-                "monitoring": {"source": source},
-                "history": {"url": "none"},
-            },
-            env={"PTERODACTYL_API_KEY": panel.api_key},
-            require_token=False,
-        )
-        client = discord.Client(intents=discord.Intents.none())
-        services = build_services(settings, client, clock)
-        monitor = services.monitor
-        panel.reset_stats()
-        monitor.start()
-        try:
-            await until(lambda: monitor.snapshots.keys() == {RUNNING, OFFLINE}, "both seen")
-            if streams:
-                assert isinstance(monitor.stream, WingsStreams)
-                assert monitor.stream.polls_fallback is (source == "auto")
-                await until(lambda: panel.authenticated_sockets(RUNNING) == 1, "a socket")
-            else:
-                assert isinstance(monitor.stream, NoStream)
-                start = clock.monotonic()
-                await until(lambda: clock.monotonic() - start > 30, "30 s")
-                assert panel.stats()["wings"]["sockets_opened"] == 0
-                assert panel.stats()["requests"].get(RESOURCES, 0) >= 6
-        finally:
-            await monitor.stop()
-            await services.api.close()
-        assert panel.open_sockets(RUNNING) == 0
+    settings = settings_from_sections(
+        {
+            "pterodactyl": {"url": panel.url},
+            "monitoring": {"source": source},
+            "history": {"url": "none"},
+        },
+        env={"PTERODACTYL_API_KEY": panel.api_key},
+        require_token=False,
+    )
+    client = discord.Client(intents=discord.Intents.none())
+    services = build_services(settings, client, clock)
+    monitor = services.monitor
+    monitor.start()
+    try:
+        await until(lambda: monitor.snapshots.keys() == {RUNNING, OFFLINE}, "both seen")
+        if streams:
+            assert isinstance(monitor.stream, WingsStreams)
+            assert monitor.stream.polls_fallback is (source == "auto")
+            await until(lambda: panel.authenticated_sockets(RUNNING) == 1, "a socket")
+        else:
+            assert isinstance(monitor.stream, NoStream)
+            start = clock.monotonic()
+            await until(lambda: clock.monotonic() - start > 30, "30 s")
+            assert panel.stats()["wings"]["sockets_opened"] == 0
+            assert panel.stats()["requests"].get(RESOURCES, 0) >= 6
+    finally:
+        await monitor.stop()
+        await services.api.close()
+    assert panel.open_sockets(RUNNING) == 0
