@@ -92,9 +92,11 @@ MakeWatching = Callable[..., Awaitable[Watching]]
 async def make_watching(make_sim_panel: MakeSimPanel) -> AsyncIterator[MakeWatching]:
     made: list[tuple[Monitor, PterodactylAPI]] = []
 
-    async def make(*, polls_fallback: bool = True, **panel_options: Any) -> Watching:
+    async def make(
+        *, polls_fallback: bool = True, fleet: list[SimServerSpec] = FLEET, **panel_options: Any
+    ) -> Watching:
         clock = FakeClock(autojump=0.005)
-        panel = await make_sim_panel(fleet=FLEET, clock=clock, **panel_options)
+        panel = await make_sim_panel(fleet=fleet, clock=clock, **panel_options)
         api = PterodactylAPI(panel.url, panel.api_key, clock=clock, max_retries=0, timeout=5.0)
         streams = WingsStreams(
             api, panel.url, polls_fallback=polls_fallback, clock=clock, rng=random.Random(3)
@@ -190,21 +192,24 @@ async def test_a_node_down_is_polled_meanwhile_and_streamed_again_when_back(
 
 
 async def test_a_stop_seen_in_the_stream_is_published_at_once(make_watching: MakeWatching) -> None:
-    w = await make_watching()
+    w = await make_watching(fleet=FLEET[:1])
     await w.all_streaming(RUNNING)
     await w.cycles(1)
-    cycles_before = len(w.cycles_done)
+    stop_at = w.clock.time()
 
     w.panel.power_as(RUNNING, "stop", "admin")
 
-    await until(
-        lambda: any(
-            s.server.identifier == RUNNING and s.status is ServerStatus.STOPPING for s in w.seen
-        ),
-        "a stopping snapshot",
-    )
-    # Between two cycles: the state change itself published it.
-    assert len(w.cycles_done) == cycles_before
+    def first(status: ServerStatus) -> float | None:
+        return next((s.t for s in w.seen if s.status is status and s.t >= stop_at), None)
+
+    await until(lambda: first(ServerStatus.OFFLINE) is not None, "an offline snapshot")
+    stopping, offline = first(ServerStatus.STOPPING), first(ServerStatus.OFFLINE)
+    # Each change published when Wings said it (stopping at once, offline after the 3 s stop),
+    # not at the next of the 10 s polls.
+    assert stopping is not None
+    assert stopping - stop_at < 1.0
+    assert offline is not None
+    assert 3.0 <= offline - stop_at < 4.0
 
 
 async def test_servers_added_and_removed_while_streaming(make_watching: MakeWatching) -> None:
