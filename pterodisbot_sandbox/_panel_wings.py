@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 
 WS_PATH = "/api/servers/{uuid}/ws"
 CLOSE_SUSPENDED = 4409
-CLOSE_BAD_REQUEST = 4400
 _ERR_NO_JWT = "jwt: no jwt present"
 _ERR_NO_CONNECT = "jwt: missing connect permission"
 _ERR_UUID_MISMATCH = "jwt: server uuid mismatch"

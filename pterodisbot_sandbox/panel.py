@@ -76,11 +76,10 @@ from pterodisbot_sandbox._panel_state import (
     PanelState,
     PowerRefused,
 )
-from pterodisbot_sandbox._panel_wings import CLOSE_BAD_REQUEST, CLOSE_SUSPENDED, WingsHub
+from pterodisbot_sandbox._panel_wings import CLOSE_SUSPENDED, WingsHub
 
 __all__ = [
     "API_USER",
-    "CLOSE_BAD_REQUEST",
     "CLOSE_SUSPENDED",
     "ActivityEntry",
     "FaultKind",

@@ -114,11 +114,12 @@ async def refused_upgrade(http: aiohttp.ClientSession, socket: str, *, origin: s
 
 
 async def closed(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
-    """Return the message that ends the socket (skipping frames still in flight)."""
-    while True:
-        message = await ws.receive(timeout=RECEIVE_TIMEOUT)
-        if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-            return message
+    """Return the message that ends the socket (skipping frames still in flight); fail if none."""
+    async with asyncio.timeout(RECEIVE_TIMEOUT):
+        while True:
+            message = await ws.receive()
+            if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                return message
 
 
 async def test_auth_gives_status_then_stats_every_second(
@@ -210,9 +211,10 @@ async def test_an_offline_server_gets_one_stats_at_auth_and_none_after(
     assert first["event"] == "stats"
     assert json.loads(first["args"][0])["state"] == "offline"
     await tick(clock, 3)
-    await ws.send_json({"event": "send stats"})
-    # Nothing came in between: the next frame is the answer to "send stats".
-    assert (await receive(ws))["event"] == "stats"
+    _, body = await credentials(http, panel, "aaaa0001")
+    await ws.send_json({"event": "auth", "args": [body["data"]["token"]]})
+    # Nothing came in between: the next frame is the answer to the re-auth.
+    assert await receive(ws) == {"event": "auth success"}
 
 
 async def test_console_output_flows_now_and_then(
@@ -441,7 +443,8 @@ async def test_a_wings_restart_cuts_sockets_and_refuses_tokens_issued_before_it(
 async def test_a_suspended_server_closes_with_4409_and_suspension_cuts_open_sockets(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:
-    panel = await make_sim_panel(fleet=[spec("A", "aaaa0001")])
+    # The clock stands still: no tick can cut the socket, only the suspension itself.
+    panel = await make_sim_panel(clock=FakeClock(), fleet=[spec("A", "aaaa0001")])
     ws = await open_authenticated(http, panel, "aaaa0001")
     _, body = await credentials(http, panel, "aaaa0001")
     async with http.post(
