@@ -394,3 +394,20 @@ async def test_no_token_reaches_the_log(
     # Every JWT starts with the base64 of '{"typ"' or '{"alg"': "eyJ".
     assert "eyJ" not in caplog.text
     assert any("token renewed" in r.getMessage() for r in caplog.records)
+
+
+async def test_close_ends_every_reading_and_start_streams_again(make_rig: MakeRig) -> None:
+    rig = await make_rig()
+    await rig.watch_all()
+    await until_state(rig, OFFLINE, StreamState.STREAMING)
+
+    await rig.streams.close()
+
+    # A closed socket vouches for nothing, an offline server's reading included.
+    assert rig.streams.latest(OFFLINE) is None
+    assert rig.streams.state(OFFLINE) == (StreamState.CONNECTING, None)
+    await until(lambda: rig.panel.open_sockets(OFFLINE) == 0, "OFFLINE's socket closed")
+
+    rig.streams.start()
+    await until_state(rig, OFFLINE, StreamState.STREAMING)
+    assert rig.panel.authenticated_sockets(OFFLINE) == 1
