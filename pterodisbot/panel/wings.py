@@ -120,6 +120,18 @@ _WANTED: Final = frozenset(
 )
 
 
+# Reasons the monitor's poll of the server reports in its own words: in auto mode the stream's
+# line about them is info, not a second warning.
+_POLL_SAYS_IT: Final = frozenset(
+    {
+        FallbackReason.NODE_DOWN,
+        FallbackReason.PANEL_DOWN,
+        FallbackReason.SUSPENDED,
+        FallbackReason.CONFLICT,
+    }
+)
+
+
 class WingsFrameError(ValueError):
     """A frame from Wings that cannot be read."""
 
@@ -785,7 +797,8 @@ class WingsStreams:
         watched.said = reason
         sharing = sum(1 for w in self._watched.values() if w.reason is reason)
         # The first few servers of a reason are named; beyond that the summary speaks for them.
-        level = logging.WARNING if sharing <= SUMMARY_AT else logging.DEBUG
+        # A reason the monitor's poll reports itself (node down, suspended...) is only info.
+        level = self._level(reason) if sharing <= SUMMARY_AT else logging.DEBUG
         log.log(
             level,
             "server %s cannot stream (%s): %s; %s",
@@ -794,6 +807,11 @@ class WingsStreams:
             detail.rstrip("."),
             self._fallback_action(),
         )
+
+    def _level(self, reason: FallbackReason) -> int:
+        if self._polls_fallback and reason in _POLL_SAYS_IT:
+            return logging.INFO
+        return logging.WARNING
 
     def _fallback_action(self) -> str:
         if self._polls_fallback:
@@ -820,7 +838,8 @@ class WingsStreams:
             said = self._summarised.get(reason, 0)
             if count > SUMMARY_AT and count >= 2 * said:
                 self._summarised[reason] = count
-                log.warning(
+                log.log(
+                    self._level(reason),
                     "%s servers cannot stream: %s; %s",
                     f"{count:,}",
                     FALLBACK_TEXT[reason],

@@ -274,8 +274,9 @@ async def test_a_refused_origin_falls_back_saying_why_once(
 
 
 async def test_a_node_down_falls_back_and_streams_again_when_it_returns(
-    make_rig: MakeRig,
+    make_rig: MakeRig, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="pterodisbot.panel.wings")
     rig = await make_rig()
     await rig.watch_all()
     await until_state(rig, FAR, StreamState.STREAMING)
@@ -291,6 +292,13 @@ async def test_a_node_down_falls_back_and_streams_again_when_it_returns(
     assert rig.clock.monotonic() - back <= 60.0
     assert rig.streams.latest(FAR) is not None
     assert rig.streams.stats().reasons == {}
+    # Said once, as info: the monitor's poll of FAR reports the node down in its own words.
+    said = [
+        (r.levelno, r.getMessage()) for r in caplog.records if "cannot stream" in r.getMessage()
+    ]
+    assert len(said) == 1
+    assert said[0][0] == logging.INFO
+    assert said[0][1].startswith(f"server {FAR} cannot stream (node down: the panel cannot reach")
 
 
 async def test_servers_added_and_removed_while_streaming(make_rig: MakeRig) -> None:
