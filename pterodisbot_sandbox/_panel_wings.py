@@ -195,6 +195,7 @@ class WingsHub:
         self._ticker: asyncio.Task[None] | None = None
         # Immediate status announcements (power signals), cancelled on stop.
         self._tasks: set[asyncio.Task[None]] = set()
+        self._socket_opened = asyncio.Event()
         self.counters = WingsCounters()
 
     # ----------------------------------------------------------------- lifecycle
@@ -371,6 +372,7 @@ class WingsHub:
             return ws
         sock = _Socket(next(self._socket_ids), server, ws, request, self._state.clock.monotonic())
         self._sockets.add(sock)
+        self._socket_opened.set()
         try:
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
@@ -553,6 +555,12 @@ class WingsHub:
         interval = self._state.options.wings_stats_seconds
         next_tick = clock.monotonic() + interval
         while True:
+            if not self._sockets:
+                # Nothing to do: wait without a sleeper on the panel clock, or a FakeClock
+                # with autojump would race ahead of tests that never open a socket.
+                self._socket_opened.clear()
+                await self._socket_opened.wait()
+                next_tick = clock.monotonic() + interval
             await clock.sleep(max(0.0, next_tick - clock.monotonic()))
             next_tick = max(next_tick + interval, clock.monotonic())
             try:

@@ -505,3 +505,17 @@ async def test_stats_counters_and_stop_close_every_socket(
     await panel.stop()
     message = await closed(ws)
     assert (message.type, message.data) == (aiohttp.WSMsgType.CLOSE, 1001)
+
+
+async def test_without_sockets_the_ticker_leaves_a_jumping_clock_alone(
+    make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
+) -> None:
+    clock = FakeClock(autojump=0.001)
+    panel = await make_sim_panel(clock=clock, fleet=[spec("A", "aaaa0001")])
+    await asyncio.sleep(0.05)
+    assert clock.monotonic() == 0.0
+    ws = await open_authenticated(http, panel, "aaaa0001")
+    await receive_event(ws, "status")
+    # With a socket open the ticker sleeps on the clock, which then jumps a second at a time.
+    assert (await receive_event(ws, "stats"))["event"] == "stats"
+    assert clock.monotonic() >= 1.0
