@@ -132,6 +132,12 @@ _POLL_SAYS_IT: Final = frozenset(
 )
 
 
+# A token renewal refused for these reasons ends the socket at once and falls back.
+_RENEWAL_ENDS: Final = frozenset(
+    {FallbackReason.FORBIDDEN, FallbackReason.SUSPENDED, FallbackReason.CONFLICT}
+)
+
+
 class WingsFrameError(ValueError):
     """A frame from Wings that cannot be read."""
 
@@ -304,6 +310,7 @@ class _Watched:
     """One server's stream (mutable, owned by `WingsStreams`)."""
 
     __slots__ = (
+        "ending",
         "expiring",
         "jwt_refusals",
         "parsed",
@@ -333,6 +340,8 @@ class _Watched:
         self.power_t = 0.0
         self.expiring = asyncio.Event()
         self.jwt_refusals = 0
+        # Why the token renewal closed the socket (suspended, installing, forbidden...).
+        self.ending: _Ended | None = None
 
     def forget_readings(self) -> None:
         self.raw = None
@@ -530,6 +539,8 @@ class WingsStreams:
                 ended = _Ended(None, "the socket closed")
             except _Ended as exc:
                 ended = exc
+            if watched.ending is not None:
+                ended, watched.ending = watched.ending, None
             streamed_for = self._clock.monotonic() - opened_at[0] if opened_at else 0.0
             if streamed_for >= STABLE_AFTER:
                 attempt = 0
@@ -747,6 +758,11 @@ class WingsStreams:
             try:
                 fresh = await self._credentials(watched)
             except _Ended as exc:
+                if exc.reason in _RENEWAL_ENDS:
+                    # The panel says this server cannot stream now: no use waiting for expiry.
+                    watched.ending = exc
+                    await ws.close()
+                    return
                 # The socket lives on until Wings says the token expired; try again soon.
                 failures += 1
                 log.debug("server %s: token renewal failed: %s", identifier, exc.detail)

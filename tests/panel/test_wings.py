@@ -386,6 +386,13 @@ async def test_token_requests_are_paced_never_a_burst(make_rig: MakeRig) -> None
     assert max(per_minute) <= 30
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert min(gaps) >= 2.0 - 1e-6
+    stats = rig.streams.stats()
+    now = rig.clock.monotonic()
+    last_minute = sum(1 for t in arrivals if t > now - 60.0)
+    # What the stream reports is what reached the panel (one may be on its way).
+    assert stats.token_calls - len(arrivals) in (0, 1)
+    assert stats.token_calls_per_minute - last_minute in (0, 1)
+    assert stats.token_calls_per_minute <= 30
 
 
 async def test_no_token_reaches_the_log(
@@ -419,3 +426,22 @@ async def test_close_ends_every_reading_and_start_streams_again(make_rig: MakeRi
     rig.streams.start()
     await until_state(rig, OFFLINE, StreamState.STREAMING)
     assert rig.panel.authenticated_sockets(OFFLINE) == 1
+
+
+async def test_a_server_that_starts_installing_falls_back_at_its_next_token(
+    make_rig: MakeRig,
+) -> None:
+    rig = await make_rig(fleet=FLEET[:1], websocket_token_seconds=60.0)
+    await rig.watch_all()
+    await until_state(rig, RUNNING, StreamState.STREAMING)
+
+    # A reinstall: Wings keeps the socket, the panel answers 409 for a new token.
+    rig.panel.server(RUNNING).status = "installing"
+    changed = rig.clock.monotonic()
+
+    await until_state(rig, RUNNING, StreamState.FALLBACK, FallbackReason.CONFLICT)
+    # At the renewal (Wings says `token expiring` at its 30 s look), not when the token has
+    # run out at 60 s.
+    assert rig.clock.monotonic() - changed < 45.0
+    await until(lambda: rig.panel.open_sockets(RUNNING) == 0, "the socket closed")
+    assert rig.streams.latest(RUNNING) is None
