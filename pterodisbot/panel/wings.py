@@ -570,6 +570,9 @@ class WingsStreams:
                     heartbeat=HEARTBEAT,
                     autoping=True,
                     max_msg_size=0,
+                    # Wings does not compress; inflating 2,000 small frames a second would cost
+                    # more than the bytes saved.
+                    compress=0,
                 )
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 403:
