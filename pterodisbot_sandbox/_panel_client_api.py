@@ -9,10 +9,7 @@ API client, a login redirect or an HTML page for a browser.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import hmac
-import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -32,7 +29,6 @@ from pterodisbot_sandbox._panel_http import (
     JSON,
     REASONS,
     ApiError,
-    b64,
     garbage,
     html_page,
     int_param,
@@ -44,6 +40,7 @@ from pterodisbot_sandbox._panel_http import (
     wants_json,
 )
 from pterodisbot_sandbox._panel_state import PanelState
+from pterodisbot_sandbox._panel_wings import WingsHub
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +49,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CLIENT_API = "/api/client"
 _PER_PAGE_DEFAULT = 50
 _PER_PAGE_MAX = 100
-_WEBSOCKET_TOKEN_SECONDS = 600
 _UNEXPECTED = "An unexpected error was encountered while processing this request, please try again."
 _NOT_FOUND = "The requested resource could not be found on the server."
 _APPLICATION_KEY_DETAIL = (
@@ -72,8 +68,11 @@ _PERMISSION_FOR_SIGNAL: Mapping[str, str] = MappingProxyType(
 class ClientApi:
     """The panel's client API routes, the middleware in front of them and the login page."""
 
-    def __init__(self, state: PanelState, key_labels: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, state: PanelState, key_labels: Sequence[tuple[str, str]], wings: WingsHub
+    ) -> None:
         self._state = state
+        self._wings = wings
         # Keys map to labels so nothing else (limiter, logs) ever holds a key.
         self._key_labels = list(key_labels)
 
@@ -341,8 +340,8 @@ class ClientApi:
         return web.json_response(
             {
                 "data": {
-                    "token": self._websocket_token(request, server),
-                    "socket": f"wss://{server.node.fqdn}:8080/api/servers/{server.uuid}/ws",
+                    "token": self._wings.issue_token(request, server),
+                    "socket": self._wings.socket_url(request, server),
                 }
             }
         )
@@ -384,28 +383,6 @@ class ClientApi:
             page=page,
         )
         return web.json_response(body)
-
-    def _websocket_token(self, request: web.Request, server: SimServer) -> str:
-        now = int(self._state.clock.time())
-        header = {"typ": "JWT", "alg": "HS256"}
-        claims = {
-            "iss": origin(request),
-            "aud": [f"https://{server.node.fqdn}:8080"],
-            "jti": hashlib.sha256(f"{server.uuid}:{now}".encode()).hexdigest()[:32],
-            "iat": now,
-            "nbf": now - 300,
-            "exp": now + _WEBSOCKET_TOKEN_SECONDS,
-            "server_uuid": server.uuid,
-            "permissions": list(server.spec.permissions),
-            "user_uuid": "00000000-0000-4000-8000-000000000001",
-            "user_id": 1,
-            "unique_id": f"sim{next(self._state.request_ids)}",
-        }
-        signing_input = b64(json.dumps(header)) + "." + b64(json.dumps(claims))
-        # A per-panel secret that is not the API key: tokens must never leak the key.
-        secret = hashlib.sha256(f"simulated-wings:{self._state.options.seed}".encode()).digest()
-        signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-        return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
 
     def _server_for(self, request: web.Request, *, check_state: bool = True) -> SimServer:
         server = self._state.find(request.match_info["server"])

@@ -16,6 +16,7 @@ from pterodisbot_sandbox._panel_faults import FAULT_KINDS, FIVE_XX_CYCLE
 from pterodisbot_sandbox._panel_fleet import POWER_STATES, SERVER_STATUSES, SimServer
 from pterodisbot_sandbox._panel_http import is_number, sim_body, sim_error
 from pterodisbot_sandbox._panel_state import PanelState, PowerRefused
+from pterodisbot_sandbox._panel_wings import WingsHub
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,9 @@ log = logging.getLogger(__name__)
 class ControlApi:
     """The `/_sim/` routes, over the same state as the client API."""
 
-    def __init__(self, state: PanelState) -> None:
+    def __init__(self, state: PanelState, wings: WingsHub) -> None:
         self._state = state
+        self._wings = wings
 
     def routes(self) -> list[web.RouteDef]:
         """Return the control API's routes."""
@@ -37,6 +39,9 @@ class ControlApi:
             web.post("/_sim/servers/{server}/power", self._power_as),
             web.get("/_sim/servers/{server}/activity", self._activity),
             web.post("/_sim/servers/{server}/activity", self._add_activity),
+            web.get("/_sim/nodes", self._nodes),
+            web.post("/_sim/nodes/{node}/state", self._set_node_state),
+            web.post("/_sim/nodes/{node}/restart-wings", self._restart_wings),
             web.get("/_sim/faults", self._faults),
             web.post("/_sim/faults", self._add_fault),
             web.delete("/_sim/faults", self._clear_faults),
@@ -103,6 +108,8 @@ class ControlApi:
             if state is None:
                 raise sim_error(422, "power must be offline, starting, running or stopping")
             server.set_power_state(state)
+        # A suspension or a node going down cuts the server's Wings sockets at once.
+        self._wings.sync(server)
         return web.json_response(server.sim_view())
 
     async def _power_as(self, request: web.Request) -> web.Response:
@@ -193,8 +200,69 @@ class ControlApi:
         return web.Response(status=204)
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return web.json_response(self._state.stats())
+        return web.json_response({**self._state.stats(), "wings": self._wings.stats()})
 
     async def _reset_stats(self, request: web.Request) -> web.Response:
         self._state.reset_stats()
+        self._wings.reset_stats()
         return web.Response(status=204)
+
+    # ----------------------------------------------------------------- nodes (Wings)
+
+    def node_name(self, ref: str) -> str:
+        """Return the name of the node called (or with the fqdn) `ref`; raise KeyError if none."""
+        for server in self._state.servers.values():
+            if ref in (server.node.name, server.node.fqdn):
+                return server.node.name
+        raise KeyError(ref)
+
+    def set_node_down(self, ref: str, down: bool) -> int:
+        """Mark every server on the node down (or up), cut their sockets; return how many."""
+        name = self.node_name(ref)
+        servers = [s for s in self._state.servers.values() if s.node.name == name]
+        for server in servers:
+            server.node_down = down
+            self._wings.sync(server)
+        log.info("node %s is %s (%d servers)", name, "down" if down else "up", len(servers))
+        return len(servers)
+
+    def _node_or_404(self, request: web.Request) -> str:
+        try:
+            return self.node_name(request.match_info["node"])
+        except KeyError:
+            raise sim_error(404, f"no node {request.match_info['node']!r}") from None
+
+    async def _nodes(self, request: web.Request) -> web.Response:
+        by_node: dict[str, list[SimServer]] = {}
+        for server in self._state.servers.values():
+            by_node.setdefault(server.node.name, []).append(server)
+        wings = self._wings
+        nodes = [
+            {
+                "name": name,
+                "fqdn": servers[0].node.fqdn,
+                "servers": len(servers),
+                "servers_down": sum(s.node_down for s in servers),
+                "sockets_open": sum(wings.open_sockets(s) for s in servers),
+                "sockets_authenticated": sum(wings.authenticated_sockets(s) for s in servers),
+                "wings_booted_at": wings.boot_time(servers[0].node),
+            }
+            for name, servers in by_node.items()
+        ]
+        return web.json_response({"nodes": nodes})
+
+    async def _set_node_state(self, request: web.Request) -> web.Response:
+        name = self._node_or_404(request)
+        body = await sim_body(request)
+        down = body.get("down")
+        if not isinstance(down, bool):
+            raise sim_error(422, "down must be true or false")
+        count = self.set_node_down(name, down)
+        return web.json_response({"node": name, "down": down, "servers": count})
+
+    async def _restart_wings(self, request: web.Request) -> web.Response:
+        name = self._node_or_404(request)
+        cut = self._wings.restart_wings(name)
+        return web.json_response(
+            {"node": name, "sockets_cut": cut, "wings_booted_at": self._wings.boot_time_of(name)}
+        )

@@ -692,6 +692,10 @@ class SimServer:
             "uptime": uptime,
         }
 
+    def memory_limit_bytes(self) -> int:
+        """Return the memory limit in bytes (what Wings reports as `memory_limit_bytes`)."""
+        return self._memory_limit_bytes()
+
     def _memory_limit_bytes(self) -> int:
         memory = self.spec.limits.memory
         return memory * MIB if memory > 0 else _UNLIMITED_MEMORY_BYTES

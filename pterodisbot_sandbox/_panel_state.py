@@ -37,6 +37,14 @@ class PanelOptions:
     resources_cache_seconds: float = RESOURCES_CACHE_SECONDS
     slow_seconds: float = 3.0
     timeout_hold_seconds: float = 300.0
+    # Wings: how long a websocket token lives, the origins allowed besides the panel's own URL,
+    # authenticated sockets per server, seconds to authenticate, the stats and console cadence.
+    websocket_token_seconds: float = 600.0
+    wings_allowed_origins: tuple[str, ...] = ()
+    wings_max_sockets: int = 30
+    wings_auth_seconds: float = 30.0
+    wings_stats_seconds: float = 1.0
+    wings_console_seconds: float = 5.0
 
 
 class PanelState:
@@ -66,6 +74,8 @@ class PanelState:
         # Not a counter: `reset_stats()` keeps it, as a panel keeps its activity.
         self.activity = ActivityLog()
         self.shutdown = asyncio.Event()
+        # The panel's own URL once it listens: the Origin Wings always accepts.
+        self.panel_url = ""
 
     # ----------------------------------------------------------------- servers
 

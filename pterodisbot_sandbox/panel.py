@@ -70,9 +70,12 @@ from pterodisbot_sandbox._panel_state import (
     PanelState,
     PowerRefused,
 )
+from pterodisbot_sandbox._panel_wings import CLOSE_BAD_REQUEST, CLOSE_SUSPENDED, WingsHub
 
 __all__ = [
     "API_USER",
+    "CLOSE_BAD_REQUEST",
+    "CLOSE_SUSPENDED",
     "ActivityEntry",
     "FaultKind",
     "PowerRefused",
@@ -109,6 +112,12 @@ class SimulatedPanel:
         resources_cache_seconds: float = RESOURCES_CACHE_SECONDS,
         slow_seconds: float = 3.0,
         timeout_hold_seconds: float = 300.0,
+        websocket_token_seconds: float = 600.0,
+        wings_allowed_origins: Iterable[str] = (),
+        wings_max_sockets: int = 30,
+        wings_auth_seconds: float = 30.0,
+        wings_stats_seconds: float = 1.0,
+        wings_console_seconds: float = 5.0,
     ) -> None:
         if rate_limit < 1:
             raise ValueError("rate_limit must be at least 1 request per minute")
@@ -123,6 +132,12 @@ class SimulatedPanel:
             resources_cache_seconds=resources_cache_seconds,
             slow_seconds=slow_seconds,
             timeout_hold_seconds=timeout_hold_seconds,
+            websocket_token_seconds=websocket_token_seconds,
+            wings_allowed_origins=tuple(wings_allowed_origins),
+            wings_max_sockets=wings_max_sockets,
+            wings_auth_seconds=wings_auth_seconds,
+            wings_stats_seconds=wings_stats_seconds,
+            wings_console_seconds=wings_console_seconds,
         )
         key_labels = [(api_key, "client")]
         key_labels += [(k, f"client#{n}") for n, k in enumerate(client_keys, start=2)]
@@ -131,8 +146,9 @@ class SimulatedPanel:
         self._state = PanelState(
             build_servers(specs, clock=clock, seed=seed), clock=clock, options=options
         )
-        self._client_api = ClientApi(self._state, key_labels)
-        self._control = ControlApi(self._state)
+        self._wings = WingsHub(self._state)
+        self._client_api = ClientApi(self._state, key_labels, self._wings)
+        self._control = ControlApi(self._state, self._wings)
         self._listening: Listening | None = None
         self._url: str | None = None
         self.app = self._build_app()
@@ -212,6 +228,8 @@ class SimulatedPanel:
         self._state.shutdown = asyncio.Event()
         self._listening = await listen(self.app, host, port, shutdown_timeout=5.0)
         self._url = self._listening.url
+        self._state.panel_url = self._url
+        self._wings.start()
         log.info(
             "simulated panel listening on %s with %d servers", self._url, len(self._state.servers)
         )
@@ -220,6 +238,7 @@ class SimulatedPanel:
     async def stop(self) -> None:
         """Release held requests, close connections and stop listening."""
         self._state.shutdown.set()
+        await self._wings.stop()
         listening, self._listening = self._listening, None
         if listening is not None:
             await listening.close()
@@ -258,8 +277,32 @@ class SimulatedPanel:
         return self._state.faults()
 
     def stats(self) -> JSON:
-        """Return request counts per route, power signals per server and refusals."""
-        return self._state.stats()
+        """Return request counts per route, power signals per server, refusals and `wings`."""
+        return {**self._state.stats(), "wings": self._wings.stats()}
+
+    # ----------------------------------------------------------------- Wings
+
+    def open_sockets(self, server: str) -> int:
+        """Return how many Wings websockets are open to `server` (authenticated or not)."""
+        return self._wings.open_sockets(self._state.server(server))
+
+    def authenticated_sockets(self, server: str) -> int:
+        """Return how many authenticated Wings websockets `server` has."""
+        return self._wings.authenticated_sockets(self._state.server(server))
+
+    def set_node_down(self, node: str, down: bool = True) -> int:
+        """Mark every server on `node` down (or back up); cut their sockets; return how many."""
+        return self._control.set_node_down(node, down)
+
+    def restart_wings(self, node: str) -> int:
+        """Restart `node`'s Wings: cut its sockets, refuse tokens issued before now; return cut."""
+        return self._wings.restart_wings(self._control.node_name(node))
+
+    def set_suspended(self, server: str, suspended: bool = True) -> None:
+        """Suspend `server` (its sockets are cut, new ones closed with 4409) or unsuspend it."""
+        found = self._state.server(server)
+        found.status = "suspended" if suspended else None
+        self._wings.sync(found)
 
     def power_as(self, server: str, signal: str, user: str) -> ActivityEntry:
         """Apply a power signal as panel user `user` clicking in the panel's UI; log it.
@@ -302,11 +345,13 @@ class SimulatedPanel:
     def reset_stats(self) -> None:
         """Zero every counter in `stats()`."""
         self._state.reset_stats()
+        self._wings.reset_stats()
 
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._client_api.middleware])
         app.add_routes(self._client_api.routes())
         app.add_routes(self._control.routes())
+        app.add_routes(self._wings.routes())
         return app
 
 
