@@ -24,6 +24,7 @@ from pterodisbot.config import HistorySettings, Settings
 from pterodisbot.graphs import GraphRenderer
 from pterodisbot.monitor import Monitor
 from pterodisbot.panel.client import PterodactylAPI
+from pterodisbot.panel.wings import WingsStreams
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
 from pterodisbot.store import History, HistoryRecorder, NoHistory, open_store
 from pterodisbot.web.discord_traffic import DiscordTraffic
@@ -82,6 +83,17 @@ def build_services(
     monitoring = settings.monitoring
     api = PterodactylAPI.from_settings(settings.pterodactyl, clock=clock, session=panel_session)
     metrics = ServerMetricsManager(capacity=monitoring.history_size)
+    # Wings' websocket first (source auto/websocket); the monitor closes it on stop.
+    stream = (
+        WingsStreams(
+            api,
+            settings.pterodactyl.url,
+            polls_fallback=monitoring.source == "auto",
+            clock=clock,
+        )
+        if monitoring.streams
+        else None
+    )
     monitor = Monitor(
         api,
         metrics,
@@ -90,6 +102,7 @@ def build_services(
         server_filter=monitoring.servers,
         smoothing=monitoring.smoothing,
         clock=clock,
+        stream=stream,
     )
     history = build_history(settings.history, monitor, clock)
     # Registered first: a sample is queued for the store before anything renders it.

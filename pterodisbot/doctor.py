@@ -26,7 +26,13 @@ from typing import TextIO
 import aiohttp
 
 from pterodisbot.clock import Clock
-from pterodisbot.config import TOKEN_ENV, DiscordSettings, HistorySettings, Settings
+from pterodisbot.config import (
+    TOKEN_BUDGET_SHARE,
+    TOKEN_ENV,
+    DiscordSettings,
+    HistorySettings,
+    Settings,
+)
 from pterodisbot.discord_account import (
     BotAccount,
     DiscordCheckError,
@@ -363,13 +369,24 @@ def _budget_line(api: PterodactylAPI, settings: Settings, watched: int) -> str:
         if budget < configured
         else ""
     )
+    stream_line = ""
+    if monitoring.streams:
+        # Streaming costs token requests, paced within half the budget; polling is the fallback.
+        tokens = monitoring.token_requests_per_minute(watched)
+        share = budget * TOKEN_BUDGET_SHARE
+        mark = OK if tokens <= share else NOTE
+        stream_line = (
+            f"  {mark} streaming {watched} server(s) over Wings needs about {tokens:.0f} token "
+            f"requests/min, {'within' if tokens <= share else 'above'} the {share:.0f}/min "
+            "(half the budget) kept for them; a server that cannot stream is polled:\n"
+        )
     if needed <= budget:
-        return (
+        return stream_line + (
             f"  {OK} polling {watched} server(s) every {monitoring.poll_interval:g} s needs about "
             f"{needed:.0f} requests/min, within the budget of {budget}/min{limit_note}"
         )
     slowest = math.ceil(watched * 60 / max(1.0, budget - 60 / monitoring.server_list_refresh))
-    return (
+    return stream_line + (
         f"  {NOTE} polling {watched} server(s) every {monitoring.poll_interval:g} s needs about "
         f"{needed:.0f} requests/min, more than the budget of {budget}/min{limit_note}: "
         f"polls will fall behind; set [monitoring] poll_interval to {slowest} s or more"

@@ -469,11 +469,42 @@ def test_a_budget_too_small_for_the_listed_servers_warns() -> None:
         {
             **MINIMAL_SECTIONS,
             "pterodactyl": {"url": "https://p.example.com", "requests_per_minute": "60"},
-            "monitoring": {"servers": servers, "poll_interval": "10"},
+            "monitoring": {"servers": servers, "poll_interval": "10", "source": "poll"},
         },
         env=SECRETS,
     )
     assert any("needs about 120 requests/min" in warning for warning in settings.warnings)
+
+
+def test_streaming_counts_token_requests_not_polls_in_the_budget_warning() -> None:
+    servers = ",".join(f"{i:08x}" for i in range(2000))
+    settings = settings_from_sections(
+        {
+            **MINIMAL_SECTIONS,
+            "pterodactyl": {"url": "https://p.example.com", "requests_per_minute": "400"},
+            "monitoring": {"servers": servers, "poll_interval": "10"},
+        },
+        env=SECRETS,
+    )
+    # 2,000 × 60 / 510 s + the list every 300 s = 235.5 a minute, above half of 400.
+    assert [w for w in settings.warnings if "requests/min" in w] == [
+        "streaming 2000 server(s) needs about 235 token requests/min, above the 200/min (half "
+        "of pterodactyl.requests_per_minute = 400) kept for them: tokens will be renewed late "
+        "and sockets reopened; raise the budget"
+    ]
+
+
+def test_streaming_a_fleet_polling_could_not_keep_up_with_gives_no_budget_warning() -> None:
+    servers = ",".join(f"{i:08x}" for i in range(20))
+    settings = settings_from_sections(
+        {
+            **MINIMAL_SECTIONS,
+            "pterodactyl": {"url": "https://p.example.com", "requests_per_minute": "60"},
+            "monitoring": {"servers": servers, "poll_interval": "10", "source": "auto"},
+        },
+        env=SECRETS,
+    )
+    assert [w for w in settings.warnings if "requests/min" in w] == []
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ from pterodisbot.config._settings import (
     CONFIG_PATH_ENV,
     DEFAULT_CONFIG_PATH,
     ENV_PREFIX,
+    TOKEN_BUDGET_SHARE,
     TOKEN_ENV,
     URL_ENV,
     URL_PASSWORD,
@@ -505,7 +506,19 @@ def _check_monitoring(ctx: _Context, settings: MonitoringSettings, rpm: int) -> 
             f"monitoring.forced_refresh = {settings.forced_refresh:g} s is shorter than "
             f"poll_interval = {settings.poll_interval:g} s: embeds cannot refresh faster than polls"
         )
-    if settings.servers:
+    if settings.servers and settings.streams:
+        # Streamed servers cost a token request every ~8.5 min, paced within a share of the
+        # budget; polling is only the fallback.
+        tokens = settings.token_requests_per_minute(len(settings.servers))
+        share = rpm * TOKEN_BUDGET_SHARE
+        if tokens > share:
+            ctx.warnings.append(
+                f"streaming {len(settings.servers)} server(s) needs about {tokens:.0f} token "
+                f"requests/min, above the {share:.0f}/min (half of "
+                f"pterodactyl.requests_per_minute = {rpm}) kept for them: tokens will be "
+                "renewed late and sockets reopened; raise the budget"
+            )
+    elif settings.servers:
         needed = settings.requests_per_minute(len(settings.servers))
         if needed > rpm:
             ctx.warnings.append(

@@ -133,6 +133,13 @@ class DiscordSettings:
     edit_interval: float
 
 
+# Seconds between two token requests of a streamed server: Wings' tokens live 10 min and
+# `pterodisbot.panel.wings` renews them at 80-90 % of that (510 s on average).
+TOKEN_RENEWED_EVERY: Final = 510.0
+# The share of the key's budget the stream's token requests may use (`panel.wings.TOKEN_SHARE`).
+TOKEN_BUDGET_SHARE: Final = 0.5
+
+
 @dataclass(frozen=True, slots=True)
 class MonitoringSettings:
     """`[monitoring]`: how often to poll, how much history to keep, what counts as a change."""
@@ -157,6 +164,10 @@ class MonitoringSettings:
     def requests_per_minute(self, servers: int) -> float:
         """Return the panel requests a minute polling `servers` servers takes (list included)."""
         return servers * 60 / self.poll_interval + 60 / self.server_list_refresh
+
+    def token_requests_per_minute(self, servers: int) -> float:
+        """Return the token requests a minute streaming `servers` servers takes (list included)."""
+        return servers * 60 / TOKEN_RENEWED_EVERY + 60 / self.server_list_refresh
 
 
 @dataclass(frozen=True, slots=True)

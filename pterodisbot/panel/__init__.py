@@ -36,6 +36,7 @@ from pterodisbot.panel.stream import (
     StreamState,
     StreamStats,
 )
+from pterodisbot.panel.wings import WingsStreams
 
 __all__ = [
     "Account",
@@ -67,4 +68,5 @@ __all__ = [
     "StreamStats",
     "UnavailableReason",
     "WebsocketCredentials",
+    "WingsStreams",
 ]
