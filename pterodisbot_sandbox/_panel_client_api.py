@@ -300,6 +300,7 @@ class ClientApi:
         self._reach_daemon(server)
         server.power(signal_value)
         self._state.count_power(server.identifier, signal_value)
+        self._wings.notify(server)
         # Logged once Wings took the signal, as the panel's PowerController does.
         self._state.activity.record(
             server.identifier,

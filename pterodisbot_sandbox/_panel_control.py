@@ -64,6 +64,7 @@ class ControlApi:
     async def _crash(self, request: web.Request) -> web.Response:
         server = self._server_or_404(request)
         crashed = server.crash()
+        self._wings.notify(server)
         if crashed:
             log.info("server %s (%s) crashed on request", server.identifier, server.name)
         return web.json_response({"crashed": crashed, **server.sim_view()})
@@ -78,6 +79,7 @@ class ControlApi:
         if not isinstance(auto_restart, bool):
             raise sim_error(422, "auto_restart must be true or false")
         server.crashloop(float(seconds), auto_restart=auto_restart)
+        self._wings.notify(server)
         log.info("server %s (%s) crash-loops for %s s", server.identifier, server.name, seconds)
         return web.json_response({"crashloop_seconds": seconds, **server.sim_view()})
 
@@ -110,6 +112,7 @@ class ControlApi:
             server.set_power_state(state)
         # A suspension or a node going down cuts the server's Wings sockets at once.
         self._wings.sync(server)
+        self._wings.notify(server)
         return web.json_response(server.sim_view())
 
     async def _power_as(self, request: web.Request) -> web.Response:
@@ -120,6 +123,7 @@ class ControlApi:
             raise sim_error(422, "signal and user must be strings")
         try:
             entry = self._state.power_as(server, signal, user)
+            self._wings.notify(server)
         except PowerRefused as error:
             raise sim_error(409, str(error)) from None
         except ValueError as error:

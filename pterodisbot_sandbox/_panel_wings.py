@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 
 WS_PATH = "/api/servers/{uuid}/ws"
 CLOSE_SUSPENDED = 4409
-CLOSE_BAD_REQUEST = 4400
 _ERR_NO_JWT = "jwt: no jwt present"
 _ERR_NO_CONNECT = "jwt: missing connect permission"
 _ERR_UUID_MISMATCH = "jwt: server uuid mismatch"
@@ -194,6 +193,9 @@ class WingsHub:
         self._boot: dict[str, float] = {}
         self._ticks = 0
         self._ticker: asyncio.Task[None] | None = None
+        # Immediate status announcements (power signals), cancelled on stop.
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._socket_opened = asyncio.Event()
         self.counters = WingsCounters()
 
     # ----------------------------------------------------------------- lifecycle
@@ -212,6 +214,8 @@ class WingsHub:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+        for task in list(self._tasks):
+            task.cancel()
         for sock in list(self._sockets):
             self._forget(sock)
             with contextlib.suppress(Exception):
@@ -278,6 +282,26 @@ class WingsHub:
         """Cut `server`'s sockets now if it became unreachable or suspended (else the next tick)."""
         if self._unreachable(server) or server.status == "suspended":
             self._drop_server(server)
+
+    def notify(self, server: SimServer) -> None:
+        """Send `status` to `server`'s sockets now if its state changed (a power signal...)."""
+        if not self._subscribers.get(server.identifier):
+            return
+        task = asyncio.get_running_loop().create_task(self._announce(server))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _announce(self, server: SimServer) -> None:
+        state = server.state
+        if self._last_state.get(server.identifier) == state:
+            return
+        self._last_state[server.identifier] = state
+        frames = [_frame("status", state)]
+        if state == "offline":
+            frames.append(self._stats_frame(server))
+        for sock in list(self._subscribers.get(server.identifier, ())):
+            for text in frames:
+                await self._send_event(sock, text)
 
     def open_sockets(self, server: SimServer) -> int:
         """Return how many sockets are open to `server` (authenticated or not)."""
@@ -348,6 +372,7 @@ class WingsHub:
             return ws
         sock = _Socket(next(self._socket_ids), server, ws, request, self._state.clock.monotonic())
         self._sockets.add(sock)
+        self._socket_opened.set()
         try:
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
@@ -469,6 +494,7 @@ class WingsHub:
             return
         try:
             self._state.power_as(sock.server, action, "websocket")
+            self.notify(sock.server)
         except (PowerRefused, ValueError):
             await self._send(
                 sock, _frame("daemon error", f"Error Event [{uuid_module.uuid4()}]: {_UNEXPECTED}")
@@ -529,6 +555,12 @@ class WingsHub:
         interval = self._state.options.wings_stats_seconds
         next_tick = clock.monotonic() + interval
         while True:
+            if not self._sockets:
+                # Nothing to do: wait without a sleeper on the panel clock, or a FakeClock
+                # with autojump would race ahead of tests that never open a socket.
+                self._socket_opened.clear()
+                await self._socket_opened.wait()
+                next_tick = clock.monotonic() + interval
             await clock.sleep(max(0.0, next_tick - clock.monotonic()))
             next_tick = max(next_tick + interval, clock.monotonic())
             try:
@@ -566,12 +598,12 @@ class WingsHub:
                     line = _CONSOLE_LINES[(self._ticks + server.internal_id) % len(_CONSOLE_LINES)]
                     frames.append(_frame("console output", line))
             for sock in list(subscribers):
+                if sock.next_expiry_check <= now:
+                    await self._look_at_token(sock)
                 for text in frames:
                     await self._send_event(sock, text)
-                if sock.next_expiry_check <= now:
-                    await self._look_at_token(sock, now)
 
-    async def _look_at_token(self, sock: _Socket, now: float) -> None:
+    async def _look_at_token(self, sock: _Socket) -> None:
         sock.next_expiry_check += _EXPIRY_CHECK_SECONDS
         token = sock.token
         if token is None:

@@ -28,8 +28,14 @@ A crash logs nothing, as on the real panel.
 `/_sim/stats` counts every client API request that arrived (`requests`, faulted ones included)
 and every power signal the panel acted on (`power`).
 
+Wings (`_panel_wings`): the websocket credentials point at `ws://<this host:port>/api/servers/
+<uuid>/ws`, served here as each node's Wings serves it (auth, status, stats once a second on the
+panel clock, token expiry, Origin check, limits); `POST /_sim/nodes/{node}/state {"down"}` and
+`POST /_sim/nodes/{node}/restart-wings` act on a node; `stats()["wings"]` counts sockets and frames.
+
 Run it: `python -m pterodisbot_sandbox.panel --port 8081 --servers 20`. The pieces: `_panel_state`
 (what every route shares), `_panel_client_api` (`/api/client/...`), `_panel_control` (`/_sim/`),
+`_panel_wings` (the Wings websocket),
 `_panel_fleet` (servers, nodes, power), `_panel_http` (error envelope, pages, bodies),
 `_panel_faults`, `_panel_ratelimit`; this module wires them and is the only one to import.
 """
@@ -70,11 +76,10 @@ from pterodisbot_sandbox._panel_state import (
     PanelState,
     PowerRefused,
 )
-from pterodisbot_sandbox._panel_wings import CLOSE_BAD_REQUEST, CLOSE_SUSPENDED, WingsHub
+from pterodisbot_sandbox._panel_wings import CLOSE_SUSPENDED, WingsHub
 
 __all__ = [
     "API_USER",
-    "CLOSE_BAD_REQUEST",
     "CLOSE_SUSPENDED",
     "ActivityEntry",
     "FaultKind",
@@ -310,7 +315,10 @@ class SimulatedPanel:
         The activity log gets `server:power.<signal>` with that actor and `is_api` false.
         Raise ValueError (bad signal or user) or PowerRefused (409 state, node down).
         """
-        return self._state.power_as(self._state.server(server), signal, user)
+        found = self._state.server(server)
+        entry = self._state.power_as(found, signal, user)
+        self._wings.notify(found)
+        return entry
 
     def add_activity(
         self,
@@ -370,6 +378,18 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate-limit", type=int, default=720, help="requests per minute per key")
     parser.add_argument("--latency-ms", type=float, default=0, help="added to every API answer")
     parser.add_argument("--seed", type=int, default=0, help="fleet seed (same seed, same fleet)")
+    parser.add_argument(
+        "--websocket-token-seconds",
+        type=float,
+        default=600.0,
+        help="lifetime of a Wings websocket token (default 600)",
+    )
+    parser.add_argument(
+        "--wings-allowed-origin",
+        action="append",
+        default=[],
+        help="an Origin Wings accepts besides the panel's URL (repeatable; * for any)",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level")
     return parser.parse_args(argv)
 
@@ -381,6 +401,8 @@ async def _serve(args: argparse.Namespace) -> None:
         rate_limit=args.rate_limit,
         latency_ms=args.latency_ms,
         seed=args.seed,
+        websocket_token_seconds=args.websocket_token_seconds,
+        wings_allowed_origins=args.wings_allowed_origin,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -394,6 +416,11 @@ async def _serve(args: argparse.Namespace) -> None:
     print(
         f"  {len(panel.servers)} servers, {args.rate_limit} requests/min per key; "
         f"control API: {url}/_sim/servers",
+        flush=True,
+    )
+    print(
+        f"  Wings websocket: ws://{url.split('://', 1)[1]}/api/servers/<uuid>/ws, "
+        f"tokens last {args.websocket_token_seconds:g} s; nodes: {url}/_sim/nodes",
         flush=True,
     )
     try:
