@@ -256,6 +256,28 @@ async def test_doctor_warns_when_the_budget_cannot_keep_up_with_the_poll(
     assert panel.stats()["rate_limited"] == 0
 
 
+async def test_doctor_counts_token_requests_when_servers_stream(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    panel = await make_sim_panel(api_key=KEY, fleet=FLEET)
+    streaming = settings_for(panel, sections={"pterodactyl": {"requests_per_minute": "7"}})
+    polling = settings_for(
+        panel,
+        sections={"pterodactyl": {"requests_per_minute": "7"}, "monitoring": {"source": "poll"}},
+    )
+
+    _code, streamed = await doctor(streaming)
+    _code, polled = await doctor(polling)
+
+    # 5 servers: 5 × 60 / 510 s + the list every 300 s ≈ 0.8 token requests a minute.
+    assert (
+        "✓ streaming 5 server(s) over Wings needs about 1 token requests/min, within the 4/min "
+        "(half the budget) kept for them; a server that cannot stream is polled:" in streamed
+    )
+    assert "streaming" not in polled
+    assert "needs about 30 requests/min, more than the budget of 7/min" in polled
+
+
 # ------------------------------------------------------------------ Discord
 
 

@@ -352,7 +352,6 @@ class WingsStreams:
         self._listener: Callable[[str], None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._started = False
-        self._closed = False
         self._housekeeper: asyncio.Task[None] | None = None
         self._token_calls = 0
         self._token_times: deque[float] = deque()
@@ -393,12 +392,12 @@ class WingsStreams:
                 known.server = server
                 continue
             added = self._watched[identifier] = _Watched(server)
-            if self._started and not self._closed:
+            if self._started:
                 self._spawn(added)
 
     def start(self) -> None:
-        """Start streaming the watched servers (idempotent)."""
-        if self._started or self._closed:
+        """Start streaming the watched servers (idempotent; again after `close()`)."""
+        if self._started:
             return
         self._started = True
         # Its own pool: thousands of long-lived sockets must not wait for the panel client's
@@ -413,7 +412,7 @@ class WingsStreams:
 
     async def close(self) -> None:
         """Close every socket and stop every task (idempotent)."""
-        self._closed = True
+        self._started = False
         tasks = [w.task for w in self._watched.values() if w.task is not None]
         if self._housekeeper is not None:
             tasks.append(self._housekeeper)
@@ -423,7 +422,12 @@ class WingsStreams:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for watched in self._watched.values():
+            # Nothing vouches for a reading once its socket is closed: the monitor polls.
             watched.task = None
+            watched.state = StreamState.CONNECTING
+            watched.reason = None
+            watched.said = None
+            watched.forget_readings()
         self._housekeeper = None
         if self._session is not None:
             await self._session.close()
@@ -551,6 +555,18 @@ class WingsStreams:
                     f"Wings refused the upgrade with Origin {self._origin} (403): add the "
                     "panel URL to the node's allowed origins, or set pterodactyl.url to the "
                     "URL Wings knows",
+                ) from None
+            if exc.status == 400:
+                # Wings refuses the upgrade (400) once a server has 30 authenticated sockets.
+                raise _Ended(
+                    FallbackReason.TOO_MANY_SOCKETS,
+                    "Wings refused the upgrade (400): too many open sockets to this server "
+                    "(other bots or panel tabs)",
+                ) from None
+            if exc.status == 404:
+                raise _Ended(
+                    FallbackReason.DAEMON_ERROR,
+                    "Wings does not know this server (404 on the upgrade)",
                 ) from None
             raise _Ended(
                 FallbackReason.NODE_DOWN, f"Wings answered the upgrade with HTTP {exc.status}"
@@ -775,7 +791,7 @@ class WingsStreams:
             "server %s cannot stream (%s): %s; %s",
             watched.server.identifier,
             FALLBACK_TEXT[reason],
-            detail,
+            detail.rstrip("."),
             self._fallback_action(),
         )
 
