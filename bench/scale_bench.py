@@ -173,6 +173,8 @@ async def _run(panel_url: str, source: str, plan: Plan) -> dict[str, Any]:
             start = loop.time()
             before = await _sim_stats(sim, panel_url)
             cpu_start = time.process_time()
+            token_calls_start = stream.stats().token_calls
+            calls_start = services.api.stats.snapshot()
             span = plan.minutes * 60.0
             scrapes: list[tuple[float, float, int]] = []
             scraping = asyncio.create_task(
@@ -231,7 +233,18 @@ async def _run(panel_url: str, source: str, plan: Plan) -> dict[str, Any]:
                     routes_matching(requests_after, TOKEN_ROUTE),
                     elapsed,
                 ),
+                "stream_token_per_minute": (stream_stats.token_calls - token_calls_start)
+                * 60.0
+                / elapsed,
                 "rate_limited": after["rate_limited"] - before["rate_limited"],
+                "wings": after.get("wings"),
+                # The bot's own count of its panel calls, by route and outcome.
+                "api_calls": {
+                    f"{route} {outcome}": n - calls_start.get((route, outcome), 0)
+                    for (route, outcome), n in sorted(services.api.stats.snapshot().items())
+                    if n - calls_start.get((route, outcome), 0)
+                },
+                "api_retries": services.api.stats.retries,
                 "routes": {
                     route: n - requests_before.get(route, 0)
                     for route, n in sorted(requests_after.items())
@@ -442,7 +455,11 @@ def report(plan: Plan, results: dict[str, dict[str, Any] | str]) -> list[str]:
         f"panel requests/min (<{PANEL_RATE_LIMIT})",
         lambda f: _fmt(f["requests_per_minute"], 0),
     )
-    row("token requests/min", lambda f: _fmt(f["token_per_minute"], 0))
+    row("token requests/min (panel's count)", lambda f: _fmt(f["token_per_minute"], 0))
+    row(
+        "token calls/min (stream's count)",
+        lambda f: _fmt(f["stream_token_per_minute"], 0) if f["stream_wired"] else "—",
+    )
     row("429s from the panel", lambda f: str(f["rate_limited"]))
     row("expected poll cycle (s)", lambda f: _fmt(f["expected_cycle"], 0))
     row("sample age max/p99 s, warm-up end", lambda f: _ages_cell(f["warm_ages"]))
@@ -510,6 +527,7 @@ def plan_from(
     parser.add_argument("--warmup-cap", type=float, default=None, help="seconds (480)")
     parser.add_argument("--scrape-every", type=float, default=None, help="seconds (30)")
     parser.add_argument("--sources", default=None, help="comma-separated: poll,auto")
+    parser.add_argument("--json", default=None, help="also write every figure to this file")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--panel", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -540,6 +558,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         began = time.perf_counter()
         results[source] = run_source(source, plan)
         print(f"({source}: {time.perf_counter() - began:.0f} s)", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
     command = " ".join(["python -m bench.scale_bench", *_plan_args(plan)])
     for line in report(plan, results):
         print(line, flush=True)
