@@ -219,7 +219,12 @@ async def test_a_crash_loop_is_one_message_counting_then_green_with_the_duration
 
 async def test_the_panel_down_two_minutes_is_one_alert_then_its_recovery(run: Run) -> None:
     # No retries: each failed poll is one request, which keeps the simulated outage quick to run.
-    await run.start(fleet(20), clear_after="20", more={"pterodactyl": {"max_retries": "0"}})
+    # Polled: a panel that is down is seen by the polls (streams from Wings would go on).
+    await run.start(
+        fleet(20),
+        clear_after="20",
+        more={"pterodactyl": {"max_retries": "0"}, "monitoring": {"source": "poll"}},
+    )
     await run.wait(2 * POLL)
 
     await run.sim("POST", "/faults", json={"kind": "down", "seconds": 120})

@@ -205,11 +205,12 @@ async def test_a_stop_seen_in_the_stream_is_published_at_once(make_watching: Mak
     await until(lambda: first(ServerStatus.OFFLINE) is not None, "an offline snapshot")
     stopping, offline = first(ServerStatus.STOPPING), first(ServerStatus.OFFLINE)
     # Each change published when Wings said it (stopping at once, offline after the 3 s stop),
-    # not at the next of the 10 s polls.
+    # not at the next of the 10 s polls. The margin: under load the fake clock may reach Wings'
+    # next tick (1 s) while a frame is on its way.
     assert stopping is not None
-    assert stopping - stop_at < 1.0
+    assert stopping - stop_at < 2.5
     assert offline is not None
-    assert 3.0 <= offline - stop_at < 4.0
+    assert 3.0 <= offline - stop_at < 5.0
 
 
 async def test_servers_added_and_removed_while_streaming(make_watching: MakeWatching) -> None:

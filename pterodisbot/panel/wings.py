@@ -120,6 +120,24 @@ _WANTED: Final = frozenset(
 )
 
 
+# Reasons the monitor's poll of the server reports in its own words: in auto mode the stream's
+# line about them is info, not a second warning.
+_POLL_SAYS_IT: Final = frozenset(
+    {
+        FallbackReason.NODE_DOWN,
+        FallbackReason.PANEL_DOWN,
+        FallbackReason.SUSPENDED,
+        FallbackReason.CONFLICT,
+    }
+)
+
+
+# A token renewal refused for these reasons ends the socket at once and falls back.
+_RENEWAL_ENDS: Final = frozenset(
+    {FallbackReason.FORBIDDEN, FallbackReason.SUSPENDED, FallbackReason.CONFLICT}
+)
+
+
 class WingsFrameError(ValueError):
     """A frame from Wings that cannot be read."""
 
@@ -292,6 +310,7 @@ class _Watched:
     """One server's stream (mutable, owned by `WingsStreams`)."""
 
     __slots__ = (
+        "ending",
         "expiring",
         "jwt_refusals",
         "parsed",
@@ -321,6 +340,8 @@ class _Watched:
         self.power_t = 0.0
         self.expiring = asyncio.Event()
         self.jwt_refusals = 0
+        # Why the token renewal closed the socket (suspended, installing, forbidden...).
+        self.ending: _Ended | None = None
 
     def forget_readings(self) -> None:
         self.raw = None
@@ -518,6 +539,8 @@ class WingsStreams:
                 ended = _Ended(None, "the socket closed")
             except _Ended as exc:
                 ended = exc
+            if watched.ending is not None:
+                ended, watched.ending = watched.ending, None
             streamed_for = self._clock.monotonic() - opened_at[0] if opened_at else 0.0
             if streamed_for >= STABLE_AFTER:
                 attempt = 0
@@ -547,6 +570,9 @@ class WingsStreams:
                     heartbeat=HEARTBEAT,
                     autoping=True,
                     max_msg_size=0,
+                    # Wings does not compress; inflating 2,000 small frames a second would cost
+                    # more than the bytes saved.
+                    compress=0,
                 )
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 403:
@@ -735,6 +761,11 @@ class WingsStreams:
             try:
                 fresh = await self._credentials(watched)
             except _Ended as exc:
+                if exc.reason in _RENEWAL_ENDS:
+                    # The panel says this server cannot stream now: no use waiting for expiry.
+                    watched.ending = exc
+                    await ws.close()
+                    return
                 # The socket lives on until Wings says the token expired; try again soon.
                 failures += 1
                 log.debug("server %s: token renewal failed: %s", identifier, exc.detail)
@@ -785,7 +816,8 @@ class WingsStreams:
         watched.said = reason
         sharing = sum(1 for w in self._watched.values() if w.reason is reason)
         # The first few servers of a reason are named; beyond that the summary speaks for them.
-        level = logging.WARNING if sharing <= SUMMARY_AT else logging.DEBUG
+        # A reason the monitor's poll reports itself (node down, suspended...) is only info.
+        level = self._level(reason) if sharing <= SUMMARY_AT else logging.DEBUG
         log.log(
             level,
             "server %s cannot stream (%s): %s; %s",
@@ -794,6 +826,11 @@ class WingsStreams:
             detail.rstrip("."),
             self._fallback_action(),
         )
+
+    def _level(self, reason: FallbackReason) -> int:
+        if self._polls_fallback and reason in _POLL_SAYS_IT:
+            return logging.INFO
+        return logging.WARNING
 
     def _fallback_action(self) -> str:
         if self._polls_fallback:
@@ -820,7 +857,8 @@ class WingsStreams:
             said = self._summarised.get(reason, 0)
             if count > SUMMARY_AT and count >= 2 * said:
                 self._summarised[reason] = count
-                log.warning(
+                log.log(
+                    self._level(reason),
                     "%s servers cannot stream: %s; %s",
                     f"{count:,}",
                     FALLBACK_TEXT[reason],

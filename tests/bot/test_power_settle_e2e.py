@@ -37,7 +37,11 @@ async def test_six_restart_clicks_in_a_row_send_one_restart_and_a_stop_still_goe
 ) -> None:
     # The real panel's 20 s resources cache: the embed keeps saying "running" for a while, so
     # only the bot's memory of what it sent can tell the clicks apart.
-    await product.start(panel={"resources_cache_seconds": 20}, settings=NO_CONFIRM)
+    # Polled: the stream would show the restart at once and disable the button.
+    await product.start(
+        panel={"resources_cache_seconds": 20},
+        settings={**NO_CONFIRM, "monitoring": {"source": "poll"}},
+    )
     server = product.panel.pick("running")
     message_id = await product.post_status(server.identifier)
     custom_id = f"pdb:restart:{server.identifier}"

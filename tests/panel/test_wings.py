@@ -120,7 +120,7 @@ async def until_state(
 
 async def test_auth_then_status_and_stats_become_the_newest_reading(make_rig: MakeRig) -> None:
     # A clock moved by hand: half a second lets the paced token requests through (one every
-    # 1/6 s), before Wings' first stats tick at 1 s.
+    # 1/6 s).
     rig = await make_rig(autojump=None)
     await rig.watch_all()
     for _ in range(5):
@@ -129,11 +129,17 @@ async def test_auth_then_status_and_stats_become_the_newest_reading(make_rig: Ma
     for identifier in (RUNNING, OFFLINE, FAR):
         await until_state(rig, identifier, StreamState.STREAMING)
 
-    rig.clock.advance_to(1.0)
-    await until(
-        lambda: (r := rig.streams.latest(RUNNING)) is not None and r.t == rig.clock.time(),
-        "the stats frame of the first tick",
-    )
+    # Up to Wings' first tick (a second after the first socket opened), a tenth at a time.
+    def fresh() -> bool:
+        reading = rig.streams.latest(RUNNING)
+        return reading is not None and reading.t == rig.clock.time()
+
+    for _ in range(20):
+        rig.clock.advance(0.1)
+        await asyncio.sleep(0.05)
+        if fresh():
+            break
+    await until(fresh, "the stats frame of the first tick")
     reading = rig.streams.latest(RUNNING)
     assert reading is not None
     assert reading.resources == sim_resources(rig.panel, RUNNING)
@@ -274,8 +280,9 @@ async def test_a_refused_origin_falls_back_saying_why_once(
 
 
 async def test_a_node_down_falls_back_and_streams_again_when_it_returns(
-    make_rig: MakeRig,
+    make_rig: MakeRig, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="pterodisbot.panel.wings")
     rig = await make_rig()
     await rig.watch_all()
     await until_state(rig, FAR, StreamState.STREAMING)
@@ -291,6 +298,13 @@ async def test_a_node_down_falls_back_and_streams_again_when_it_returns(
     assert rig.clock.monotonic() - back <= 60.0
     assert rig.streams.latest(FAR) is not None
     assert rig.streams.stats().reasons == {}
+    # Said once, as info: the monitor's poll of FAR reports the node down in its own words.
+    said = [
+        (r.levelno, r.getMessage()) for r in caplog.records if "cannot stream" in r.getMessage()
+    ]
+    assert len(said) == 1
+    assert said[0][0] == logging.INFO
+    assert said[0][1].startswith(f"server {FAR} cannot stream (node down: the panel cannot reach")
 
 
 async def test_servers_added_and_removed_while_streaming(make_rig: MakeRig) -> None:
@@ -378,6 +392,13 @@ async def test_token_requests_are_paced_never_a_burst(make_rig: MakeRig) -> None
     assert max(per_minute) <= 30
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert min(gaps) >= 2.0 - 1e-6
+    stats = rig.streams.stats()
+    now = rig.clock.monotonic()
+    last_minute = sum(1 for t in arrivals if t > now - 60.0)
+    # What the stream reports is what reached the panel (one may be on its way).
+    assert stats.token_calls - len(arrivals) in (0, 1)
+    assert stats.token_calls_per_minute - last_minute in (0, 1)
+    assert stats.token_calls_per_minute <= 30
 
 
 async def test_no_token_reaches_the_log(
@@ -411,3 +432,22 @@ async def test_close_ends_every_reading_and_start_streams_again(make_rig: MakeRi
     rig.streams.start()
     await until_state(rig, OFFLINE, StreamState.STREAMING)
     assert rig.panel.authenticated_sockets(OFFLINE) == 1
+
+
+async def test_a_server_that_starts_installing_falls_back_at_its_next_token(
+    make_rig: MakeRig,
+) -> None:
+    rig = await make_rig(fleet=FLEET[:1], websocket_token_seconds=60.0)
+    await rig.watch_all()
+    await until_state(rig, RUNNING, StreamState.STREAMING)
+
+    # A reinstall: Wings keeps the socket, the panel answers 409 for a new token.
+    rig.panel.server(RUNNING).status = "installing"
+    changed = rig.clock.monotonic()
+
+    await until_state(rig, RUNNING, StreamState.FALLBACK, FallbackReason.CONFLICT)
+    # At the renewal (Wings says `token expiring` at its 30 s look), not when the token has
+    # run out at 60 s.
+    assert rig.clock.monotonic() - changed < 45.0
+    await until(lambda: rig.panel.open_sockets(RUNNING) == 0, "the socket closed")
+    assert rig.streams.latest(RUNNING) is None

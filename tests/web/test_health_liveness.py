@@ -90,7 +90,10 @@ async def test_healthz_stays_200_while_the_request_budget_paces_the_cycle(
 ) -> None:
     clock = FakeClock(autojump=0.001)
     panel = {"servers": servers, "rate_limit": panel_limit, "clock": clock}
-    await product.start(panel=panel, clock=clock, poll_interval=10)
+    # Polled: the cycle the request budget allows is what this test times.
+    await product.start(
+        panel=panel, clock=clock, poll_interval=10, settings={"monitoring": {"source": "poll"}}
+    )
     web = await _serve(product, served)
     cycles: list[float] = []
     product.services.monitor.add_cycle_listener(cycles.append)
@@ -192,7 +195,8 @@ async def test_healthz_is_503_when_the_monitor_loop_hangs(
         panel={"clock": clock},
         clock=clock,
         poll_interval=10,
-        settings={"history": {"url": "none"}},
+        # Polled: the hang is a poll that never returns.
+        settings={"history": {"url": "none"}, "monitoring": {"source": "poll"}},
     )
     web = await _serve(product, served)
     monitor = product.services.monitor
