@@ -455,9 +455,9 @@ def report(plan: Plan, results: dict[str, dict[str, Any] | str]) -> list[str]:
         f"panel requests/min (<{PANEL_RATE_LIMIT})",
         lambda f: _fmt(f["requests_per_minute"], 0),
     )
-    row("token requests/min (panel's count)", lambda f: _fmt(f["token_per_minute"], 0))
+    row("token requests/min (reaching the panel)", lambda f: _fmt(f["token_per_minute"], 0))
     row(
-        "token calls/min (stream's count)",
+        "token requests/min (asked: stream's count)",
         lambda f: _fmt(f["stream_token_per_minute"], 0) if f["stream_wired"] else "—",
     )
     row("429s from the panel", lambda f: str(f["rate_limited"]))
