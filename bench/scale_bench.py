@@ -424,7 +424,7 @@ def _fmt(value: float, digits: int = 1) -> str:
 def report(plan: Plan, results: dict[str, dict[str, Any] | str]) -> list[str]:
     """Return the side-by-side table of the runs (a string instead of figures: why none)."""
     runs = [(source, results[source]) for source in plan.sources]
-    width = 34
+    width = 44
     lines = [
         f"{plan.servers} servers, one key, panel limit {PANEL_RATE_LIMIT}/min; "
         f"{plan.minutes:g} min measured per run after warm-up"
