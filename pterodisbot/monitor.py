@@ -94,6 +94,11 @@ _STREAM_FAULT: Final[Mapping[FallbackReason, ReadFault]] = {
     FallbackReason.CONFLICT: ReadFault.CONFLICT,
 }
 
+# The stream sampler publishes the streaming servers in this many slices of each poll interval:
+# spread enough that 2,000 snapshots never land in one tick, few enough that a fake clock's
+# jumps stay few in tests.
+SAMPLE_SLICES: Final = 10
+
 # Panel `status` values that mean the server cannot run right now.
 _INSTALL_LIKE = frozenset({"installing", "install_failed", "reinstall_failed", "restoring_backup"})
 
@@ -197,6 +202,8 @@ class Monitor:
         self._stream.set_change_listener(self._stream_changed)
         # Servers with an immediate snapshot on its way after a state change in their stream.
         self._stream_pending: set[str] = set()
+        # Publishes streaming servers' snapshots every poll_interval, apart from the poll cycle.
+        self._sampler: asyncio.Task[None] | None = None
         self._metrics = metrics
         self.poll_interval = poll_interval
         self.server_list_refresh = server_list_refresh
@@ -248,10 +255,31 @@ class Monitor:
             return len(self._servers)
         if not self._stream.polls_fallback:
             return 0
-        return sum(
-            1
-            for identifier in self._servers
-            if self._stream.state(identifier)[0] is not StreamState.STREAMING
+        return sum(1 for identifier in self._servers if self._asks_panel(identifier))
+
+    def _in_cycle(self, identifier: str) -> bool:
+        """Return True when the poll cycle, not the stream sampler, gives this server's snapshot.
+
+        Streaming servers are sampled on their own schedule: a cycle paced by the request budget
+        (minutes for hundreds of fallback servers) must not make their samples that old.
+        """
+        if not self._stream.enabled:
+            return True
+        state, _reason = self._stream.state(identifier)
+        if state is StreamState.STREAMING:
+            return False
+        # source = websocket: the cycle shows why it cannot stream, without asking the panel.
+        return not self._stream.polls_fallback or state is StreamState.FALLBACK
+
+    def _asks_panel(self, identifier: str) -> bool:
+        """Return True when the cycle polls this server's resources from the panel."""
+        if not self._stream.enabled:
+            return True
+        # A server still connecting is not polled: its token is a better use of the budget
+        # (one request streams it for ten minutes; a poll is one sample). At 2,000 servers,
+        # polling them too kept their tokens queued behind the first cycle's polls.
+        return self._stream.polls_fallback and (
+            self._stream.state(identifier)[0] is StreamState.FALLBACK
         )
 
     @property
@@ -294,15 +322,21 @@ class Monitor:
         """Start the poll loop (idempotent)."""
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="pterodisbot-monitor")
+        if self._stream.enabled and (self._sampler is None or self._sampler.done()):
+            self._sampler = asyncio.create_task(
+                self._run_sampler(), name="pterodisbot-stream-sampler"
+            )
         self._stream.start()
 
     async def stop(self) -> None:
-        """Stop the poll loop and the stream, and wait for them to end."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the poll loop, the stream sampler and the stream, and wait for them to end."""
+        for task in (self._task, self._sampler):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = None
+        self._sampler = None
         await self._stream.close()
 
     def set_server_filter(self, identifiers: Collection[str]) -> None:
@@ -347,8 +381,51 @@ class Monitor:
             return None
         return await self._poll_one(server)
 
-    async def poll_once(self) -> None:
-        """Run one full cycle: refresh the list if due, then poll every server, spread out."""
+    async def sample_streams(self) -> int:
+        """Publish a snapshot of every server whose stream has a fresh reading; return how many."""
+        published = 0
+        for server in list(self._servers.values()):
+            if await self._sample_stream(server):
+                published += 1
+        return published
+
+    async def _sample_stream(self, server: Server) -> bool:
+        """Publish the server's snapshot from its stream if that is fresh; never ask the panel."""
+        reading = self._stream.latest(server.identifier)
+        if reading is None or self._clock.time() - reading.t > STREAM_STALE_AFTER:
+            return False
+        # With a fresh reading `_poll_one` takes the stream's numbers and awaits nothing.
+        await self._poll_one(server)
+        return True
+
+    async def _run_sampler(self) -> None:
+        """Sample every streaming server once per poll_interval, in a few slices of the interval."""
+        while True:
+            start = self._clock.monotonic()
+            try:
+                servers = [s for s in self._servers.values() if not self._in_cycle(s.identifier)]
+                slices = min(SAMPLE_SLICES, len(servers)) or 1
+                for index in range(slices):
+                    delay = start + index * self.poll_interval / slices - self._clock.monotonic()
+                    if delay > 0:
+                        await self._clock.sleep(delay)
+                    for server in servers[index::slices]:
+                        if server.identifier in self._servers:
+                            await self._sample_stream(server)
+                self._alive()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("stream sampling failed")
+            remaining = start + self.poll_interval - self._clock.monotonic()
+            await self._clock.sleep(max(remaining, 0.001))
+
+    async def poll_once(self, *, streams: bool = True) -> None:
+        """Run one full cycle: refresh the list if due, then poll every server, spread out.
+
+        With `streams` (a cycle run by hand) the streaming servers are sampled first; the
+        running monitor leaves them to its sampler.
+        """
         start = self._clock.monotonic()
         if self._list_dirty or (
             self._list_refreshed_at is None
@@ -356,7 +433,9 @@ class Monitor:
         ):
             await self.refresh_servers()
             self._alive()
-        servers = list(self._servers.values())
+        if streams and self._stream.enabled:
+            await self.sample_streams()
+        servers = [s for s in self._servers.values() if self._in_cycle(s.identifier)]
         self._timeouts = 0
         spacing = self.poll_interval / len(servers) if servers else 0.0
         tasks: list[asyncio.Task[ServerSnapshot | None]] = []
@@ -452,7 +531,7 @@ class Monitor:
         while True:
             start = self._clock.monotonic()
             try:
-                await self.poll_once()
+                await self.poll_once(streams=False)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -472,7 +551,10 @@ class Monitor:
         if server is None or identifier in self._stream_pending or self._task is None:
             return
         self._stream_pending.add(identifier)
-        task = asyncio.create_task(self._poll_one(server), name=f"pterodisbot-stream-{identifier}")
+        # From the stream only: a change with no reading yet must not become a panel request.
+        task = asyncio.create_task(
+            self._sample_stream(server), name=f"pterodisbot-stream-{identifier}"
+        )
         task.add_done_callback(lambda _t: self._stream_pending.discard(identifier))
 
     def _from_stream(self, server: Server, now: float) -> tuple[Resources | None, str | None]:

@@ -93,11 +93,22 @@ async def make_watching(make_sim_panel: MakeSimPanel) -> AsyncIterator[MakeWatch
     made: list[tuple[Monitor, PterodactylAPI]] = []
 
     async def make(
-        *, polls_fallback: bool = True, fleet: list[SimServerSpec] = FLEET, **panel_options: Any
+        *,
+        polls_fallback: bool = True,
+        fleet: list[SimServerSpec] = FLEET,
+        requests_per_minute: int = 600,
+        **panel_options: Any,
     ) -> Watching:
         clock = FakeClock(autojump=0.005)
         panel = await make_sim_panel(fleet=fleet, clock=clock, **panel_options)
-        api = PterodactylAPI(panel.url, panel.api_key, clock=clock, max_retries=0, timeout=5.0)
+        api = PterodactylAPI(
+            panel.url,
+            panel.api_key,
+            clock=clock,
+            max_retries=0,
+            timeout=5.0,
+            requests_per_minute=requests_per_minute,
+        )
         streams = WingsStreams(
             api, panel.url, polls_fallback=polls_fallback, clock=clock, rng=random.Random(3)
         )
@@ -145,6 +156,40 @@ async def test_streamed_servers_are_not_polled_and_one_that_cannot_stream_is(
     assert w.newest(OFFLINE).status is ServerStatus.OFFLINE
     assert w.newest(NO_SOCKET).status is ServerStatus.RUNNING
     assert w.streams.stats().streaming == 3
+
+
+async def test_streamed_samples_stay_fresh_while_the_budget_stretches_the_poll_cycle(
+    make_watching: MakeWatching,
+) -> None:
+    # Eight servers that cannot stream, polled at 12 requests a minute: a cycle takes ~40 s.
+    no_socket = [
+        SimServerSpec(
+            name=f"Friend's {i}",
+            identifier=f"eeee000{i}",
+            server_owner=False,
+            permissions=("control.start",),
+            state="running",
+        )
+        for i in range(8)
+    ]
+    w = await make_watching(fleet=[FLEET[0], *no_socket], requests_per_minute=12)
+    await w.all_streaming(RUNNING)
+    # The budget's first minute is spent (it starts full): from here on it paces every poll.
+    await until(lambda: w.clock.monotonic() >= 90, "90 simulated seconds")
+    start = w.clock.time()
+    polls = w.resources_polls()
+
+    def streamed_times() -> list[float]:
+        return [s.t for s in w.seen if s.server.identifier == RUNNING and s.t >= start]
+
+    await until(lambda: w.clock.time() - start >= 60, "60 simulated seconds")
+
+    # The premise: the budget paces the polled servers to about 12 a minute.
+    assert w.resources_polls() - polls <= 12
+    times = streamed_times()
+    # One sample per poll_interval (10 s), whatever the cycle of the polled servers takes.
+    assert len(times) >= 5
+    assert max(b - a for a, b in zip([start, *times], times, strict=False)) <= 11
 
 
 async def test_source_websocket_never_polls(make_watching: MakeWatching) -> None:
@@ -216,6 +261,7 @@ async def test_a_stop_seen_in_the_stream_is_published_at_once(make_watching: Mak
 async def test_servers_added_and_removed_while_streaming(make_watching: MakeWatching) -> None:
     w = await make_watching()
     await w.all_streaming(RUNNING, OFFLINE, FAR)
+    await until(lambda: RUNNING in w.monitor.snapshots, "RUNNING's first streamed snapshot")
 
     w.monitor.set_server_filter([RUNNING])
     await w.monitor.refresh_servers()
@@ -229,7 +275,10 @@ async def test_servers_added_and_removed_while_streaming(make_watching: MakeWatc
     await w.monitor.refresh_servers()
     await w.all_streaming(OFFLINE)
     assert w.panel.open_sockets(OFFLINE) == 1
-    assert sorted(w.monitor.snapshots) == [RUNNING] or True
+    await until(
+        lambda: sorted(w.monitor.snapshots) == [RUNNING, OFFLINE], "OFFLINE's streamed snapshot"
+    )
+    assert w.monitor.snapshots[OFFLINE].status is ServerStatus.OFFLINE
 
 
 @pytest.mark.parametrize(
