@@ -269,10 +269,11 @@ def backoff_delay(attempt: int, rng: random.Random) -> float:
 
 
 class TokenPacer:
-    """Space token requests evenly at `share` of the key's budget a minute; never a burst.
+    """Space token requests at least 60 / (`share` × capacity) s apart: never a burst.
 
     The budget's capacity is read at each request, so a lower limit the panel announced slows
-    the pace at once. A waiter that is cancelled leaves its slot unused (erring on the slow side).
+    the pace at once. One waiter at a time, first come first served; the gap is measured from
+    when the previous request was let through, so a late wake-up never lets two through close.
     """
 
     def __init__(
@@ -281,7 +282,8 @@ class TokenPacer:
         self._capacity = capacity
         self._share = share
         self._clock = clock
-        self._next = float("-inf")
+        self._last = float("-inf")
+        self._lock = asyncio.Lock()
 
     @property
     def per_minute(self) -> float:
@@ -289,12 +291,12 @@ class TokenPacer:
         return max(1.0, self._capacity() * self._share)
 
     async def acquire(self) -> None:
-        """Wait for the next free slot and take it."""
-        now = self._clock.monotonic()
-        slot = max(now, self._next)
-        self._next = slot + 60.0 / self.per_minute
-        if slot > now:
-            await self._clock.sleep(slot - now)
+        """Wait until the gap since the previous request has passed, then let this one through."""
+        async with self._lock:
+            wait = self._last + 60.0 / self.per_minute - self._clock.monotonic()
+            if wait > 0:
+                await self._clock.sleep(wait)
+            self._last = self._clock.monotonic()
 
 
 class _Ended(Exception):
