@@ -94,6 +94,10 @@ RETRY_AFTER: Final[Mapping[FallbackReason, tuple[float, float]]] = {
     FallbackReason.DAEMON_ERROR: (60.0, 120.0),
     FallbackReason.BAD_ANSWER: (120.0, 240.0),
 }
+# A down node's servers but one wait for it to stream again, at most this long (s), then start
+# again each within this many seconds.
+NODE_WAIT_CAP: Final = 900.0
+NODE_BACK_SPREAD: Final = 20.0
 # Close codes Wings uses (its router's websocket handler).
 CLOSE_SUSPENDED: Final = 4409
 CLOSE_BAD_REQUEST: Final = 4400
@@ -372,6 +376,10 @@ class WingsStreams:
         self._rng = rng or random.Random()
         self._pacer = TokenPacer(lambda: api.budget.capacity, share=token_share, clock=self._clock)
         self._watched: dict[str, _Watched] = {}
+        # A node that is down is probed by one of its servers; the others wait for it to stream
+        # again (`_node_back`) instead of each asking for a token every minute.
+        self._node_prober: dict[str, str] = {}
+        self._node_back: dict[str, asyncio.Event] = {}
         self._listener: Callable[[str], None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._started = False
@@ -406,6 +414,9 @@ class WingsStreams:
         for identifier in list(self._watched):
             if identifier not in wanted:
                 watched = self._watched.pop(identifier)
+                if self._node_prober.get(watched.server.node) == identifier:
+                    # Its node's waiting servers must not wait for a probe that stopped.
+                    self._node_streams(watched.server.node)
                 if watched.task is not None:
                     # Cancelling closes its socket (the task's finally) within this loop turn.
                     watched.task.cancel()
@@ -452,6 +463,8 @@ class WingsStreams:
             watched.said = None
             watched.forget_readings()
         self._housekeeper = None
+        self._node_prober.clear()
+        self._node_back.clear()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -547,6 +560,10 @@ class WingsStreams:
             if streamed_for >= STABLE_AFTER:
                 attempt = 0
             watched.forget_readings()
+            if ended.reason is FallbackReason.NODE_DOWN and not self._probes_node(watched):
+                self._fall_back(watched, ended.reason, ended.detail)
+                await self._wait_for_node(watched.server.node)
+                continue
             if ended.reason is not None:
                 self._fall_back(watched, ended.reason, ended.detail)
                 delay = self._rng.uniform(*RETRY_AFTER[ended.reason])
@@ -804,11 +821,38 @@ class WingsStreams:
         was = watched.reason
         watched.state = StreamState.STREAMING
         watched.reason = None
+        if watched.server.node in self._node_back or watched.server.node in self._node_prober:
+            self._node_streams(watched.server.node)
         if was is not None and watched.said is not None:
             log.info(
                 "server %s: streaming again over the Wings websocket", watched.server.identifier
             )
         watched.said = None
+
+    def _probes_node(self, watched: _Watched) -> bool:
+        """Return True when this server is (or now becomes) the one probing its down node."""
+        node = watched.server.node
+        prober = self._watched.get(self._node_prober.get(node, ""))
+        if prober is None or prober is watched or prober.reason is not FallbackReason.NODE_DOWN:
+            self._node_prober[node] = watched.server.identifier
+            return True
+        return False
+
+    async def _wait_for_node(self, node: str) -> None:
+        """Wait until a server of `node` streams again (at most NODE_WAIT_CAP), then a jitter.
+
+        The jitter and the token pacer spread the reconnects of a node's servers.
+        """
+        back = self._node_back.setdefault(node, asyncio.Event())
+        await self._sleep_or_event(NODE_WAIT_CAP, back)
+        await self._clock.sleep(self._rng.uniform(0.0, NODE_BACK_SPREAD))
+
+    def _node_streams(self, node: str) -> None:
+        """Wake the servers of `node` waiting for it: one of them streams again."""
+        self._node_prober.pop(node, None)
+        back = self._node_back.pop(node, None)
+        if back is not None:
+            back.set()
 
     def _fall_back(self, watched: _Watched, reason: FallbackReason, detail: str) -> None:
         watched.state = StreamState.FALLBACK

@@ -307,6 +307,36 @@ async def test_a_node_down_falls_back_and_streams_again_when_it_returns(
     assert said[0][1].startswith(f"server {FAR} cannot stream (node down: the panel cannot reach")
 
 
+async def test_a_down_node_is_probed_by_one_server_and_all_stream_again_when_it_returns(
+    make_rig: MakeRig,
+) -> None:
+    node = [
+        SimServerSpec(name=f"Far {i}", identifier=f"ffff000{i}", node="sgp-1", state="running")
+        for i in range(5)
+    ]
+    rig = await make_rig(fleet=[FLEET[0], *node])
+    await rig.watch_all()
+    for spec in node:
+        await until_state(rig, spec.identifier, StreamState.STREAMING)
+
+    rig.panel.set_node_down("sgp-1")
+    for spec in node:
+        await until_state(rig, spec.identifier, StreamState.FALLBACK, FallbackReason.NODE_DOWN)
+    rig.panel.reset_stats()
+    outage = rig.clock.monotonic()
+    await until(lambda: rig.clock.monotonic() - outage >= 300, "five minutes of outage")
+
+    # Five minutes of a node down: one server probes it (a token call every 30-50 s), not five.
+    asked = rig.panel.stats()["requests"].get(TOKEN_ROUTE, 0)
+    assert 5 <= asked <= 11
+
+    rig.panel.set_node_down("sgp-1", False)
+    back = rig.clock.monotonic()
+    for spec in node:
+        await until_state(rig, spec.identifier, StreamState.STREAMING)
+    assert rig.clock.monotonic() - back <= 50 + 20 + 5
+
+
 async def test_servers_added_and_removed_while_streaming(make_rig: MakeRig) -> None:
     rig = await make_rig()
     servers = {s.identifier: s for s in await rig.api.list_servers()}
