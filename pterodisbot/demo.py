@@ -33,6 +33,7 @@ from pterodisbot.bot.bot import PterodactylBot
 from pterodisbot.config import LoggingSettings, Settings, settings_from_sections
 from pterodisbot.log_setup import configure_logging
 from pterodisbot.panel.models import Resources
+from pterodisbot.panel.stream import StreamState
 from pterodisbot.server_metrics_graphs import ServerHistory
 from pterodisbot.store import HistoryStore, SampleRow, StateChange, open_store
 from pterodisbot.web import WebServer
@@ -625,12 +626,30 @@ class Demo:
     async def _wait_ready(self, bot: PterodactylBot, within: float = 60.0) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
+        monitor = bot.services.monitor
+        # A cycle that ended once no stream was still connecting: every server was seen, the
+        # ones that cannot stream polled, and their warnings (a node down) said before the URL.
+        settled_after: float | None = None
         while True:
             task = self._bot_task
             if task is not None and task.done():
                 task.result()
                 raise RuntimeError("the bot stopped before it was ready")
-            if bot.is_watching():
+            if (
+                settled_after is None
+                and monitor.servers
+                and not any(
+                    monitor.stream.state(i)[0] is StreamState.CONNECTING for i in monitor.servers
+                )
+            ):
+                settled_after = monitor.last_cycle_completed or 0.0
+            cycle = monitor.last_cycle_completed
+            if (
+                bot.is_watching()
+                and settled_after is not None
+                and cycle is not None
+                and cycle > settled_after
+            ):
                 return
             if loop.time() > deadline:
                 raise RuntimeError("the bot did not get ready within a minute")

@@ -714,6 +714,7 @@ class WingsStreams:
             if event not in _WANTED:
                 continue
             if event == "stats":
+                first = watched.raw is None
                 watched.raw = text
                 watched.raw_t = self._clock.time()
                 state = stats_state(text)
@@ -722,6 +723,10 @@ class WingsStreams:
                     state = resources.state if resources is not None else None
                 if state is not None:
                     self._power(watched, state, watched.raw_t)
+                if first and self._listener is not None:
+                    # The socket's first numbers: the monitor shows the server at once rather
+                    # than at its next sampling slice.
+                    self._listener(identifier)
             elif event == "status":
                 frame = self._decode(text)
                 state = _power_state(frame.args[0]) if frame.args else None
