@@ -14,9 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench._board import default_settings
+from bench._panel_process import panel_process
 from pterodisbot.app import build_bot
-from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.web import WebServer
 
 FLEETS = (500, 2000)
@@ -54,46 +51,11 @@ def quantile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def panel(servers: int) -> Iterator[str]:
     """Run a simulated panel of `servers` in a subprocess; give its URL."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pterodisbot_sandbox.panel",
-            *("--port", str(port), "--servers", str(servers), "--api-key", KEY),
-            *("--rate-limit", "1000000", "--log-level", "WARNING"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-async def _wait_for_panel(url: str) -> None:
-    api = PterodactylAPI(url, KEY, max_retries=0, timeout=2)
-    try:
-        for _ in range(300):
-            try:
-                await api.whoami()
-                return
-            except Exception:
-                await asyncio.sleep(0.1)
-        raise RuntimeError("the simulated panel did not start")
-    finally:
-        await api.close()
+    with panel_process(servers, KEY, "--rate-limit", "1000000") as url:
+        yield url
 
 
 async def _tick(seconds: float | None, stop: threading.Event | None = None) -> list[float]:
@@ -121,7 +83,6 @@ def _scrape(url: str, times_ms: list[float], sizes: list[int], done: threading.E
 
 
 async def _measure(servers: int, panel_url: str) -> Figures:
-    await _wait_for_panel(panel_url)
     with tempfile.TemporaryDirectory() as workdir:
         settings = default_settings(
             panel_url=panel_url,

@@ -37,7 +37,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
@@ -48,6 +47,7 @@ from typing import Any
 import aiohttp
 
 from bench._board import default_settings
+from bench._panel_process import panel_process as shared_panel_process
 from bench._scale_figures import (
     Ages,
     Lag,
@@ -336,46 +336,8 @@ def _child(panel_url: str, source: str, plan: Plan) -> None:
 @contextlib.contextmanager
 def panel_process(servers: int) -> Iterator[str]:
     """Run a simulated panel of `servers` in a subprocess (any free port); give its URL."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pterodisbot_sandbox.panel",
-            *("--port", "0", "--servers", str(servers), "--api-key", KEY),
-            *("--seed", str(SEED), "--log-level", "WARNING"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        url = _read_url(process)
-        # Keep reading what it prints, so a full pipe never blocks it.
-        threading.Thread(target=_drain, args=(process,), daemon=True).start()
+    with shared_panel_process(servers, KEY, "--seed", str(SEED)) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _read_url(process: subprocess.Popen[str]) -> str:
-    """Return the URL the panel prints first ("Simulated Pterodactyl panel: http://...")."""
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "panel:" in line and "http" in line:
-            return line.split()[-1].rstrip("/")
-    raise RuntimeError(f"the simulated panel exited ({process.wait()}) before saying its URL")
-
-
-def _drain(process: subprocess.Popen[str]) -> None:
-    assert process.stdout is not None
-    for _line in process.stdout:
-        pass
 
 
 def streaming_available() -> bool:

@@ -167,7 +167,7 @@ def build_status_embed(
 
     description = (server.description or "").strip()
     if description:
-        room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - _embed_len(embed))
+        room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - embed_length(embed))
         embed.description = truncate(description, room) or None
     return embed
 
@@ -199,7 +199,7 @@ def group_for_messages(embeds: Iterable[discord.Embed]) -> list[list[discord.Emb
     current: list[discord.Embed] = []
     used = 0
     for embed in embeds:
-        size = _embed_len(embed)
+        size = embed_length(embed)
         if current and (len(current) == EMBEDS_PER_MESSAGE or used + size > EMBED_TOTAL_LIMIT):
             groups.append(current)
             current, used = [], 0
@@ -210,7 +210,7 @@ def group_for_messages(embeds: Iterable[discord.Embed]) -> list[list[discord.Emb
     return groups
 
 
-def _embed_len(embed: discord.Embed) -> int:
+def embed_length(embed: discord.Embed) -> int:
     """Count an embed's characters as Discord does for the 6000 total, in UTF-16 units."""
     total = discord_len(embed.title or "") + discord_len(embed.description or "")
     for field in embed.fields:

@@ -22,6 +22,7 @@ from pterodisbot.bot.embeds import (
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
     discord_len,
+    embed_length,
     status_word,
     truncate,
 )
@@ -154,7 +155,7 @@ def build_fleet_embeds(
         for attention in Attention
         if listed[attention]
     ]
-    used = _embed_len(summary) + discord_len(tail) + 1
+    used = embed_length(summary) + discord_len(tail) + 1
     texts = _share_room(sections, _TOTAL_BUDGET - used)
     embeds = [summary]
     for (attention, _), text in zip(sections, texts, strict=True):
@@ -327,13 +328,3 @@ def _load_text(snap: ServerSnapshot, share: float) -> str:
     if memory is not None and limits.memory_bytes and memory >= share * limits.memory_bytes:
         parts.append(f"RAM {format_bytes(memory)} of {format_bytes(limits.memory_bytes)}")
     return " · ".join(parts)
-
-
-def _embed_len(embed: discord.Embed) -> int:
-    """Count an embed's characters as Discord does for the 6,000 total, in UTF-16 units."""
-    total = discord_len(embed.title or "") + discord_len(embed.description or "")
-    for field in embed.fields:
-        total += discord_len(field.name or "") + discord_len(field.value or "")
-    total += discord_len(embed.footer.text or "")
-    total += discord_len(embed.author.name or "")
-    return total

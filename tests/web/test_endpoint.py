@@ -14,6 +14,7 @@ from pterodisbot.web import WebServer
 from pterodisbot.web.probe import probe
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product
+from tests.web.served import web_endpoint
 
 MIB = 1024 * 1024
 T = TypeVar("T")
@@ -22,13 +23,8 @@ T = TypeVar("T")
 @pytest.fixture
 async def web(product: Product) -> AsyncIterator[WebServer]:
     """Start the product and an HTTP endpoint on an ephemeral port in front of its bot."""
-    bot = await product.start()
-    server = WebServer(bot, host="127.0.0.1", port=0)
-    await server.start()
-    try:
+    async with web_endpoint(product) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def _get(product: Product, web: WebServer, path: str) -> tuple[int, Any]:

@@ -25,6 +25,7 @@ from tests.history_writes import (
     spoil,
     write_history,
 )
+from tests.web.served import web_endpoint
 
 QUIET = {"history": {"flush_interval": "300"}}
 
@@ -32,13 +33,8 @@ QUIET = {"history": {"flush_interval": "300"}}
 @pytest.fixture
 async def web(product: Product) -> AsyncIterator[WebServer]:
     """Start the product and an HTTP endpoint on an ephemeral port in front of its bot."""
-    bot = await product.start(settings=QUIET)
-    server = WebServer(bot, host="127.0.0.1", port=0)
-    await server.start()
-    try:
+    async with web_endpoint(product, QUIET) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 async def get(product: Product, web: WebServer, path: str) -> tuple[int, Any]:

@@ -13,6 +13,7 @@ from pterodisbot.web import WebServer
 from pterodisbot.web.loop_lag import LoopLagProbe
 from tests.fixtures.discord import poll_until
 from tests.fixtures.product import Product
+from tests.web.served import web_endpoint
 from tests.web.test_endpoint import scrape
 
 LAG = "pterodisbot_event_loop_lag_seconds"
@@ -22,13 +23,8 @@ BOUNDS = ["0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0
 @pytest.fixture
 async def web(product: Product) -> AsyncIterator[WebServer]:
     """Start the product and an HTTP endpoint in front of its bot."""
-    bot = await product.start()
-    server = WebServer(bot, host="127.0.0.1", port=0)
-    await server.start()
-    try:
+    async with web_endpoint(product) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 def block_the_loop(seconds: float) -> None:

@@ -13,6 +13,7 @@ from pterodisbot_sandbox.discord_server import World
 from tests.fixtures.discord import poll_until
 from tests.fixtures.panel import fleet_with_running
 from tests.fixtures.product import Product
+from tests.web.served import web_endpoint
 from tests.web.test_endpoint import scrape
 
 ALERTS_CHANNEL = next(c.id for c in World.default().guilds[0].channels if c.name == "alerts")
@@ -56,13 +57,8 @@ class FixedStats:
 @pytest.fixture
 async def web(product: Product) -> AsyncIterator[WebServer]:
     """Start the product (alerts in #alerts) and an HTTP endpoint in front of its bot."""
-    bot = await product.start(settings={"alerts": {"channel_id": str(ALERTS_CHANNEL)}})
-    server = WebServer(bot, host="127.0.0.1", port=0)
-    await server.start()
-    try:
+    async with web_endpoint(product, {"alerts": {"channel_id": str(ALERTS_CHANNEL)}}) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 def values(samples: dict[str, list[Any]], name: str, label: str) -> dict[str, float]:

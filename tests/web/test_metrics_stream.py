@@ -24,6 +24,7 @@ from pterodisbot.panel import (
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
 from pterodisbot.web import WebServer
 from tests.fixtures.product import Product
+from tests.web.served import web_endpoint
 from tests.web.test_endpoint import scrape
 from tests.web.test_metrics_alerts import values
 
@@ -80,13 +81,8 @@ def _typed(stream: FixedStream) -> StatsStream:
 @pytest.fixture
 async def web(product: Product) -> AsyncIterator[WebServer]:
     """Start the product and an HTTP endpoint in front of its bot."""
-    bot = await product.start(settings={"monitoring": {"source": "poll"}})
-    server = WebServer(bot, host="127.0.0.1", port=0)
-    await server.start()
-    try:
+    async with web_endpoint(product, {"monitoring": {"source": "poll"}}) as server:
         yield server
-    finally:
-        await server.stop()
 
 
 def one(samples: dict[str, list[Any]], name: str) -> float:
