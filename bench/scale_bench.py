@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
 import logging
 import math
@@ -340,11 +339,6 @@ def panel_process(servers: int) -> Iterator[str]:
         yield url
 
 
-def streaming_available() -> bool:
-    """Tell whether the Wings websocket client exists in this tree."""
-    return importlib.util.find_spec("pterodisbot.panel.wings") is not None
-
-
 def run_source(source: str, plan: Plan) -> dict[str, Any]:
     """Start a fresh panel (same seed and key), run one bot process against it; its figures."""
     with panel_process(plan.servers) as panel_url:
@@ -514,9 +508,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     results: dict[str, dict[str, Any] | str] = {}
     for source in plan.sources:
-        if source != "poll" and not streaming_available():
-            results[source] = "not run: pterodisbot.panel.wings (the Wings client) is missing"
-            continue
         began = time.perf_counter()
         results[source] = run_source(source, plan)
         print(f"({source}: {time.perf_counter() - began:.0f} s)", flush=True)
