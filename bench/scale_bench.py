@@ -181,12 +181,19 @@ async def _run(panel_url: str, source: str, plan: Plan) -> dict[str, Any]:
             )
             moments: list[Ages] = []
             readings: list[Ages] = []
+            by_stream: list[tuple[Ages, Ages]] = []
             for k in range(1, MOMENTS + 1):
                 await asyncio.sleep(max(0.0, start + span * k / MOMENTS - loop.time()))
                 at = loop.time() - start
                 moments.append(freshness.ages(at=at))
                 if stream.enabled:
                     readings.append(_reading_ages(monitor, at=at))
+                    by_stream.append(
+                        (
+                            freshness.ages(at=at, streaming=True),
+                            freshness.ages(at=at, streaming=False),
+                        )
+                    )
             scraping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await scraping
@@ -251,6 +258,8 @@ async def _run(panel_url: str, source: str, plan: Plan) -> dict[str, Any]:
                 },
                 "ages": [asdict(a) for a in moments],
                 "reading_ages": [asdict(a) for a in readings],
+                "streamed_ages": [asdict(a) for a, _b in by_stream],
+                "polled_ages": [asdict(b) for _a, b in by_stream],
                 "stream": {
                     "streaming": stream_stats.streaming,
                     "connecting": stream_stats.connecting,
@@ -304,10 +313,16 @@ class _Freshness:
                 t = min(t, reading.t)
         self.measured_at[identifier] = t
 
-    def ages(self, *, at: float) -> Ages:
-        """Return the ages of every watched server's newest sample now."""
+    def ages(self, *, at: float, streaming: bool | None = None) -> Ages:
+        """Return the ages of the watched servers' newest samples now.
+
+        `streaming` True: only the servers whose socket streams; False: only the others.
+        """
+        stream = self._monitor.stream
         sampled_at = {
-            identifier: self.measured_at.get(identifier) for identifier in self._monitor.servers
+            identifier: self.measured_at.get(identifier)
+            for identifier in self._monitor.servers
+            if streaming is None or (stream.state(identifier)[0].value == "streaming") is streaming
         }
         return Ages.of(sampled_at, time.time(), at=at, target=AGE_TARGET)
 
@@ -423,6 +438,16 @@ def report(plan: Plan, results: dict[str, dict[str, Any] | str]) -> list[str]:
         row(
             f"sample age max/p99 s @{k + 1}/{MOMENTS} (<={AGE_TARGET:g})",
             lambda f, k=k: _ages_cell(f["ages"][k]),
+        )
+    for k in range(MOMENTS):
+        row(
+            f"  of streaming servers @{k + 1}/{MOMENTS}",
+            lambda f, k=k: _ages_cell(f["streamed_ages"][k]) if f.get("streamed_ages") else "—",
+        )
+    for k in range(MOMENTS):
+        row(
+            f"  of polled servers (fallback) @{k + 1}/{MOMENTS}",
+            lambda f, k=k: _ages_cell(f["polled_ages"][k]) if f.get("polled_ages") else "—",
         )
     for k in range(MOMENTS):
         row(

@@ -89,7 +89,7 @@ RETRY_AFTER: Final[Mapping[FallbackReason, tuple[float, float]]] = {
     FallbackReason.NODE_DOWN: (30.0, 50.0),
     FallbackReason.PANEL_DOWN: (30.0, 60.0),
     FallbackReason.SUSPENDED: (300.0, 600.0),
-    FallbackReason.CONFLICT: (60.0, 120.0),
+    FallbackReason.CONFLICT: (300.0, 600.0),
     FallbackReason.TOO_MANY_SOCKETS: (120.0, 240.0),
     FallbackReason.DAEMON_ERROR: (60.0, 120.0),
     FallbackReason.BAD_ANSWER: (120.0, 240.0),
