@@ -98,6 +98,9 @@ _STREAM_FAULT: Final[Mapping[FallbackReason, ReadFault]] = {
 # spread enough that 2,000 snapshots never land in one tick, few enough that a fake clock's
 # jumps stay few in tests.
 SAMPLE_SLICES: Final = 10
+# Servers whose socket is still connecting are polled meanwhile while they number at most this
+# share of the request budget a minute (150 at the default 600/min).
+CONNECTING_POLL_SHARE: Final = 0.25
 
 # Panel `status` values that mean the server cannot run right now.
 _INSTALL_LIKE = frozenset({"installing", "install_failed", "reinstall_failed", "restoring_backup"})
@@ -251,36 +254,34 @@ class Monitor:
 
     def polled_count(self) -> int:
         """Return how many watched servers the next cycle asks the panel about."""
-        if not self._stream.enabled:
-            return len(self._servers)
-        if not self._stream.polls_fallback:
+        if self._stream.enabled and not self._stream.polls_fallback:
             return 0
-        return sum(1 for identifier in self._servers if self._asks_panel(identifier))
+        return len(self._cycle_servers())
 
-    def _in_cycle(self, identifier: str) -> bool:
-        """Return True when the poll cycle, not the stream sampler, gives this server's snapshot.
+    def _cycle_servers(self) -> list[Server]:
+        """Return the servers the poll cycle covers; the stream sampler has the streaming ones.
 
         Streaming servers are sampled on their own schedule: a cycle paced by the request budget
-        (minutes for hundreds of fallback servers) must not make their samples that old.
+        (minutes for hundreds of fallback servers) must not make their samples that old. With
+        `source = websocket` the cycle shows why the others cannot stream, asking nothing.
         """
+        servers = list(self._servers.values())
         if not self._stream.enabled:
-            return True
-        state, _reason = self._stream.state(identifier)
-        if state is StreamState.STREAMING:
-            return False
-        # source = websocket: the cycle shows why it cannot stream, without asking the panel.
-        return not self._stream.polls_fallback or state is StreamState.FALLBACK
-
-    def _asks_panel(self, identifier: str) -> bool:
-        """Return True when the cycle polls this server's resources from the panel."""
-        if not self._stream.enabled:
-            return True
-        # A server still connecting is not polled: its token is a better use of the budget
-        # (one request streams it for ten minutes; a poll is one sample). At 2,000 servers,
-        # polling them too kept their tokens queued behind the first cycle's polls.
-        return self._stream.polls_fallback and (
-            self._stream.state(identifier)[0] is StreamState.FALLBACK
-        )
+            return servers
+        states = {s.identifier: self._stream.state(s.identifier)[0] for s in servers}
+        if not self._stream.polls_fallback:
+            return [s for s in servers if states[s.identifier] is not StreamState.STREAMING]
+        # Servers still connecting are polled meanwhile while they are few. A big fleet's first
+        # connects are not: one token streams a server for ten minutes where a poll is one
+        # sample, and at 2,000 servers polling them kept the tokens queued behind the polls.
+        connecting = sum(1 for state in states.values() if state is StreamState.CONNECTING)
+        polls_connecting = connecting <= self._api.budget.capacity * CONNECTING_POLL_SHARE
+        return [
+            s
+            for s in servers
+            if states[s.identifier] is StreamState.FALLBACK
+            or (polls_connecting and states[s.identifier] is StreamState.CONNECTING)
+        ]
 
     @property
     def stall_after(self) -> float:
@@ -403,7 +404,11 @@ class Monitor:
         while True:
             start = self._clock.monotonic()
             try:
-                servers = [s for s in self._servers.values() if not self._in_cycle(s.identifier)]
+                servers = [
+                    s
+                    for s in self._servers.values()
+                    if self._stream.state(s.identifier)[0] is StreamState.STREAMING
+                ]
                 slices = min(SAMPLE_SLICES, len(servers)) or 1
                 for index in range(slices):
                     delay = start + index * self.poll_interval / slices - self._clock.monotonic()
@@ -435,7 +440,7 @@ class Monitor:
             self._alive()
         if streams and self._stream.enabled:
             await self.sample_streams()
-        servers = [s for s in self._servers.values() if self._in_cycle(s.identifier)]
+        servers = self._cycle_servers()
         self._timeouts = 0
         spacing = self.poll_interval / len(servers) if servers else 0.0
         tasks: list[asyncio.Task[ServerSnapshot | None]] = []

@@ -192,6 +192,24 @@ async def test_streamed_samples_stay_fresh_while_the_budget_stretches_the_poll_c
     assert max(b - a for a, b in zip([start, *times], times, strict=False)) <= 11
 
 
+async def test_a_big_fleet_connecting_is_not_polled_its_tokens_come_first(
+    make_watching: MakeWatching,
+) -> None:
+    # Six servers connecting against a budget of 12 a minute: more than a quarter of it, so the
+    # budget goes to their tokens, none to polls, until each streams.
+    fleet = [
+        SimServerSpec(name=f"Big {i}", identifier=f"abcd000{i}", state="running") for i in range(6)
+    ]
+    w = await make_watching(fleet=fleet, requests_per_minute=12)
+    await until(lambda: w.streams.stats().streaming >= 1, "a server streaming")
+
+    # Still more than 3 connecting: none polled (the last few are, once they are few).
+    assert w.streams.stats().connecting >= 4
+    assert w.resources_polls() == 0
+    await w.all_streaming(*(spec.identifier for spec in fleet))
+    await until(lambda: len(w.monitor.snapshots) == 6, "every server's snapshot")
+
+
 async def test_source_websocket_never_polls(make_watching: MakeWatching) -> None:
     w = await make_watching(polls_fallback=False)
     await w.all_streaming(RUNNING, OFFLINE, FAR)

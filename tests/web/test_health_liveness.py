@@ -146,7 +146,13 @@ async def test_healthz_stays_200_while_the_panel_is_too_slow_to_answer_and_the_l
     # Real time: the client's timeout is aiohttp's. Every poll now takes two 1 s timeouts and a
     # backoff, so a cycle outlasts three poll intervals (0.3 s) many times over.
     caplog.set_level(logging.WARNING, logger="pterodisbot.monitor")
-    await product.start(settings={"pterodactyl": {"timeout": "1", "max_retries": "1"}})
+    # Polling: a stream (to Wings, not the panel) would go on while the panel times out.
+    await product.start(
+        settings={
+            "pterodactyl": {"timeout": "1", "max_retries": "1"},
+            "monitoring": {"source": "poll"},
+        }
+    )
     web = await _serve(product, served)
     cycles: list[float] = []
     product.services.monitor.add_cycle_listener(cycles.append)
