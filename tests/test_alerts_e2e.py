@@ -57,9 +57,10 @@ def alert_settings(**alerts: str) -> dict[str, dict[str, str]]:
 class Run:
     """The product on simulated time: wait for simulated seconds, read #alerts."""
 
-    def __init__(self, product: Product, clock: FakeClock) -> None:
+    def __init__(self, product: Product, clock: FakeClock, *, source: str = "auto") -> None:
         self.product = product
         self.clock = clock
+        self.source = source
 
     async def start(
         self,
@@ -70,7 +71,11 @@ class Run:
     ) -> None:
         await self.product.start(
             panel={"fleet": specs, "clock": self.clock},
-            settings={**alert_settings(**alerts), **(more or {})},
+            settings={
+                **alert_settings(**alerts),
+                "monitoring": {"source": self.source},
+                **(more or {}),
+            },
             clock=self.clock,
             poll_interval=POLL,
         )
@@ -120,7 +125,9 @@ def run(product: Product) -> Run:
 def long_run(product: Product) -> Run:
     """Return a run whose clock jumps sooner: for tests of minutes that assert no tight timing."""
     # Each jump waits this much real time; at 0.05 s the outage and overload tests took 20-30 s.
-    return Run(product, FakeClock(autojump=0.02))
+    # Polling: a streaming sim ticks every simulated second, many more jumps over minutes; the
+    # streamed path to the alerts is the other tests'.
+    return Run(product, FakeClock(autojump=0.02), source="poll")
 
 
 def titles(messages: list[dict[str, Any]]) -> list[str]:

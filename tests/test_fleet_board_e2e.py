@@ -322,8 +322,8 @@ async def test_nothing_changed_means_no_edit(product: Product) -> None:
     await run.wait(2 * product.services.fleet.interval)
     seq = await last_seq(product)
 
-    # Five intervals of polls: CPU and memory move, no state does.
-    await run.wait(5 * product.services.fleet.interval)
+    # Three intervals of polls: CPU and memory move, no state does.
+    await run.wait(3 * product.services.fleet.interval)
 
     assert await patches(product, board, seq) == []
     assert len(product.services.monitor.snapshots) == 7
