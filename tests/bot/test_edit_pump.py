@@ -8,6 +8,7 @@ import pytest
 
 from pterodisbot.bot.edit_pump import EditPump, GlobalPacer
 from pterodisbot.clock import FakeClock
+from tests.bot.rates import most_in_one_second
 from tests.fixtures.discord import poll_until
 
 
@@ -117,18 +118,6 @@ async def test_a_failing_edit_does_not_stop_the_channel() -> None:
     await pump.close()
 
 
-def _most_in_one_second(times: list[float]) -> int:
-    """Return the most of `times` inside any window [t, t + 1 s)."""
-    ordered = sorted(times)
-    most = 0
-    start = 0
-    for end, t in enumerate(ordered):
-        while ordered[start] <= t - 1.0 + 1e-9:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
 async def test_edits_due_at_once_in_many_channels_keep_under_the_global_rate() -> None:
     # 300 embeds in 100 channels, all due now: per channel only 3 (well inside its bucket), in
     # all 100 at the first instant without a global pace — twice Discord's 50 per second.
@@ -146,7 +135,7 @@ async def test_edits_due_at_once_in_many_channels_keep_under_the_global_rate() -
 
     assert len(sent_at) == 300
     # 5 at once, then one every 1/40 s: 44 in [0 s, 1 s), never more in any later second.
-    assert _most_in_one_second(sent_at) == 44
+    assert most_in_one_second(sent_at) == 44
     assert max(sent_at) == pytest.approx((300 - 5) / 40)
     await pump.close()
 

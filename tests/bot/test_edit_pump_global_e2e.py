@@ -14,6 +14,7 @@ import discord
 from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.clock import FakeClock
 from pterodisbot_sandbox.discord_server import ChannelSeed, World
+from tests.bot.rates import most_in_one_second
 from tests.fixtures.discord import BotRunner, SandboxFactory
 
 CHANNELS = 100
@@ -26,17 +27,6 @@ def _wide_world() -> World:
     base = World.default()
     channels = tuple(ChannelSeed(f"status-{i}") for i in range(CHANNELS))
     return replace(base, guilds=(replace(base.guilds[0], channels=channels),)).with_ids()
-
-
-def _most_in_one_second(times: list[float]) -> int:
-    ordered = sorted(times)
-    most = 0
-    start = 0
-    for end, t in enumerate(ordered):
-        while ordered[start] <= t - 1.0 + 1e-9:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
 
 
 async def test_300_embeds_in_100_channels_never_pass_discords_global_limit(
@@ -84,4 +74,4 @@ async def test_300_embeds_in_100_channels_never_pass_discords_global_limit(
     assert sum(1 for r in sends if r["method"] == "PATCH" and r["status"] == 200) == 300
     assert sum(1 for r in sends if r["method"] == "POST" and r["status"] == 200) == 300
     assert [r for r in requests if r["status"] == 429] == []
-    assert _most_in_one_second([r["time"] for r in requests]) <= DISCORD_GLOBAL_PER_SECOND
+    assert most_in_one_second([r["time"] for r in requests]) <= DISCORD_GLOBAL_PER_SECOND
