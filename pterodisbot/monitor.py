@@ -32,6 +32,7 @@ from pterodisbot.panel.stream import (
     StatsStream,
     StreamState,
 )
+from pterodisbot.query import Players
 
 if TYPE_CHECKING:
     from pterodisbot.panel.client import PterodactylAPI
@@ -139,6 +140,9 @@ class ServerSnapshot:
     last_known: ServerStatus | None = None
     fault: ReadFault | None = None
     conflict: ConflictReason | None = None
+    # What the game said of its players (`[query]`): None when it is not asked (queries off,
+    # no protocol, never asked yet).
+    players: Players | None = None
 
 
 @dataclass(frozen=True, slots=True)

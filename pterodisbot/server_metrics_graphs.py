@@ -81,6 +81,8 @@ class MetricSample:
     tx_rate: float
     uptime_ms: int
     is_suspended: bool = False
+    # Players online as the game last answered (None: not asked, or no answer).
+    players: int | None = None
 
     @property
     def is_gap(self) -> bool:

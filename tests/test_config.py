@@ -99,6 +99,7 @@ def test_every_key_of_the_table_is_a_field_of_its_settings_and_documented() -> N
         "permissions.rules",
         "permissions.overrides",
         "alerts.servers",
+        "query.servers",
     }
     for section in TABLE:
         fields = {f.name for f in dataclasses.fields(getattr(settings, section.name))}

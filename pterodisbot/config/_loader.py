@@ -49,8 +49,17 @@ from pterodisbot.config._settings import (
     Secret,
     Settings,
 )
-from pterodisbot.config._table import DEFAULTS, SECTIONS, SERVER_ALERT_KEYS, TABLE, Key, Section
+from pterodisbot.config._table import (
+    DEFAULTS,
+    SECTIONS,
+    SERVER_ALERT_KEYS,
+    SERVER_QUERY_KEYS,
+    TABLE,
+    Key,
+    Section,
+)
 from pterodisbot.permissions import SERVER_ACTIONS, Action, PermissionsSettings, RoleRule
+from pterodisbot.query import QueryOverride, QuerySettings
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +259,11 @@ def _read_dotenv(path: Path, explicit: bool, ctx: _Context) -> dict[str, str]:
 
 # Per-server sections, `[<prefix>.<server identifier>]`: the keys each may hold.
 _SERVER_SECTIONS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
-    {"permissions": SERVER_ACTIONS, "alerts": tuple(SERVER_ALERT_KEYS)}
+    {
+        "permissions": SERVER_ACTIONS,
+        "alerts": tuple(SERVER_ALERT_KEYS),
+        "query": tuple(SERVER_QUERY_KEYS),
+    }
 )
 
 # Per-server sections by prefix ("permissions", "alerts"), then server, then key -> raw value.
@@ -309,7 +322,7 @@ def _apply_ini(ini: Mapping[str, Mapping[str, str]], ctx: _Context) -> ServerSec
             ctx.problem(
                 f"[{section}]",
                 "unknown section",
-                f"one of {known}, [permissions.<server>], [alerts.<server>]"
+                f"one of {known}, [permissions.<server>], [alerts.<server>], [query.<server>]"
                 + (f" (did you mean [{hint}]?)" if hint else ""),
             )
             continue
@@ -466,6 +479,22 @@ def _alert_overrides(
     return overrides
 
 
+def _query_overrides(
+    ctx: _Context, servers: Mapping[str, Mapping[str, str]]
+) -> dict[str, QueryOverride]:
+    """Parse the `[query.<server>]` sections (their keys are already known)."""
+    overrides: dict[str, QueryOverride] = {}
+    for identifier, items in servers.items():
+        parsed: dict[str, Any] = {}
+        for key, value in items.items():
+            try:
+                parsed[key] = SERVER_QUERY_KEYS[key](value)
+            except Invalid as bad:
+                ctx.problem(f"query.{identifier}.{key}", ctx.shown(value), bad.expected)
+        overrides[identifier] = QueryOverride(**parsed)
+    return overrides
+
+
 def _overrides(
     ctx: _Context, servers: Mapping[str, Mapping[str, str]]
 ) -> dict[str, Mapping[Action, RoleRule]]:
@@ -588,6 +617,7 @@ def _build(
             **values["alerts"],
             servers=_alert_overrides(ctx, servers["alerts"]),
         ),
+        query=QuerySettings(**values["query"], servers=_query_overrides(ctx, servers["query"])),
         config_path=config_path,
     )
     _check_monitoring(ctx, settings.monitoring, settings.pterodactyl.requests_per_minute)

@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, urlsplit
 from pterodisbot.alerts import MentionRoles, Rule
 from pterodisbot.config._settings import HistoryURL, Secret
 from pterodisbot.permissions import OPEN_WHEN_EMPTY, Action, RoleRule
+from pterodisbot.query import QueryProtocol
 
 _SNOWFLAKE: Final = re.compile(r"[0-9]{1,20}")
 IDENTIFIER: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,35}")
@@ -342,6 +343,23 @@ def http_host(raw: str) -> str:
     # An address or a host name: the endpoint binds it, so no scheme, port or path.
     if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[?[0-9A-Fa-f:.]+\]?", text) or text.count(":") == 1:
         raise Invalid("an address to listen on, e.g. 127.0.0.1 (0.0.0.0 in a container)")
+    return text.strip("[]")
+
+
+def query_protocol(raw: str) -> QueryProtocol:
+    """Read how a game is asked: minecraft, bedrock, source or none."""
+    text = raw.strip().lower()
+    try:
+        return QueryProtocol(text)
+    except ValueError:
+        raise Invalid(", ".join(p.value for p in QueryProtocol)) from None
+
+
+def query_host(raw: str) -> str:
+    """Read the address or host name a game is asked at (no scheme, no port)."""
+    text = raw.strip()
+    if not re.fullmatch(r"[A-Za-z0-9.\-]+|\[?[0-9A-Fa-f:.]+\]?", text) or text.count(":") == 1:
+        raise Invalid("an address or host name, e.g. 203.0.113.7 or mc.example.com (no port)")
     return text.strip("[]")
 
 

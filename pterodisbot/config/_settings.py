@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pterodisbot.alerts import AlertSettings
 from pterodisbot.permissions import PermissionsSettings
+from pterodisbot.query import QuerySettings
 
 TOKEN_ENV: Final = "DISCORD_TOKEN"
 API_KEY_ENV: Final = "PTERODACTYL_API_KEY"
@@ -247,6 +248,7 @@ class Settings:
     http: HttpSettings = HttpSettings()
     history: HistorySettings = HistorySettings()
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    query: QuerySettings = field(default_factory=QuerySettings)
     config_path: Path | None = None
     warnings: tuple[str, ...] = ()
 

@@ -287,6 +287,72 @@ ALERTS: Final = Section(
     "mention = Minecraft Mods",
 )
 
+QUERY: Final = Section(
+    "query",
+    (
+        Key(
+            "enabled",
+            "true",
+            p.boolean,
+            "Ask each running game server how many players are online, with the game's own "
+            "query: Minecraft Java (Server List Ping) and Bedrock, and Source A2S (Rust, CS2, "
+            "ARK, Valheim, Palworld, Garry's Mod, ...). The protocol is read from the server's "
+            "egg and Docker image; [query.<server>] sections set it for others. The game is "
+            "asked at the server's default allocation (its alias when set). false = never ask.",
+        ),
+        Key(
+            "interval",
+            "30",
+            p.duration(5, 3600),
+            "Seconds between two queries of one server (only running servers are asked). "
+            "5 s to 1 h.",
+        ),
+        Key(
+            "timeout",
+            "3",
+            p.duration(0.5, 30),
+            "Seconds a game has to answer one query before it counts as no answer. 0.5 to 30.",
+        ),
+        Key(
+            "concurrency",
+            "64",
+            p.integer(1, 1000, "a query count"),
+            "Queries in flight at most at one time, across every server. 1 to 1000.",
+        ),
+        Key(
+            "not_answering_after",
+            "3m",
+            p.duration(30, 86400),
+            "A server the panel says is running whose game has not answered for this long is "
+            'shown as "not answering" (hung, or a query port that is closed or wrong); the '
+            "not_answering alert rule fires on it. 30 s to 24 h.",
+        ),
+        Key(
+            "show_names",
+            "false",
+            p.boolean,
+            "Show the names of the players online (up to 10) on status embeds, when the game "
+            "gives them. Off by default: a community may not want them in every channel.",
+        ),
+    ),
+    outro="Per-server overrides: a section named after the server's identifier, with any of "
+    "protocol (minecraft, bedrock, source or none), host and port. Keys left out are read "
+    "from the server as usual. Source games often answer queries on a port other than the "
+    "game port:\n"
+    "[query.1a2b3c4d]\n"
+    "protocol = source\n"
+    "port = 27016",
+)
+
+# The keys a `[query.<server>]` section may hold, with their parsers.
+SERVER_QUERY_KEYS: Final[Mapping[str, Callable[[str], Any]]] = MappingProxyType(
+    {
+        "protocol": p.query_protocol,
+        "host": p.query_host,
+        "port": p.integer(1, 65535, "a UDP or TCP port"),
+    }
+)
+
 # The keys an `[alerts.<server>]` section may hold, with their parsers.
 SERVER_ALERT_KEYS: Final[Mapping[str, Callable[[str], Any]]] = MappingProxyType(
     {
@@ -667,6 +733,7 @@ TABLE: Final = (
         ),
     ),
     ALERTS,
+    QUERY,
 )
 
 SECTIONS: Final = MappingProxyType({section.name: section for section in TABLE})

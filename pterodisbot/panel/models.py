@@ -285,6 +285,12 @@ class Server:
     is_installing: bool
     is_transferring: bool
     is_node_under_maintenance: bool
+    # What the game queries read to pick a protocol and port (`pterodisbot.query`): the
+    # Docker image, the egg's name (`include=egg`; None when the panel leaves it out) and the
+    # startup variables the key may read (env name -> value; empty without `startup.read`).
+    docker_image: str = ""
+    egg: str | None = None
+    variables: tuple[tuple[str, str], ...] = ()
 
     @property
     def primary_allocation(self) -> Allocation | None:

@@ -43,6 +43,8 @@ class SampleRow:
     uptime_ms: int
     span_s: float
     is_suspended: bool = False
+    # Players online as the game answered (None: not asked, or no answer).
+    players: int | None = None
 
     @classmethod
     def of(cls, server: str, sample: MetricSample, span_s: float) -> SampleRow:
@@ -130,6 +132,9 @@ class HistoryPoint:
     rx_rate: float | None
     tx_rate: float | None
     seconds: StateSeconds
+    # Players over the bucket's samples that had an answer: None when none had.
+    players_avg: float | None = None
+    players_max: int | None = None
 
     @property
     def state(self) -> str:
