@@ -60,6 +60,7 @@ from pterodisbot_sandbox._panel_client_api import ClientApi
 from pterodisbot_sandbox._panel_control import ControlApi
 from pterodisbot_sandbox._panel_faults import FaultKind, SimFault
 from pterodisbot_sandbox._panel_fleet import (
+    GameProtocol,
     PowerStateName,
     SimAllocation,
     SimLimits,
@@ -68,6 +69,7 @@ from pterodisbot_sandbox._panel_fleet import (
     SimServerSpec,
     build_servers,
     default_fleet,
+    player_names,
 )
 from pterodisbot_sandbox._panel_http import JSON
 from pterodisbot_sandbox._panel_state import (
@@ -83,6 +85,7 @@ __all__ = [
     "CLOSE_SUSPENDED",
     "ActivityEntry",
     "FaultKind",
+    "GameProtocol",
     "PowerRefused",
     "PowerStateName",
     "SimAllocation",
@@ -94,6 +97,7 @@ __all__ = [
     "SimulatedPanel",
     "default_fleet",
     "main",
+    "player_names",
 ]
 
 log = logging.getLogger(__name__)
