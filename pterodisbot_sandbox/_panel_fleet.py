@@ -425,6 +425,10 @@ class SimServer:
         self.node_maintenance = spec.node_maintenance
         self.transferring = spec.transferring
         self.crashes = 0
+        # Variables set on this server (the egg's defaults otherwise), and where its game
+        # answers queries once `_panel_games` listens for it (None: no listener).
+        self.variable_values: dict[str, str] = {}
+        self.query_port: int | None = None
         self._clock = clock
         self._game = _GAMES_BY_KEY.get(spec.game, _GAMES[0])
         rng = random.Random(f"{seed}:{self.uuid}")
@@ -627,12 +631,30 @@ class SimServer:
             )
         return None
 
-    def attributes(self) -> dict[str, Any]:
-        """Return the server as `ServerTransformer` renders it, relationships included."""
+    def attributes(self, *, include_egg: bool = False) -> dict[str, Any]:
+        """Return the server as `ServerTransformer` renders it, relationships included.
+
+        `allocations` and `variables` are default includes; `egg` only with `?include=egg`.
+        """
         spec = self.spec
         can_read_startup = self.has_permission("startup.read")
-        values = {env: value for _, env, value in self._game.variables}
+        values = {env: value for _, env, value in self._game.variables} | self.variable_values
         default = next((a for a in self.allocations if a.is_default), self.allocations[0])
+        relationships: dict[str, Any] = {
+            "allocations": {
+                "object": "list",
+                "data": [
+                    {"object": "allocation", "attributes": dataclasses.asdict(a)}
+                    for a in self.allocations
+                ],
+            },
+            "variables": self._variables_json() if can_read_startup else _null_resource(),
+        }
+        if include_egg:
+            relationships["egg"] = {
+                "object": "egg",
+                "attributes": {"uuid": self.egg_uuid, "name": self._game.egg or self._game.label},
+            }
         return {
             "server_owner": spec.server_owner,
             "identifier": self.identifier,
@@ -654,17 +676,41 @@ class SimServer:
             "is_suspended": self.status == "suspended",
             "is_installing": not self.is_installed,
             "is_transferring": self.transferring,
-            "relationships": {
-                "allocations": {
-                    "object": "list",
-                    "data": [
-                        {"object": "allocation", "attributes": dataclasses.asdict(a)}
-                        for a in self.allocations
-                    ],
-                },
-                "variables": self._variables_json() if can_read_startup else _null_resource(),
-            },
+            "relationships": relationships,
         }
+
+    @property
+    def egg_uuid(self) -> str:
+        """Return the uuid of this server's egg: one per game, the same on every run."""
+        return str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"egg:{self._game.key}"))
+
+    def serve_game_at(self, game_port: int, query_port: int, *, next_id: int) -> None:
+        """Point the panel's view of this server at a local game listener (`_panel_games`).
+
+        Every allocation moves to 127.0.0.1 (no alias: a client would ask the alias); the
+        default one gets `game_port`; the query port goes where the egg keeps it
+        (`query_port_layout`): a second allocation numbered `next_id` if there is none, the
+        QUERY_PORT variable, or nowhere.
+        """
+        layout = self._game.query_port
+        moved = [
+            dataclasses.replace(
+                a, ip="127.0.0.1", ip_alias=None, port=game_port if a.is_default else a.port
+            )
+            for a in self.allocations
+        ]
+        if layout == "next_allocation":
+            query = SimAllocation("127.0.0.1", query_port, None, "Query", False, next_id)
+            others = [a for a in moved if not a.is_default]
+            if others:
+                query = dataclasses.replace(query, id=others[0].id)
+                moved = [query if a.id == others[0].id else a for a in moved]
+            else:
+                moved.append(query)
+        elif layout == "variable":
+            self.variable_values["QUERY_PORT"] = str(query_port)
+        self.allocations = tuple(moved)
+        self.query_port = query_port
 
     def _invocation(self, values: dict[str, str], default: SimAllocation, *, hide: bool) -> str:
         command = self._game.startup
@@ -689,7 +735,7 @@ class SimServer:
                         "description": f"{label} for this server.",
                         "env_variable": env,
                         "default_value": value,
-                        "server_value": value,
+                        "server_value": self.variable_values.get(env, value),
                         "is_editable": True,
                         "rules": "required|string|max:64",
                     },
