@@ -228,9 +228,10 @@ class ControlApi:
         return web.Response(status=204)
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {**self._state.stats(), "wings": self._wings.stats(), "games": self._games.stats()}
-        )
+        stats = {**self._state.stats(), "wings": self._wings.stats()}
+        if self._state.options.games:
+            stats["games"] = self._games.stats()
+        return web.json_response(stats)
 
     async def _reset_stats(self, request: web.Request) -> web.Response:
         self._state.reset_stats()

@@ -297,12 +297,14 @@ class SimulatedPanel:
         return self._state.faults()
 
     def stats(self) -> JSON:
-        """Return request counts per route, power signals per server, refusals and `wings`."""
-        return {
-            **self._state.stats(),
-            "wings": self._wings.stats(),
-            "games": self._games.stats(),
-        }
+        """Return request counts per route, power signals per server, refusals, `wings`, `games`.
+
+        `games` (queries per server and kind) only when the games answer (`games=True`).
+        """
+        stats = {**self._state.stats(), "wings": self._wings.stats()}
+        if self.games:
+            stats["games"] = self._games.stats()
+        return stats
 
     # ----------------------------------------------------------------- games
 
