@@ -117,6 +117,9 @@ class SimServerSpec:
     memory_load: float = 0.5
     # Players the game admits (None: the game's usual); players online follow `cpu_load`.
     max_players: int | None = None
+    # How its game answers queries when the panel simulates games: "answer", "hang" (a game
+    # the panel calls running that answers nobody) or "garbage".
+    game_mode: str = "answer"
 
 
 @dataclass(frozen=True, slots=True)
