@@ -13,7 +13,7 @@ from mcstatus.responses import JavaStatusResponse
 
 from pterodisbot.clock import FakeClock
 from pterodisbot.demo import demo_fleet
-from pterodisbot_sandbox.panel import SimServerSpec, SimulatedPanel, player_names
+from pterodisbot_sandbox.panel import SimServerSpec, SimulatedPanel, game_fleet, player_names
 from tests.fixtures.panel import MakeSimPanel
 
 NOW = 1_000_000.0
@@ -340,3 +340,19 @@ async def test_the_demo_fleet_has_an_answering_a_hung_and_a_hidden_game(
     assert _where(panel, "palworld")[1] not in [a.port for a in palworld.allocations]
     info = await a2s.ainfo(_where(panel, "palworld"), timeout=TIMEOUT)
     assert info.player_count == palworld.players_at(panel.clock.monotonic())
+
+
+def test_a_game_fleet_runs_every_protocol_and_layout() -> None:
+    panel = SimulatedPanel(fleet=game_fleet(24, seed=3), clock=FakeClock(NOW))
+    servers = list(panel.servers.values())
+    assert len(servers) == 24
+    assert {s.state for s in servers} == {"running"}
+    assert {s.game_protocol for s in servers} == {"minecraft", "bedrock", "source"}
+    assert {s.query_port_layout for s in servers} == {
+        "game",
+        "next_allocation",
+        "variable",
+        "hidden",
+    }
+    assert len({s.name for s in servers}) == 24
+    assert [s.name for s in servers] == [s.name for s in game_fleet(24, seed=3)]
