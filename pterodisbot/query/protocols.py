@@ -76,7 +76,8 @@ async def ask(
         raise
     except TimeoutError as exc:
         raise QueryError(QueryFailure.TIMEOUT, f"no answer in {timeout:g} s") from exc
-    except ConnectionRefusedError as exc:
+    except ConnectionError as exc:
+        # Nothing listens (a TCP reset, ICMP port unreachable), or it hung up on the query.
         raise QueryError(QueryFailure.REFUSED, str(exc)) from exc
     except socket.gaierror as exc:
         raise QueryError(QueryFailure.UNREACHABLE, f"{target.host}: {exc.strerror}") from exc
