@@ -16,6 +16,9 @@ GAMES = (
     SimServerSpec("Valheim Vikings", identifier="valheim1", game="valheim", cpu_load=0.5),
     SimServerSpec("Palworld", identifier="palworld", game="palworld", cpu_load=0.5),
     SimServerSpec("Garry's Mod TTT", identifier="gmod0001", game="gmod", cpu_load=0.5),
+    SimServerSpec("ARK The Island", identifier="ark00001", game="ark", cpu_load=0.5),
+    SimServerSpec("CS2 Retakes", identifier="cs2r0001", game="cs2", cpu_load=0.5),
+    SimServerSpec("7DTD Horde", identifier="sdtd0001", game="sdtd", cpu_load=0.5),
     SimServerSpec("Factorio", identifier="factorio", game="factorio"),
     SimServerSpec("Paper Off", identifier="mcoff001", game="minecraft", state="offline"),
 )

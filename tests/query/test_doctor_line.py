@@ -26,11 +26,12 @@ async def players_line(panel: SimulatedPanel, query: dict[str, str]) -> str:
 
 async def test_doctor_counts_the_servers_asked_by_protocol(make_sim_panel: MakeSimPanel) -> None:
     panel = await make_sim_panel(api_key=KEY, fleet=list(GAMES))
-    # Read from the eggs: two Paper, one Bedrock, Rust, Valheim, Palworld and Garry's Mod;
+    # Read from the eggs: two Paper, one Bedrock, Rust, Valheim, Palworld, Garry's Mod, ARK,
+    # Counter-Strike 2 and 7 Days to Die;
     # Factorio answers no query the bot knows.
     assert await players_line(panel, {}) == (
-        "✓ players online: 7 of 8 server(s) asked while running (2 minecraft, 1 bedrock, "
-        "4 source); 1 not asked (no known game query: set [query.<server>] protocol, host "
+        "✓ players online: 10 of 11 server(s) asked while running (2 minecraft, 1 bedrock, "
+        "7 source); 1 not asked (no known game query: set [query.<server>] protocol, host "
         "and port for those that answer one)"
     )
     # [query.<server>]: Factorio asked as Bedrock (say), Rust and Palworld never.
@@ -40,8 +41,8 @@ async def test_doctor_counts_the_servers_asked_by_protocol(make_sim_panel: MakeS
         "query.palworld": {"protocol": "none"},
     }
     assert await players_line(panel, overridden) == (
-        "✓ players online: 6 of 8 server(s) asked while running (2 minecraft, 2 bedrock, "
-        "2 source); 2 not asked (no known game query: set [query.<server>] protocol, host "
+        "✓ players online: 9 of 11 server(s) asked while running (2 minecraft, 2 bedrock, "
+        "5 source); 2 not asked (no known game query: set [query.<server>] protocol, host "
         "and port for those that answer one)"
     )
     assert await players_line(panel, {"query": {"enabled": "false"}}) == (

@@ -27,7 +27,16 @@ from tests.snapshots import make_snapshot
 INTERVAL = 30.0
 # Every answer is local; only a hung game waits this long (real seconds).
 TIMEOUT = 0.3
-ANSWERED_BY_DEFAULT = ("mcjava01", "bedrock1", "rust0001", "valheim1", "gmod0001")
+ANSWERED_BY_DEFAULT = (
+    "mcjava01",
+    "bedrock1",
+    "rust0001",
+    "valheim1",
+    "gmod0001",
+    "ark00001",
+    "cs2r0001",
+    "sdtd0001",
+)
 
 
 class Fleet:
@@ -125,11 +134,11 @@ async def test_each_running_game_answers_the_count_the_simulation_has(fleet: Fle
     assert queries.players("mcoff001") is None
     assert fleet.panel.game_queries("mcoff001") == {}
     stats = queries.stats()
-    assert stats.targets == 6
+    assert stats.targets == 9
     assert stats.queries == {
         ("minecraft", "ok"): 1,
         ("bedrock", "ok"): 1,
-        ("source", "ok"): 4,
+        ("source", "ok"): 7,
     }
 
 
@@ -194,8 +203,9 @@ async def test_servers_that_do_not_run_are_never_asked(fleet: Fleet) -> None:
     fleet.show("mcoff001", ServerStatus.UNKNOWN)
     queries.forget("mcjava01")
     assert queries.players("mcjava01") is None
-    # Left: Bedrock, Valheim, Garry's Mod and Palworld (asked at its default port, 27015).
-    assert queries.stats().targets == 4
+    # Left: Bedrock, Valheim, Garry's Mod, ARK, CS2, 7 Days to Die and Palworld (asked at its
+    # default port, 27015).
+    assert queries.stats().targets == 7
 
 
 async def test_at_most_concurrency_queries_are_in_flight(fleet: Fleet) -> None:
@@ -223,6 +233,6 @@ async def test_at_most_concurrency_queries_are_in_flight(fleet: Fleet) -> None:
     assert queries.stats().queries == {
         ("minecraft", "timeout"): 1,
         ("bedrock", "timeout"): 1,
-        ("source", "timeout"): 3,
+        ("source", "timeout"): 6,
         ("source", "refused"): 1,
     }
