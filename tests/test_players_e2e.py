@@ -1,4 +1,4 @@
-"""Players online end to end: the real bot asks the simulated games; snapshots and rings carry it."""
+"""Players online end to end: the real bot asks the simulated games; snapshots and rings say so."""
 
 from __future__ import annotations
 
