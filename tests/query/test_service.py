@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -236,3 +237,13 @@ async def test_at_most_concurrency_queries_are_in_flight(fleet: Fleet) -> None:
         ("source", "timeout"): 6,
         ("source", "refused"): 1,
     }
+
+
+async def test_close_leaves_no_task_of_its_own_pending() -> None:
+    queries = PlayerQueries(QuerySettings(), clock=FakeClock())
+    queries.start()
+    for _ in range(3):
+        await asyncio.sleep(0)  # the scheduler is waiting for its next due query
+    await queries.close()
+    # A task still pending when the loop closes is "destroyed but pending" in the log.
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
