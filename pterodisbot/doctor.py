@@ -52,6 +52,8 @@ from pterodisbot.panel.errors import (
     PanelUnavailable,
 )
 from pterodisbot.panel.models import Account, Resources, Server
+from pterodisbot.query import QueryProtocol, QuerySettings
+from pterodisbot.query.detect import target_for
 from pterodisbot.store import StoreError, StoreFailure, open_store, store_problem
 from pterodisbot.units import format_bytes
 
@@ -173,6 +175,7 @@ async def _diagnose(api: PterodactylAPI, settings: Settings, say: Callable[[str]
     say(f"  {OK if readable else NOTE} {summary}")
 
     say(_budget_line(api, settings, len(watched)))
+    say(_query_line(settings.query, watched))
     return healthy
 
 
@@ -357,6 +360,27 @@ def _server_lines(checks: Sequence[ServerCheck]) -> list[str]:
             mark = FAIL if check.failed else NOTE
             lines.append(f"    {mark} {head}  cannot be read: {check.reason}")
     return lines
+
+
+def _query_line(settings: QuerySettings, servers: Sequence[Server]) -> str:
+    """Say which servers' games are asked for their players, by protocol, and which are not."""
+    if not settings.enabled:
+        return f"  {NOTE} players online off ([query] enabled = false): no game is asked"
+    targets = [target_for(s, settings.servers.get(s.identifier)) for s in servers]
+    counts = {
+        protocol: sum(1 for t in targets if t is not None and t.protocol is protocol)
+        for protocol in QueryProtocol
+    }
+    asked = sum(counts.values())
+    by_protocol = ", ".join(f"{n} {p.value}" for p, n in counts.items() if n)
+    line = f"  {OK if asked else NOTE} players online: {asked} of {len(servers)} server(s) asked"
+    line += f" while running ({by_protocol})" if asked else ""
+    if asked < len(servers):
+        line += (
+            f"; {len(servers) - asked} not asked (no known game query: set [query.<server>] "
+            "protocol, host and port for those that answer one)"
+        )
+    return line
 
 
 def _budget_line(api: PterodactylAPI, settings: Settings, watched: int) -> str:

@@ -12,9 +12,12 @@ import errno
 import logging
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import a2s
+from a2s.a2s_async import A2SStreamAsync, request_async_impl
+from a2s.defaults import DEFAULT_ENCODING
+from a2s.info import InfoProtocol
+from a2s.players import PlayersProtocol
 from mcstatus import BedrockServer, JavaServer
 
 from pterodisbot.clock import Clock, SystemClock
@@ -76,7 +79,8 @@ async def ask(
         raise
     except TimeoutError as exc:
         raise QueryError(QueryFailure.TIMEOUT, f"no answer in {timeout:g} s") from exc
-    except ConnectionRefusedError as exc:
+    except ConnectionError as exc:
+        # Nothing listens (a TCP reset, ICMP port unreachable), or it hung up on the query.
         raise QueryError(QueryFailure.REFUSED, str(exc)) from exc
     except socket.gaierror as exc:
         raise QueryError(QueryFailure.UNREACHABLE, f"{target.host}: {exc.strerror}") from exc
@@ -124,11 +128,11 @@ async def _source(
 ) -> GameAnswer:
     """Send A2S_INFO (and A2S_PLAYER for the names): Source and GoldSource answer both."""
     address = (target.host, target.port)
-    info = await a2s.ainfo(address, timeout=limit)
+    info = await _a2s(address, limit, InfoProtocol)
     listed: tuple[str, ...] = ()
     if names:
         # Players still connecting are listed with an empty name.
-        players = await a2s.aplayers(address, timeout=limit)
+        players = await _a2s(address, limit, PlayersProtocol)
         listed = tuple(str(p.name) for p in players if p.name)
     return GameAnswer(
         online=_count(info.player_count),
@@ -140,6 +144,22 @@ async def _source(
         map=_text(info.map_name),
         latency_ms=float(info.ping) * 1000,
     )
+
+
+async def _a2s(address: tuple[str, int], limit: float, request: object) -> Any:
+    """Send one A2S request and return its parsed answer, as `a2s.ainfo`/`aplayers` do.
+
+    Their code, but for the `finally`: python-a2s waits for a packet with two tasks and leaves
+    both pending when the wait is cancelled (our time bound, or shutdown); a task left pending
+    is logged as "destroyed but it is pending" when collected. Waking both ends them.
+    """
+    stream = await A2SStreamAsync.create(address, limit)
+    try:
+        return await request_async_impl(stream, DEFAULT_ENCODING, request)
+    finally:
+        stream.protocol.error_event.set()
+        stream.protocol.recv_queue.put_nowait(b"")
+        stream.close()
 
 
 def _text(value: object) -> str | None:

@@ -172,6 +172,8 @@ class PlayerQueries:
             finally:
                 sleeper.cancel()
                 waker.cancel()
+                # Both end before this task does: none is left pending when the loop closes.
+                await asyncio.gather(sleeper, waker, return_exceptions=True)
 
     def _launch_due(self) -> float:
         """Start the queries that are due (within the cap); return seconds until the next one."""
@@ -214,6 +216,11 @@ class PlayerQueries:
         except QueryError as exc:
             failure = exc.failure
             log.debug("server %s: query %s failed: %s", watched.server.identifier, target, exc)
+        except Exception:
+            # `ask` lets nothing else out; if it ever did, one server's bug must not end the
+            # others' queries (nor go unseen).
+            failure = QueryFailure.GARBAGE
+            log.exception("server %s: query %s failed", watched.server.identifier, target)
         finally:
             watched.in_flight = False
         self._counts[(target.protocol.value, failure.value if failure else "ok")] += 1
