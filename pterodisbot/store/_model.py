@@ -61,6 +61,7 @@ class SampleRow:
             uptime_ms=int(sample.uptime_ms),
             span_s=span_s,
             is_suspended=sample.is_suspended,
+            players=sample.players,
         )
 
 
@@ -117,7 +118,8 @@ class HistoryPoint:
 
     CPU (percent of one core, as the ring stores it) and memory are over the bucket's live
     samples (running, starting, stopping): None when it had none. Disk is the last reading,
-    network the average rates.
+    network the average rates. Players are over the samples the game answered in, whatever
+    their state (games are only asked while running): None when none was.
     """
 
     t: float
