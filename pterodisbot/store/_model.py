@@ -137,6 +137,8 @@ class HistoryPoint:
     # Players over the bucket's samples that had an answer: None when none had.
     players_avg: float | None = None
     players_max: int | None = None
+    # How many samples had an answer: what weighs `players_avg` when buckets are summed up.
+    players_samples: int = 0
 
     @property
     def state(self) -> str:

@@ -168,6 +168,7 @@ class _Bucket:
             seconds=seconds,
             players_avg=self.players_sum / self.players_n if self.players_n else None,
             players_max=self.players_max if self.players_n else None,
+            players_samples=self.players_n,
         )
 
 

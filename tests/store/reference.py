@@ -36,6 +36,7 @@ class Expected:
     seconds: StateSeconds
     players_avg: float | None
     players_max: int | None
+    players_samples: int
 
 
 def expected_buckets(samples: Iterable[SampleRow], step: int) -> list[Expected]:
@@ -73,6 +74,7 @@ def expected_buckets(samples: Iterable[SampleRow], step: int) -> list[Expected]:
                 ),
                 players_avg=sum(players) / len(players) if players else None,
                 players_max=max(players) if players else None,
+                players_samples=len(players),
             )
         )
     return out

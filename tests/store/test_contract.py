@@ -159,10 +159,10 @@ async def test_players_average_over_the_answers_and_none_without_any(store: Hist
     (hour,) = (await store.series("g", BASE, BASE + HOUR_S, HOUR_S)).points
 
     for read in (raw, minutes):
-        assert [(p.players_avg, p.players_max) for p in read.points] == [
-            (4.0, 8),
-            (None, None),
-            (30.0, 30),
+        assert [(p.players_avg, p.players_max, p.players_samples) for p in read.points] == [
+            (4.0, 8, 3),
+            (None, None, 0),
+            (30.0, 30, 1),
         ]
     # The hour weights each minute by its answers: (0 + 4 + 8 + 30) / 4, not (4 + 30) / 2.
     assert (hour.players_avg, hour.players_max) == (10.5, 30)
