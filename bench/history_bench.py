@@ -71,8 +71,14 @@ def sqlite_store(path: Path) -> HistoryStore:
     return store
 
 
-def rows(server: str, start: float, end: float, step: float, seed: int) -> list[SampleRow]:
-    """Return a running server's samples every `step` s over `[start, end)`, a wave of load."""
+def rows(
+    server: str, start: float, end: float, step: float, seed: int, *, players: bool = True
+) -> list[SampleRow]:
+    """Return a running server's samples every `step` s over `[start, end)`, a wave of load.
+
+    With `players` its game answers every query (0 to 40 online, a daily wave); without, it is
+    not a game the bot asks (no players stored).
+    """
     out = []
     t = start
     while t < end:
@@ -89,6 +95,7 @@ def rows(server: str, start: float, end: float, step: float, seed: int) -> list[
                 tx_rate=9_000.0,
                 uptime_ms=int((t - start) * 1000),
                 span_s=step,
+                players=round(20 + 20 * math.sin(phase / 3.82)) if players else None,
             )
         )
         t += step
@@ -101,13 +108,14 @@ async def fill(
     plan: Sequence[tuple[float, float, float]],
     *,
     batch: int = 20_000,
+    players: bool = True,
 ) -> int:
     """Write each server's samples for every (age from, age to, step) of `plan`, then roll up."""
     written = 0
     for older, newer, step in plan:
         pending: list[SampleRow] = []
         for n, server in enumerate(servers):
-            pending.extend(rows(server, NOW - older, NOW - newer, step, n))
+            pending.extend(rows(server, NOW - older, NOW - newer, step, n, players=players))
             if len(pending) >= batch:
                 await store.write(pending, [])
                 written += len(pending)
@@ -179,8 +187,11 @@ async def read_30_days(workdir: Path) -> None:
 # ----- bytes per server at steady state -----
 
 
-async def bytes_per_server(workdir: Path) -> None:
-    """Fill a store to steady state but the hour tier's length; weigh each table in the file."""
+async def bytes_per_server(workdir: Path, *, players: bool) -> None:
+    """Fill a store to steady state but the hour tier's length; weigh each table in the file.
+
+    `players`: every sample has an answer of the game's (else none: servers that are no game).
+    """
     servers = [f"size{n:04d}" for n in range(SIZE_SERVERS)]
     hour_days = 30
     # One sample an hour for 30 days before the minute tier's 8 (the hour tier's rows), one a
@@ -190,10 +201,10 @@ async def bytes_per_server(workdir: Path) -> None:
         (MINUTE.retention_s, RAW.retention_s, 60.0),
         (RAW.retention_s, 0.0, 10.0),
     )
-    path = workdir / "size.sqlite3"
+    path = workdir / f"size-{players}.sqlite3"
     store = sqlite_store(path)
     await store.open()
-    await fill(store, servers, plan)
+    await fill(store, servers, plan, players=players)
     file_bytes = await store.size_bytes()
     await store.close()
     tables = _table_bytes(path)
@@ -204,7 +215,7 @@ async def bytes_per_server(workdir: Path) -> None:
     hour_steady = hours_kept * per_hour_row
     measured = sum(v for name, v in per_server.items() if name != "hour")
     report(
-        "bytes per server at steady state (SQLite, tables' pages)",
+        f"bytes per server at steady state (SQLite, {'with' if players else 'no'} players)",
         f"{(measured + hour_steady) / 1e6:.2f} MB   (target ~3 MB)",
     )
     report(
@@ -318,7 +329,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         asyncio.run(read_30_days(workdir))
-        asyncio.run(bytes_per_server(workdir))
+        asyncio.run(bytes_per_server(workdir, players=True))
+        asyncio.run(bytes_per_server(workdir, players=False))
         stores: list[tuple[str, Callable[[], str]]] = [
             ("sqlite", lambda: f"sqlite:///{workdir / 'writes.sqlite3'}")
         ]

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -273,10 +273,11 @@ def generate_history(
 ) -> GeneratedHistory:
     """Return `days` of history up to `now` (Unix time) for every server of `panel`.
 
-    Figures come from the panel's own load model (`SimServer.load_at`), on the panel's clock
-    mapped to wall time so that the history runs straight into the live figures; each
-    server's week ends in the state the panel starts it in (a running one up for its
-    `uptime_seconds`).
+    Figures come from the panel's own load model (`SimServer.load_at`, and `players_at` for a
+    game's players while running: the bot asks only running servers, so no answer otherwise),
+    on the panel's clock mapped to wall time so that the history runs straight into the live
+    figures; each server's week ends in the state the panel starts it in (a running one up for
+    its `uptime_seconds`).
     """
     start = now - days * 86400.0
     mono_now = panel.clock.monotonic()
@@ -437,8 +438,9 @@ def _server_history(
         period_end = starts[index + 1] if index + 1 < len(starts) else now
         later = ahead[index]
         ran_before = 0.0 if later is None else -(period_end - t + later) - running_for
+        mono_t = mono_now - (now - t)
         load = server.load_at(
-            mono_now - (now - t),
+            mono_t,
             _power_state(state),
             running_for=running_for,
             ran_before=ran_before,
@@ -450,7 +452,11 @@ def _server_history(
                 "attributes": {"current_state": state, "is_suspended": False, "resources": load},
             }
         )
-        samples.append(SampleRow.of(identifier, ring.record(t, reading), span))
+        sample = ring.record(t, reading)
+        if state == "running" and server.game_protocol is not None:
+            # What the game would have answered: the count its listener gives at that time.
+            sample = replace(sample, players=server.players_at(mono_t, "running"))
+        samples.append(SampleRow.of(identifier, sample, span))
 
 
 def _power_state(state: str) -> PowerStateName:

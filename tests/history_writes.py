@@ -5,7 +5,9 @@ it, so whatever whole-bucket range a read picks near `now` holds whole samples, 
 of a 24 h window do not depend on which minute the read lands in:
 
 - running, except one hour offline (6 h to 5 h before the grid's "now"), with its changes;
-- nothing at all from 10 h to 8 h before (the bot was not running): two hours unknown.
+- nothing at all from 10 h to 8 h before (the bot was not running): two hours unknown;
+- while running the game answers with `i % 31` players (0 to 30, 15 on average), except every
+  ninth query, which it does not answer.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def sample_at(server: str, grid: float, i: int) -> SampleRow | None:
         tx_rate=float(100 + i % 5),
         uptime_ms=i * STEP * 1000,
         span_s=float(STEP),
+        players=None if i % 9 == 0 else i % 31,
     )
 
 

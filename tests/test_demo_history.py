@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import pytest
 
 from pterodisbot.clock import FakeClock
-from pterodisbot.demo import HISTORY_DAYS, demo_fleet, generate_history
+from pterodisbot.demo import HISTORY_DAYS, GeneratedHistory, demo_fleet, generate_history
 from pterodisbot.store import SampleRow
 from pterodisbot_sandbox.panel import SimulatedPanel
 
@@ -21,9 +24,23 @@ def _by_server(samples: tuple[SampleRow, ...]) -> dict[str, list[SampleRow]]:
     return rows
 
 
-def test_every_server_has_a_week_at_steps_that_grow_with_age() -> None:
+@dataclass(frozen=True)
+class Week:
+    """The demo's panel and the week generated for it."""
+
+    panel: SimulatedPanel
+    history: GeneratedHistory
+
+
+@pytest.fixture(scope="module")
+def week() -> Week:
+    """Generate the week once for the module: about a second each, and nothing changes it."""
     panel = SimulatedPanel(fleet=demo_fleet(8), clock=FakeClock(NOW))
-    history = generate_history(panel, now=NOW)
+    return Week(panel, generate_history(panel, now=NOW))
+
+
+def test_every_server_has_a_week_at_steps_that_grow_with_age(week: Week) -> None:
+    panel, history = week.panel, week.history
     rows = _by_server(history.samples)
     assert set(rows) == set(panel.servers)
     for identifier, samples in rows.items():
@@ -43,9 +60,8 @@ def test_every_server_has_a_week_at_steps_that_grow_with_age() -> None:
     assert len(history.samples) < 40_000
 
 
-def test_the_week_has_crashes_an_unknown_hour_and_ends_in_the_live_state() -> None:
-    panel = SimulatedPanel(fleet=demo_fleet(8), clock=FakeClock(NOW))
-    history = generate_history(panel, now=NOW)
+def test_the_week_has_crashes_an_unknown_hour_and_ends_in_the_live_state(week: Week) -> None:
+    panel, history = week.panel, week.history
     rows = _by_server(history.samples)
     for identifier, server in panel.servers.items():
         last = rows[identifier][-1]
@@ -76,9 +92,8 @@ def test_the_week_has_crashes_an_unknown_hour_and_ends_in_the_live_state() -> No
     assert max(row.cpu_percent for row in rows["mcmodded"]) > 0
 
 
-def test_network_rates_come_from_the_counters_as_the_bot_reads_them() -> None:
-    panel = SimulatedPanel(fleet=demo_fleet(8), clock=FakeClock(NOW))
-    history = generate_history(panel, now=NOW)
+def test_network_rates_come_from_the_counters_as_the_bot_reads_them(week: Week) -> None:
+    history = week.history
     running = ("running", "starting", "stopping")
     resumed = 0
     for samples in _by_server(history.samples).values():
@@ -94,3 +109,22 @@ def test_network_rates_come_from_the_counters_as_the_bot_reads_them() -> None:
                 assert after.rx_rate > 0
                 assert after.tx_rate > 0
     assert resumed >= 2
+
+
+def test_a_games_players_come_from_the_sim_while_running_and_nothing_else_answers(
+    week: Week,
+) -> None:
+    panel, history = week.panel, week.history
+    rows = _by_server(history.samples)
+    for identifier, server in panel.servers.items():
+        answered = [row for row in rows[identifier] if row.players is not None]
+        if server.game_protocol is None:  # not a game the bot asks (Terraria, Factorio here)
+            assert answered == [], identifier
+            continue
+        # Only while running, each the count the game's listener gives at that time (the
+        # panel's monotonic clock is 0 at NOW).
+        assert answered == [row for row in rows[identifier] if row.state == "running"]
+        assert [row.players for row in answered] == [
+            server.players_at(row.t - NOW, "running") for row in answered
+        ]
+    assert {"mcmodded", "rustwipe"} <= {row.server for row in history.samples if row.players}

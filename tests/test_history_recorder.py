@@ -7,6 +7,7 @@ fail on demand; the end-to-end tests (`test_history_e2e.py`) run the real SQLite
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 
@@ -180,6 +181,23 @@ async def test_samples_and_changes_land_in_one_write_after_one_flush_interval(
     ]
     assert recorder.stats().rows_written == 5
     assert recorder.stats().buffered == 0
+
+
+async def test_the_players_a_sample_carries_are_written_with_it(
+    store: MemoryStore, recorder: HistoryRecorder, clock: FakeClock
+):
+    answered = snap(clock)
+    assert answered.sample is not None
+    # What the monitor puts on a sample when the game answered (the query service's count).
+    answered = dataclasses.replace(
+        answered, sample=dataclasses.replace(answered.sample, players=12)
+    )
+    unanswered = snap(clock, dt=10)
+    recorder.observe(answered, None)
+    recorder.observe(unanswered, answered)
+    await advance(clock, FLUSH)
+
+    assert [s.players for s in store.samples] == [12, None]
 
 
 async def test_a_long_gap_counts_at_most_a_few_cycles(

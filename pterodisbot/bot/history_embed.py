@@ -1,4 +1,4 @@
-"""The `/server_history` embed: uptime, average and peak CPU and memory, outages (pure).
+"""The `/server_history` embed: uptime, average and peak CPU, memory and players, outages (pure).
 
 Built from what the history store answered (a `HistorySeries`, an `Uptime`, the state changes)
 and the panel's server (its name and limits); the graph is attached by the caller.
@@ -38,6 +38,9 @@ class HistorySummary:
     memory_avg: float | None
     memory_peak: float | None
     downs: int
+    # Over the samples the game answered in (None: no query was answered in the window).
+    players_avg: float | None = None
+    players_peak: int | None = None
 
 
 def summarise(series: HistorySeries, changes: Sequence[StateChange]) -> HistorySummary:
@@ -55,7 +58,15 @@ def summarise(series: HistorySeries, changes: Sequence[StateChange]) -> HistoryS
             memory_avg /= memory_weight
             memory_peak = max(_first(p.memory_max, p.memory_avg) for p in memories)
     downs = sum(1 for c in changes if c.after == "offline" and c.before in _UP_STATES)
-    return HistorySummary(cpu_avg, cpu_peak, memory_avg, memory_peak, downs)
+    answered = [p for p in series.points if p.players_samples > 0 and p.players_avg is not None]
+    players_avg = players_peak = None
+    if answered:
+        weight = sum(p.players_samples for p in answered)
+        players_avg = sum((p.players_avg or 0.0) * p.players_samples for p in answered) / weight
+        players_peak = max(p.players_max or 0 for p in answered)
+    return HistorySummary(
+        cpu_avg, cpu_peak, memory_avg, memory_peak, downs, players_avg, players_peak
+    )
 
 
 def window_label(window: Window) -> str:
@@ -119,6 +130,13 @@ def build_history_embed(
     embed.add_field(
         name="Memory", value=_memory_text(summary, server.limits.memory_bytes), inline=False
     )
+    if summary.players_avg is not None and summary.players_peak is not None:
+        # Only for a game that answered: a server never asked has no players line at all.
+        embed.add_field(
+            name="Players",
+            value=f"average {_players(summary.players_avg)}, peak {summary.players_peak}",
+            inline=False,
+        )
     embed.set_footer(text=truncate(f"Server {server.identifier}", FOOTER_LIMIT))
     if graph_filename:
         embed.set_image(url=f"attachment://{graph_filename}")
@@ -127,6 +145,14 @@ def build_history_embed(
 
 def _first(value: float | None, fallback: float | None) -> float:
     return float(value if value is not None else (fallback or 0.0))
+
+
+def _players(average: float) -> str:
+    """Return an average of players as a whole number, but a quiet server's "0.3" as is."""
+    if 0 < average < 0.95:
+        return f"{average:.1f}"
+    # Half up: 7.5 players on average reads as 8, as a person rounds.
+    return str(math.floor(average + 0.5))
 
 
 def _downs_text(downs: int) -> str:

@@ -61,6 +61,7 @@ class SampleRow:
             uptime_ms=int(sample.uptime_ms),
             span_s=span_s,
             is_suspended=sample.is_suspended,
+            players=sample.players,
         )
 
 
@@ -117,7 +118,8 @@ class HistoryPoint:
 
     CPU (percent of one core, as the ring stores it) and memory are over the bucket's live
     samples (running, starting, stopping): None when it had none. Disk is the last reading,
-    network the average rates.
+    network the average rates. Players are over the samples the game answered in, whatever
+    their state (games are only asked while running): None when none was.
     """
 
     t: float
@@ -135,6 +137,8 @@ class HistoryPoint:
     # Players over the bucket's samples that had an answer: None when none had.
     players_avg: float | None = None
     players_max: int | None = None
+    # How many samples had an answer: what weighs `players_avg` when buckets are summed up.
+    players_samples: int = 0
 
     @property
     def state(self) -> str:

@@ -3,7 +3,9 @@
 Tables carry a `pdb_` prefix (a database may be shared): `pdb_servers`, `pdb_meta` (schema
 version, watermarks, floors), `pdb_raw` RANGE-partitioned by day on `t` (milliseconds; one
 partition `pdb_raw_d<day number>` a day, created as writes need it), `pdb_minute`, `pdb_hour`,
-`pdb_changes`, `pdb_state` (small named texts: the alerts' state). Retention drops whole raw
+`pdb_changes`, `pdb_state` (small named texts: the alerts' state). An older database is
+migrated when opened (version 2 gains the players columns, on every raw partition through the
+parent). Retention drops whole raw
 partitions. Two bots may share a database: partitions are created under an advisory lock,
 rollups run under a session advisory lock (the other process skips), and a write lowers the
 watermarks with an atomic LEAST on the meta rows that every rollup chunk locks first, so no late
@@ -42,6 +44,7 @@ from pterodisbot.store._rollup import (
     LIVE_FROM,
     MINUTE_CHUNK_S,
     NEVER,
+    PLAYER_COLUMNS,
     SCHEMA_VERSION,
     STATE_COLUMNS,
     BucketRow,
@@ -70,8 +73,9 @@ CONNECT_TIMEOUT_S: Final = 10.0
 COMMAND_TIMEOUT_S: Final = 120.0
 DAY_MS: Final = DAY * 1000
 _PARTITION_NAME = re.compile(r"^pdb_raw_d(\d+)$")
+_NARROW: Final = frozenset({"n", "p_n", "p_max"})
 _BUCKET_DEFS = ", ".join(
-    f"{name} {'integer' if name == 'n' else 'bigint'}" for name in BUCKET_COLUMNS
+    f"{name} {'integer' if name in _NARROW else 'bigint'}" for name in BUCKET_COLUMNS
 )
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS pdb_meta (key text PRIMARY KEY, value bigint NOT NULL)",
@@ -80,7 +84,8 @@ _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS pdb_raw (server integer NOT NULL, t bigint NOT NULL,"
     " state smallint NOT NULL, cpu integer NOT NULL, mem bigint NOT NULL, disk bigint NOT NULL,"
     " rx bigint NOT NULL, tx bigint NOT NULL, uptime bigint NOT NULL, span integer NOT NULL,"
-    " suspended boolean NOT NULL, PRIMARY KEY (server, t)) PARTITION BY RANGE (t)",
+    " suspended boolean NOT NULL, players integer, PRIMARY KEY (server, t))"
+    " PARTITION BY RANGE (t)",
     f"CREATE TABLE IF NOT EXISTS pdb_minute (server integer NOT NULL, t bigint NOT NULL,"
     f" {_BUCKET_DEFS}, PRIMARY KEY (server, t))",
     f"CREATE TABLE IF NOT EXISTS pdb_hour (server integer NOT NULL, t bigint NOT NULL,"
@@ -89,6 +94,19 @@ _SCHEMA: Final = (
     " before text, after text NOT NULL, PRIMARY KEY (server, t))",
     # Small named texts (the alerts' state); IF NOT EXISTS adds it to a version 1 database.
     "CREATE TABLE IF NOT EXISTS pdb_state (name text PRIMARY KEY, value text NOT NULL)",
+)
+# What a version 2 database lacks, run once when one is opened. Columns are appended, as in
+# `_SCHEMA`; a column added to the partitioned `pdb_raw` is added to every partition.
+_TO_VERSION_3: Final = (
+    "ALTER TABLE pdb_raw ADD COLUMN IF NOT EXISTS players integer",
+    *(
+        f"ALTER TABLE {table} "
+        + ", ".join(
+            f"ADD COLUMN IF NOT EXISTS {c} {'integer' if c in _NARROW else 'bigint'}"
+            for c in PLAYER_COLUMNS
+        )
+        for table in ("pdb_minute", "pdb_hour")
+    ),
 )
 _LIVE = f"state >= {LIVE_FROM}"
 _STATE_MS = ", ".join(
@@ -104,7 +122,7 @@ _MINUTE_ROLLUP: Final = (
     f" MIN(mem) FILTER (WHERE {_LIVE}), MAX(mem) FILTER (WHERE {_LIVE}),"
     f" (ARRAY_AGG(disk ORDER BY t DESC) FILTER (WHERE {_LIVE}))[1],"
     f" (SUM(rx) FILTER (WHERE {_LIVE}))::bigint, (SUM(tx) FILTER (WHERE {_LIVE}))::bigint,"
-    f" {_STATE_MS} "
+    f" {_STATE_MS}, (COUNT(players))::integer, (SUM(players))::bigint, MAX(players) "
     "FROM pdb_raw WHERE server = ANY($1::integer[]) AND t >= $2 AND t < $3 "
     f"GROUP BY server, b ON CONFLICT (server, t) DO UPDATE SET {_UPSERT}"
 )
@@ -115,6 +133,7 @@ _HOUR_ROLLUP: Final = (
     " (ARRAY_AGG(disk ORDER BY t DESC) FILTER (WHERE disk IS NOT NULL))[1],"
     " SUM(rx_sum)::bigint, SUM(tx_sum)::bigint, "
     + ", ".join(f"COALESCE(SUM({c}), 0)::bigint" for c in STATE_COLUMNS)
+    + ", (SUM(p_n))::integer, (SUM(p_sum))::bigint, MAX(p_max)"
     + " FROM pdb_minute WHERE server = ANY($1::integer[]) AND t >= $2 AND t < $3 "
     f"GROUP BY server, b ON CONFLICT (server, t) DO UPDATE SET {_UPSERT}"
 )
@@ -128,6 +147,7 @@ _RAW_AS_BUCKET: Final = (
     + ", ".join(
         f"CASE WHEN state = {code} THEN span ELSE 0 END" for code in range(len(STATE_COLUMNS))
     )
+    + ", (players IS NOT NULL)::integer, players, players"
     + " FROM pdb_raw WHERE server = $1 AND t >= $2 AND t < $3 ORDER BY t"
 )
 _RAW_COLUMNS: Final = (
@@ -142,6 +162,7 @@ _RAW_COLUMNS: Final = (
     "bigint",
     "integer",
     "boolean",
+    "integer",
 )
 _INSERT_RAW: Final = (
     "INSERT INTO pdb_raw SELECT * FROM UNNEST("
@@ -212,13 +233,13 @@ class PostgresStore:
             )
             marks = await _read_marks(conn)
             floor_ms = marks.raw_floor * 1000
-            rows = [sample_values(r, ids[r.server]) for r in samples]
             # Older than what retention already dropped: its buckets cannot be recomputed.
-            rows = [row for row in rows if int(row[1]) >= floor_ms]
-            await self._ensure_partitions(conn, {int(row[1]) // DAY_MS for row in rows})
+            kept = [r for r in samples if t_ms(r.t) >= floor_ms]
+            rows = [sample_values(r, ids[r.server]) for r in kept]
+            await self._ensure_partitions(conn, {t_ms(r.t) // DAY_MS for r in kept})
             async with conn.transaction():
                 if rows:
-                    earliest = min(int(row[1]) for row in rows) / 1000
+                    earliest = min(t_ms(r.t) for r in kept) / 1000
                     # LEAST on the locked rows, before the samples: a rollup chunk running now
                     # either commits first (and this lowers its new mark) or waits for this
                     # write; both lock the marks first, so they never deadlock.
@@ -416,6 +437,7 @@ class PostgresStore:
 
     async def _setup(self, conn: asyncpg.Connection) -> None:
         exists = await conn.fetchval("SELECT to_regclass('pdb_meta') IS NOT NULL")
+        version = None
         if exists:
             version = await conn.fetchval("SELECT value FROM pdb_meta WHERE key = 'schema'")
             if version is None or int(version) > SCHEMA_VERSION:
@@ -427,6 +449,16 @@ class PostgresStore:
                 )
         for statement in _SCHEMA:
             await conn.execute(statement)
+        if version is not None and int(version) < SCHEMA_VERSION:
+            # Only then: an ALTER locks the table, and another bot may be writing to it.
+            for statement in _TO_VERSION_3:
+                await conn.execute(statement)
+            log.info(
+                "history database %s: schema upgraded from version %d to %d",
+                self._shown,
+                int(version),
+                SCHEMA_VERSION,
+            )
         await conn.execute(
             "INSERT INTO pdb_meta (key, value) VALUES ('schema', $1)"
             " ON CONFLICT (key) DO UPDATE SET value = GREATEST(pdb_meta.value, EXCLUDED.value)",

@@ -24,6 +24,9 @@ from pterodisbot.store._model import HistoryPoint, SampleRow, StateSeconds
 LIVE_FROM: Final = STATE_CODES["starting"]
 # The order of a bucket row's state-seconds columns, by state code.
 STATE_COLUMNS: Final = tuple(f"s_{name}" for name in STATE_NAMES)
+# A bucket's players: how many of its samples the game answered, their sum and the peak; they
+# merge exactly (an average of averages would not). Last, as schema 3 appended them.
+PLAYER_COLUMNS: Final = ("p_n", "p_sum", "p_max")
 # A bucket row's columns after (server, t), the same in every tier and on both backends.
 BUCKET_COLUMNS: Final = (
     "n",
@@ -37,9 +40,13 @@ BUCKET_COLUMNS: Final = (
     "rx_sum",
     "tx_sum",
     *STATE_COLUMNS,
+    *PLAYER_COLUMNS,
 )
+# Where a bucket row's player columns start (after t and the columns before them).
+_PLAYERS_AT: Final = 1 + BUCKET_COLUMNS.index("p_n")
 # 2: the `state` table (small named texts: the alerts' persisted state).
-SCHEMA_VERSION: Final = 2
+# 3: players: `players` on raw samples (NULL: no answer), `PLAYER_COLUMNS` on buckets.
+SCHEMA_VERSION: Final = 3
 # A watermark before the first sample was ever written: nothing to roll up, and every tier
 # "covers" a time nothing was written for.
 NEVER: Final = 2**53
@@ -49,7 +56,7 @@ MINUTE_CHUNK_S: Final = 1800
 HOUR_CHUNK_S: Final = 6 * 3600
 
 # (t seconds, n, cpu_sum, cpu_min, cpu_max, mem_sum, mem_min, mem_max, disk, rx_sum, tx_sum,
-#  ms per state code...): a bucket as read, in the units on disk.
+#  ms per state code..., p_n, p_sum, p_max): a bucket as read, in the units on disk.
 BucketRow = Sequence[float | int | None]
 
 
@@ -73,8 +80,8 @@ def floor_to(t: float, step: int) -> int:
     return math.floor(t / step) * step
 
 
-def sample_values(row: SampleRow, server_id: int) -> tuple[int | bool, ...]:
-    """Return a raw sample as the raw table's columns."""
+def sample_values(row: SampleRow, server_id: int) -> tuple[int | bool | None, ...]:
+    """Return a raw sample as the raw table's columns (players None: the game did not answer)."""
     return (
         server_id,
         t_ms(row.t),
@@ -87,6 +94,7 @@ def sample_values(row: SampleRow, server_id: int) -> tuple[int | bool, ...]:
         int(row.uptime_ms),
         round(row.span_s * 1000),
         bool(row.is_suspended),
+        None if row.players is None else int(row.players),
     )
 
 
@@ -106,6 +114,9 @@ class _Bucket:
     rx_sum: float = 0.0
     tx_sum: float = 0.0
     ms: list[float] = field(default_factory=lambda: [0.0] * len(STATE_NAMES))
+    players_n: int = 0
+    players_sum: int = 0
+    players_max: int | None = None
 
     def add(self, row: BucketRow) -> None:
         n = int(row[1] or 0)
@@ -125,6 +136,13 @@ class _Bucket:
             self.disk = int(row[8])
         for code in range(len(STATE_NAMES)):
             self.ms[code] += float(row[11 + code] or 0)
+        # A bucket of a version 2 store has no player columns (NULL): no answer in it.
+        answered = int(row[_PLAYERS_AT] or 0)
+        if answered:
+            self.players_n += answered
+            self.players_sum += int(row[_PLAYERS_AT + 1] or 0)
+            high = _higher(self.players_max, row[_PLAYERS_AT + 2])
+            self.players_max = None if high is None else int(high)
 
     def point(self) -> HistoryPoint:
         n = self.n
@@ -148,6 +166,9 @@ class _Bucket:
             rx_rate=self.rx_sum / n if n else None,
             tx_rate=self.tx_sum / n if n else None,
             seconds=seconds,
+            players_avg=self.players_sum / self.players_n if self.players_n else None,
+            players_max=self.players_max if self.players_n else None,
+            players_samples=self.players_n,
         )
 
 

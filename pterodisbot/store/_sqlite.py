@@ -3,7 +3,8 @@
 Schema (version in `PRAGMA user_version`): `servers` maps identifiers to small integer ids;
 `raw`, `minute` and `hour` are WITHOUT ROWID tables keyed (server, t), so one server's range is
 one contiguous read; `changes` holds status changes; `meta` the watermarks and floors; `state`
-small named texts (the alerts' persisted state). Version 1 files gain `state` when opened.
+small named texts (the alerts' persisted state). Older files are migrated when opened: version 1
+gains `state`, version 2 the players columns (`raw.players`, `PLAYER_COLUMNS` on the buckets).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pterodisbot.store._rollup import (
     LIVE_FROM,
     MINUTE_CHUNK_S,
     NEVER,
+    PLAYER_COLUMNS,
     SCHEMA_VERSION,
     STATE_COLUMNS,
     BucketRow,
@@ -70,7 +72,7 @@ _SCHEMA: Final = (
     "CREATE TABLE raw (server INTEGER NOT NULL, t INTEGER NOT NULL, state INTEGER NOT NULL,"
     " cpu INTEGER NOT NULL, mem INTEGER NOT NULL, disk INTEGER NOT NULL, rx INTEGER NOT NULL,"
     " tx INTEGER NOT NULL, uptime INTEGER NOT NULL, span INTEGER NOT NULL,"
-    " suspended INTEGER NOT NULL, PRIMARY KEY (server, t)) WITHOUT ROWID",
+    " suspended INTEGER NOT NULL, players INTEGER, PRIMARY KEY (server, t)) WITHOUT ROWID",
     f"CREATE TABLE minute (server INTEGER NOT NULL, t INTEGER NOT NULL, {_BUCKET_DEFS},"
     " PRIMARY KEY (server, t)) WITHOUT ROWID",
     f"CREATE TABLE hour (server INTEGER NOT NULL, t INTEGER NOT NULL, {_BUCKET_DEFS},"
@@ -79,8 +81,19 @@ _SCHEMA: Final = (
     " after TEXT NOT NULL, PRIMARY KEY (server, t)) WITHOUT ROWID",
     _STATE_TABLE,
 )
-# What each older schema version lacks, applied in order when such a file is opened.
-_MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {1: (_STATE_TABLE,)}
+# What each older schema version lacks, applied in order when such a file is opened. An added
+# column is appended, as in `_SCHEMA`, so a migrated file has the columns of a new one.
+_MIGRATIONS: Final[Mapping[int, tuple[str, ...]]] = {
+    1: (_STATE_TABLE,),
+    2: (
+        "ALTER TABLE raw ADD COLUMN players INTEGER",
+        *(
+            f"ALTER TABLE {tier} ADD COLUMN {column} INTEGER"
+            for tier in ("minute", "hour")
+            for column in PLAYER_COLUMNS
+        ),
+    ),
+}
 _LIVE = f"state >= {LIVE_FROM}"
 _STATE_MS = ", ".join(
     f"SUM(CASE WHEN state = {code} THEN span ELSE 0 END)" for code in range(len(STATE_COLUMNS))
@@ -96,7 +109,8 @@ _MINUTE_ROLLUP: Final = (
     " (SELECT d.disk FROM raw d WHERE d.server = r.server AND d.t >= r.t / 60000 * 60000"
     "  AND d.t < r.t / 60000 * 60000 + 60000"
     f"  AND d.state >= {LIVE_FROM} ORDER BY d.t DESC LIMIT 1),"
-    f" SUM(CASE WHEN {_LIVE} THEN rx END), SUM(CASE WHEN {_LIVE} THEN tx END), {_STATE_MS} "
+    f" SUM(CASE WHEN {_LIVE} THEN rx END), SUM(CASE WHEN {_LIVE} THEN tx END), {_STATE_MS},"
+    " COUNT(players), SUM(players), MAX(players) "
     "FROM raw r WHERE r.server IN (SELECT id FROM servers) AND r.t >= ? AND r.t < ? "
     "GROUP BY r.server, b"
 )
@@ -106,7 +120,8 @@ _HOUR_ROLLUP: Final = (
     " SUM(mem_sum), MIN(mem_min), MAX(mem_max),"
     " (SELECT d.disk FROM minute d WHERE d.server = m.server AND d.t >= m.t / 3600 * 3600"
     "  AND d.t < m.t / 3600 * 3600 + 3600 AND d.disk IS NOT NULL ORDER BY d.t DESC LIMIT 1),"
-    f" SUM(rx_sum), SUM(tx_sum), {', '.join(f'SUM({c})' for c in STATE_COLUMNS)} "
+    f" SUM(rx_sum), SUM(tx_sum), {', '.join(f'SUM({c})' for c in STATE_COLUMNS)},"
+    " SUM(p_n), SUM(p_sum), MAX(p_max) "
     "FROM minute m WHERE m.server IN (SELECT id FROM servers) AND m.t >= ? AND m.t < ? "
     "GROUP BY m.server, b"
 )
@@ -120,6 +135,7 @@ _RAW_AS_BUCKET: Final = (
     + ", ".join(
         f"CASE WHEN state = {code} THEN span ELSE 0 END" for code in range(len(STATE_COLUMNS))
     )
+    + ", players IS NOT NULL, players, players"
     + " FROM raw WHERE server = ? AND t >= ? AND t < ? ORDER BY t"
 )
 _MARK_KEYS: Final = ("minute", "hour", "raw_floor", "minute_floor")
@@ -171,14 +187,14 @@ class SqliteStore:
             )
             marks = await _read_marks(conn)
             floor_ms = marks.raw_floor * 1000
-            rows = [sample_values(r, ids[r.server]) for r in samples]
             # Older than what retention already dropped: its buckets cannot be recomputed.
-            rows = [row for row in rows if int(row[1]) >= floor_ms]
+            kept = [r for r in samples if t_ms(r.t) >= floor_ms]
+            rows = [sample_values(r, ids[r.server]) for r in kept]
             if rows:
                 await conn.executemany(
-                    "INSERT OR IGNORE INTO raw VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                    "INSERT OR IGNORE INTO raw VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                 )
-                new = lowered(marks, min(int(row[1]) for row in rows) / 1000)
+                new = lowered(marks, min(t_ms(r.t) for r in kept) / 1000)
                 if new != marks:
                     await _write_marks(conn, new)
             if changes:

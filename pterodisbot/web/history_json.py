@@ -13,7 +13,9 @@ def history_json(server: str, read: WindowRead) -> dict[str, Any]:
 
     A bucket's `cpu_percent` and `memory_bytes` are its averages over live samples (null when
     the server was not running), `cpu_max`/`memory_max` its peaks; `ratio` is running time over
-    known time (null: nothing known), unknown time counting as neither up nor down.
+    known time (null: nothing known), unknown time counting as neither up nor down. `players`
+    is the average of the players online over the samples the game answered in, `players_max`
+    their peak: null in a bucket where no query was answered (not asked, or no answer).
     """
     uptime = read.uptime
     return {
@@ -56,4 +58,6 @@ def _point(point: HistoryPoint) -> dict[str, Any]:
         "disk_bytes": point.disk_bytes,
         "rx_rate": point.rx_rate,
         "tx_rate": point.tx_rate,
+        "players": point.players_avg,
+        "players_max": point.players_max,
     }

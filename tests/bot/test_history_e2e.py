@@ -93,6 +93,8 @@ async def test_server_history_answers_privately_with_the_graph_and_the_days_figu
     # The written CPU peaks at 90 % every half hour; memory at 1 GiB + 59 MiB every 10 min.
     assert fields["CPU"].split("\n")[1].startswith("peak 90.0 %")
     assert fields["Memory"].split("\n")[1].startswith("peak 1.06 GiB")
+    # The game answered 0 to 30 players, 15 on average, through the store's rollups.
+    assert fields["Players"] == "average 15, peak 30"
     pixels = np.asarray(
         Image.open(io.BytesIO(await attachment_png(product, answer))).convert("RGB")
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import discord
 import pytest
 
@@ -111,6 +113,32 @@ def test_title_fields_and_graph_of_a_day() -> None:
         "Memory": "avg 1.67 GiB / 4.00 GiB\npeak 3.00 GiB / 4.00 GiB",
     }
     assert embed.image.url == "attachment://history.png"
+
+
+def with_players(point: HistoryPoint, average: float, peak: int, answered: int) -> HistoryPoint:
+    return dataclasses.replace(
+        point, players_avg=average, players_max=peak, players_samples=answered
+    )
+
+
+def test_players_are_averaged_over_the_answered_samples_with_their_peak() -> None:
+    first, offline, last = SERIES.points
+    # 2 answers averaging 5 and 6 averaging 9.5: (10 + 57) / 8 = 8.4, not (5 + 9.5) / 2.
+    series = dataclasses.replace(
+        SERIES, points=(with_players(first, 5.0, 9, 2), offline, with_players(last, 9.5, 23, 6))
+    )
+
+    fields = fields_of(history_embed(uptime(DAY), series=series))
+
+    assert fields["Players"] == "average 8, peak 23"
+    assert list(fields)[-1] == "Players"
+
+
+def test_a_quiet_server_averages_under_one_player() -> None:
+    first, offline, last = SERIES.points
+    series = dataclasses.replace(SERIES, points=(with_players(first, 0.3, 1, 10), offline, last))
+
+    assert fields_of(history_embed(uptime(DAY), series=series))["Players"] == "average 0.3, peak 1"
 
 
 def test_uptime_without_any_known_time_says_no_data() -> None:

@@ -34,6 +34,9 @@ class Expected:
     rx_rate: float | None
     tx_rate: float | None
     seconds: StateSeconds
+    players_avg: float | None
+    players_max: int | None
+    players_samples: int
 
 
 def expected_buckets(samples: Iterable[SampleRow], step: int) -> list[Expected]:
@@ -46,6 +49,7 @@ def expected_buckets(samples: Iterable[SampleRow], step: int) -> list[Expected]:
         rows = grouped[start]
         live = [s for s in rows if s.state in LIVE]
         n = len(live)
+        players = [s.players for s in rows if s.players is not None]
         per_state = {name: sum(s.span_s for s in rows if s.state == name) for name in
                      ("running", "starting", "stopping", "offline", "unknown")}  # fmt: skip
         out.append(
@@ -68,6 +72,9 @@ def expected_buckets(samples: Iterable[SampleRow], step: int) -> list[Expected]:
                     per_state["offline"],
                     per_state["unknown"],
                 ),
+                players_avg=sum(players) / len(players) if players else None,
+                players_max=max(players) if players else None,
+                players_samples=len(players),
             )
         )
     return out
@@ -97,7 +104,8 @@ def make_samples(
     """Return `count` samples every `step` s from `start`: mixed states, values exact on disk.
 
     CPU has two decimals, rates are whole and times whole milliseconds: the units the store
-    keeps, so every value reads back exactly.
+    keeps, so every value reads back exactly. Players: while running, the game answers four
+    times in five (0 to 40 online, zero included); otherwise no answer.
     """
     rows = []
     for i in range(count):
@@ -116,6 +124,7 @@ def make_samples(
                 tx_rate=float((k * 17) % 700) if live else 0.0,
                 uptime_ms=k * 10_000 if live else 0,
                 span_s=step,
+                players=(k * 13) % 41 if state == "running" and k % 5 else None,
             )
         )
     return rows

@@ -141,6 +141,33 @@ async def test_an_hour_weights_its_minutes_by_their_live_samples(store: HistoryS
     assert hour.state == "running"
 
 
+async def test_players_average_over_the_answers_and_none_without_any(store: HistoryStore) -> None:
+    # Minute 0: answers of 0, 4 and 8 players and three samples without an answer (zero players
+    # is an answer). Minute 1: running, never answered. Minute 2: one answer of 30.
+    def at(i: int, players: int | None) -> SampleRow:
+        return SampleRow("g", BASE + i * 10, "running", 1.0, 1, 1, 0.0, 0.0, 0, 10.0,
+                         players=players)  # fmt: skip
+
+    minute0 = [at(0, 0), at(1, None), at(2, 4), at(3, None), at(4, 8), at(5, None)]
+    minute1 = [at(6 + i, None) for i in range(6)]
+    minute2 = [at(12, 30)]
+    await store.write(minute0 + minute1 + minute2, [])
+
+    raw = await store.series("g", BASE, BASE + 180, 60)
+    await store.maintain(BASE + 3 * DAY)
+    minutes = await store.series("g", BASE, BASE + 180, 60)
+    (hour,) = (await store.series("g", BASE, BASE + HOUR_S, HOUR_S)).points
+
+    for read in (raw, minutes):
+        assert [(p.players_avg, p.players_max, p.players_samples) for p in read.points] == [
+            (4.0, 8, 3),
+            (None, None, 0),
+            (30.0, 30, 1),
+        ]
+    # The hour weights each minute by its answers: (0 + 4 + 8 + 30) / 4, not (4 + 30) / 2.
+    assert (hour.players_avg, hour.players_max) == (10.5, 30)
+
+
 async def test_a_late_sample_is_rolled_up_again(store: HistoryStore) -> None:
     rows = make_samples("alpha", BASE, 720)
     await store.write(rows, [])

@@ -22,6 +22,7 @@ from pterodisbot.store import (
     open_store,
 )
 from tests.store.conftest import Backend, postgres_history_url, sqlite_url
+from tests.store.old_schemas import SQLITE_V2, SQLITE_V2_STATE
 
 TEXT = '{"version": 1, "incidents": [], "note": "ünïcode ✨"}\n'
 
@@ -66,13 +67,11 @@ async def test_an_sqlite_file_of_schema_1_gains_the_state_table_and_keeps_its_hi
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "history.sqlite3"
-    store = open_store(sqlite_url(path))
-    assert store is not None
-    await store.open()
-    await store.close()
-    # What a version 1 file is: the same tables but `state`.
+    # What a version 1 file is: version 2's tables but `state`.
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        conn.execute("DROP TABLE state")
+        for statement in SQLITE_V2:
+            if statement != SQLITE_V2_STATE:
+                conn.execute(statement)
         conn.execute("INSERT INTO servers (name) VALUES ('aaaa0001')")
         conn.execute("PRAGMA user_version = 1")
         conn.commit()
@@ -86,7 +85,7 @@ async def test_an_sqlite_file_of_schema_1_gains_the_state_table_and_keeps_its_hi
     finally:
         await upgraded.close()
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (3,)
         assert conn.execute("SELECT name FROM servers").fetchall() == [("aaaa0001",)]
 
 
@@ -113,7 +112,7 @@ async def test_a_postgresql_database_of_schema_1_gains_the_state_table(postgres_
         await upgraded.close()
     conn = await asyncpg.connect(postgres_url)
     try:
-        assert await conn.fetchval("SELECT value FROM pdb_meta WHERE key = 'schema'") == 2
+        assert await conn.fetchval("SELECT value FROM pdb_meta WHERE key = 'schema'") == 3
     finally:
         await conn.close()
 

@@ -73,7 +73,11 @@ async def test_an_hour_comes_back_sample_by_sample(product: Product, web: WebSer
             "disk_bytes": sample.disk_bytes,
             "rx_rate": pytest.approx(sample.rx_rate, abs=1e-6),
             "tx_rate": pytest.approx(sample.tx_rate, abs=1e-6),
+            # One sample a bucket: its count, or null where the game did not answer.
+            "players": sample.players,
+            "players_max": sample.players,
         }
+    assert {p["players"] for p in points} >= {None, 0, 30}
     assert body["uptime"] == {"running_s": 3600, "offline_s": 0, "unknown_s": 0, "ratio": 1}
 
 

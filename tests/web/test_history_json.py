@@ -23,6 +23,9 @@ def test_body_has_the_issues_shape_with_averages_peaks_and_nulls_while_offline()
         rx_rate=1200.5,
         tx_rate=80.0,
         seconds=StateSeconds(running_s=60),
+        players_avg=7.25,
+        players_max=12,
+        players_samples=4,
     )
     offline = HistoryPoint(
         1_700_000_100.0,
@@ -57,6 +60,8 @@ def test_body_has_the_issues_shape_with_averages_peaks_and_nulls_while_offline()
                 "disk_bytes": 3 * GIB,
                 "rx_rate": 1200.5,
                 "tx_rate": 80.0,
+                "players": 7.25,
+                "players_max": 12,
             },
             {
                 "t": 1_700_000_100,
@@ -68,6 +73,9 @@ def test_body_has_the_issues_shape_with_averages_peaks_and_nulls_while_offline()
                 "disk_bytes": 3 * GIB,
                 "rx_rate": None,
                 "tx_rate": None,
+                # No query answered in the bucket: null, not zero players.
+                "players": None,
+                "players_max": None,
             },
         ],
         # Starting time is known time (not running): in the ratio's denominator, not a key.
