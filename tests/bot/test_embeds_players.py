@@ -7,6 +7,7 @@ import pytest
 
 from pterodisbot.app import build_services
 from pterodisbot.bot.embeds import build_server_list_embed, build_status_embed
+from pterodisbot.bot.policy import LastRender, Thresholds, UpdateReason, should_update
 from pterodisbot.clock import FakeClock
 from pterodisbot.config import settings_from_sections
 from pterodisbot.monitor import ServerStatus
@@ -141,3 +142,18 @@ async def test_the_status_board_lists_names_as_query_show_names_says(show_names:
         await services.api.close()
     shown = fields_of(rendered.embed).get("Online now")
     assert shown == ("Steve, Alex" if show_names else None)
+
+
+def test_the_embed_is_edited_when_the_game_stops_answering_not_when_a_count_moves() -> None:
+    thresholds = Thresholds(cpu_points=10, memory_percent=10, forced_refresh=600, graph_max_age=0)
+    last = LastRender.of(make_snapshot(players=make_players(12, 40)), rendered_at=T0, graph_at=None)
+    moved = make_snapshot(players=make_players(30, 40), t=T0 + 30)
+    silent = make_snapshot(
+        players=make_players(12, 40, answering=Answering.NOT_ANSWERING, since=T0 - 200),
+        t=T0 + 30,
+    )
+    asked = make_snapshot(t=T0 + 30)
+    assert should_update(last, moved, now=T0 + 30, thresholds=thresholds) is None
+    assert should_update(last, silent, now=T0 + 30, thresholds=thresholds) is UpdateReason.PLAYERS
+    # The field goes away (queries turned off by a reload): the embed follows.
+    assert should_update(last, asked, now=T0 + 30, thresholds=thresholds) is UpdateReason.PLAYERS
