@@ -4,9 +4,10 @@ Per-server embeds do not scale to thousands of servers; this one message does. I
 count of servers in each state (and the players online, when games are asked), then the servers
 that need someone — their node down (grouped by node), unreachable (with the reason), running
 but their game not answering its queries, overloaded (CPU or memory near the limit), gone
-offline while running — and ends with "… and N running normally". Whatever the fleet, the message stays
-within Discord's limits (10 embeds, 6,000 characters in all, 4,096 per description), lengths
-counted in UTF-16 units; sections share the room fairly and say how many they left out.
+offline while running — and ends with "… and N running normally". Whatever the fleet, the
+message stays within Discord's limits (10 embeds, 6,000 characters in all, 4,096 per
+description), lengths counted in UTF-16 units; sections share the room fairly and say how many
+they left out.
 """
 
 from __future__ import annotations
