@@ -105,8 +105,8 @@ _MEM_TOP_PX: Final = 173
 _PANEL_HEIGHT_PX: Final = 103
 _PLOT_WIDTH_PX: Final = WIDTH - _LEFT_PX - _RIGHT_PX
 # With players, the right-hand axis' counts need room ("1000" at 7.5 pt and its padding).
+# (Thinning keeps counting the wider plot's columns: a little finer than the pixels, so exact.)
 _RIGHT_PLAYERS_PX: Final = 40
-_PLAYERS_PLOT_WIDTH_PX: Final = WIDTH - _LEFT_PX - _RIGHT_PLAYERS_PX
 # The players key sits in the title row, left of the window's label ("last 15 min").
 _PLAYERS_KEY_X_PX: Final = WIDTH - _RIGHT_PX - 78
 _LEGEND_X_PX: Final = 110
@@ -741,7 +741,7 @@ class _GraphFigure:
         counts = arrays.players[keep].astype(np.float64)
         no_count = np.isnan(counts)
         has_players = not bool(no_count.all())
-        column = window / (_PLAYERS_PLOT_WIDTH_PX if has_players else _PLOT_WIDTH_PX)
+        column = window / _PLOT_WIDTH_PX
         cpu = _series(x, arrays.cpu_percent[keep].astype(np.float64), gap, breaks, column)
         memory = _series(x, arrays.memory_bytes[keep].astype(np.float64), gap, breaks, column)
         players = (
@@ -769,9 +769,7 @@ class _GraphFigure:
     ) -> npt.NDArray[np.uint8]:
         """Draw a stored series (avg lines, min..max bands when rolled up, shaded gaps)."""
         window = series.end - series.start
-        has_players = any(p.players_avg is not None for p in series.points)
-        width = _PLAYERS_PLOT_WIDTH_PX if has_players else _PLOT_WIDTH_PX
-        plan = _plan_history(series, column=window / width)
+        plan = _plan_history(series, column=window / _PLOT_WIDTH_PX)
         frame = _Frame(
             window=window,
             cpu=_cpu_scale(plan.cpu.peak, cpu_limit),
