@@ -102,6 +102,7 @@ async def _scrape(tmp_path: Path, *, enabled: bool) -> list[str]:
         "pterodactyl": {"url": "http://127.0.0.1:9"},
         "discord": {"locations_file": str(tmp_path / "locations.json")},
         "history": {"url": "none"},
+        "query": {"enabled": "true" if enabled else "false"},
     }
     env = {"DISCORD_TOKEN": BOT_TOKEN, "PTERODACTYL_API_KEY": "ptlc_" + "k" * 43}
     bot = build_bot(settings_from_sections(sections, env=env, base_dir=tmp_path), extensions=())
