@@ -51,11 +51,19 @@ def reading(i: int, rng: np.random.Generator) -> Resources:
     )
 
 
-def window_history(identifier: str, rng: np.random.Generator) -> ServerHistory:
+def players_of(i: int) -> int:
+    """Return a plausible players count for sample `i` (a game that answers every time)."""
+    return int(14 + 10 * np.sin(i / 13))
+
+
+def window_history(
+    identifier: str, rng: np.random.Generator, *, players: bool = False
+) -> ServerHistory:
     """Return a history holding one window of samples (90, every 10 s), up to NOW."""
     history = ServerHistory(identifier, capacity=DAY_SAMPLES)
     for i in range(90):
-        history.record(NOW - WINDOW + INTERVAL * i, reading(i, rng))
+        count = players_of(i) if players else None
+        history.record(NOW - WINDOW + INTERVAL * i, reading(i, rng), players=count)
     return history
 
 
@@ -123,15 +131,16 @@ def reused_figure_full_redraw(history: ServerHistory, repeat: int) -> list[float
 
 
 def renderer_sliding_window(
-    repeat: int, *, new_titles: bool = False
+    repeat: int, *, new_titles: bool = False, players: bool = False
 ) -> tuple[list[float], float, list[int]]:
     """Time GraphRenderer.render with one new sample per render (as the bot does).
 
     With `new_titles`, every render has a title never drawn before, so its text is laid out
-    and rasterised again instead of coming from the renderer's stamps.
+    and rasterised again instead of coming from the renderer's stamps. With `players`, every
+    sample has a players count: the graph carries its line and right-hand axis.
     """
     rng = np.random.default_rng(1)
-    history = window_history("bench0001", rng)
+    history = window_history("bench0001", rng, players=players)
     renderer = GraphRenderer()
     renders = itertools.count()
 
@@ -150,7 +159,7 @@ def renderer_sliding_window(
     sizes: list[int] = []
     for k in range(repeat):
         now = NOW + INTERVAL * (k + 1)
-        history.record(now, reading(90 + k, rng))
+        history.record(now, reading(90 + k, rng), players=players_of(90 + k) if players else None)
         began = time.perf_counter()
         png = draw(now)  # includes the window snapshot, as the bot's call does
         times.append((time.perf_counter() - began) * 1000)
@@ -313,6 +322,12 @@ def main() -> None:
     report(
         "  speed-up over naive pyplot at p50",
         f"x{percentile(naive, 50) / percentile(times, 50):.1f}",
+    )
+    counted, _, _ = renderer_sliding_window(200, players=True)
+    report(
+        "  with a players line (right-hand axis), 200 graphs",
+        f"p50 {percentile(counted, 50):6.1f} ms   p95 {percentile(counted, 95):6.1f} ms"
+        f"   max {max(counted):6.1f} ms",
     )
     titled, _, _ = renderer_sliding_window(100, new_titles=True)
     report(

@@ -139,6 +139,7 @@ def build_services(
         thresholds=Thresholds.from_settings(monitoring),
         graph_window=monitoring.graph_window,
         show_address=not settings.permissions.hide_address,
+        show_names=settings.query.show_names,
         clock=clock,
         view_factory=views,
     )

@@ -1,5 +1,8 @@
 """Metric history -> PNG graph (CPU over memory) for a Discord embed, cheap enough to run often.
 
+When the game answered its queries in the window, the CPU panel also carries the players online
+(a yellow line on a right-hand axis of counts; the plots narrow to make room for its labels).
+
 `GraphRenderer` owns one matplotlib figure (object-oriented API, Agg canvas; never pyplot or
 global rcParams) and reuses it. Per render:
 
@@ -30,7 +33,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol, cast
 
 import numpy as np
@@ -62,6 +65,7 @@ __all__ = [
     "MEMORY_COLOUR",
     "OFFLINE_COLOUR",
     "PANEL",
+    "PLAYERS_COLOUR",
     "UNKNOWN_COLOUR",
     "WIDTH",
     "GraphRenderer",
@@ -80,6 +84,8 @@ CPU_COLOUR: Final = "#5865f2"
 MEMORY_COLOUR: Final = "#57f287"
 OFFLINE_COLOUR: Final = "#ed4245"
 UNKNOWN_COLOUR: Final = "#80848e"
+# Discord's yellow: apart from both panels' colours and from the red and grey shades.
+PLAYERS_COLOUR: Final = "#fee75c"
 
 # An embed image shows at most ~400 px wide on desktop; 600x300 stays sharp and cheap to encode.
 WIDTH: Final = 600
@@ -98,6 +104,11 @@ _MEM_HEADER_Y_PX: Final = 164
 _MEM_TOP_PX: Final = 173
 _PANEL_HEIGHT_PX: Final = 103
 _PLOT_WIDTH_PX: Final = WIDTH - _LEFT_PX - _RIGHT_PX
+# With players, the right-hand axis' counts need room ("1000" at 7.5 pt and its padding).
+# (Thinning keeps counting the wider plot's columns: a little finer than the pixels, so exact.)
+_RIGHT_PLAYERS_PX: Final = 40
+# The players key sits in the title row, left of the window's label ("last 15 min").
+_PLAYERS_KEY_X_PX: Final = WIDTH - _RIGHT_PX - 78
 _LEGEND_X_PX: Final = 110
 _LEGEND_GAP_PX: Final = 64
 
@@ -106,6 +117,8 @@ _NICE_STEPS: Final = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 _HEADROOM: Final = 1.12
 _CPU_FLOOR_PERCENT: Final = 10.0
 _MEMORY_FLOOR_BYTES: Final = 128 * MIB
+# A near-empty server's axis still reads 0 to 6, in whole players.
+_PLAYERS_FLOOR: Final = 5.0
 # Two samples further apart than this many typical intervals mean polls were missed: no line.
 _MISSED_POLL_FACTOR: Final = 3.0
 _BACKGROUNDS_KEPT: Final = 12
@@ -160,6 +173,8 @@ class _Frame:
     memory: _Scale
     # History graphs label their time axis in hours or days back from the window's end.
     history: bool = False
+    # The right-hand axis of player counts; None when the window holds no count.
+    players: _Scale | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +198,9 @@ class _Plan:
     offline: list[tuple[float, float]]
     unknown: list[tuple[float, float]]
     banded: bool = False
+    # Players online (avg in history graphs) and, for rolled-up buckets, the most at once.
+    players: _Drawn | None = None
+    players_max: list[FloatArray] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,6 +564,7 @@ _BAND_KEY = _Role(_LEGEND_X_PX + 2 * _LEGEND_GAP_PX, _CPU_HEADER_Y_PX, MUTED)
 _CPU_HEADER = _Role(_LEFT_PX, _CPU_HEADER_Y_PX, CPU_COLOUR, size=9.0, weight="bold")
 _MEMORY_HEADER = _Role(_LEFT_PX, _MEM_HEADER_Y_PX, MEMORY_COLOUR, size=9.0, weight="bold")
 _WINDOW = _Role(WIDTH - _RIGHT_PX, _TITLE_Y_PX, MUTED, align="right")
+_PLAYERS_KEY = _Role(_PLAYERS_KEY_X_PX, _TITLE_Y_PX, PLAYERS_COLOUR, align="right")
 
 
 def _place(figure: Figure, role: _Role, text: str = "") -> Text:
@@ -651,6 +670,7 @@ class _GraphFigure:
         self.canvas = cast(_AggCanvas, FigureCanvasAgg(self.figure))
         self.cpu_axes = self._panel(_CPU_TOP_PX, bottom_labels=False)
         self.memory_axes = self._panel(_MEM_TOP_PX, bottom_labels=True)
+        self.players_axes = self._players_panel()
         _place(self.figure, _CPU_HEADER, "CPU")
         _place(self.figure, _MEMORY_HEADER, "Memory")
         self.window_label = _place(self.figure, _WINDOW)
@@ -689,6 +709,19 @@ class _GraphFigure:
         axes.set_autoscale_on(False)
         return axes
 
+    def _players_panel(self) -> Axes:
+        """Add the right-hand axis of player counts over the CPU panel (hidden until needed)."""
+        axes = self.cpu_axes.twinx()
+        axes.patch.set_visible(False)
+        for spine in axes.spines.values():
+            spine.set_visible(False)
+        axes.tick_params(colors=PLAYERS_COLOUR, labelsize=7.5, length=0, pad=4)
+        axes.xaxis.set_minor_locator(NullLocator())
+        axes.yaxis.set_minor_locator(NullLocator())
+        axes.set_autoscale_on(False)
+        axes.set_visible(False)
+        return axes
+
     def draw(
         self,
         arrays: MetricArrays,
@@ -705,16 +738,25 @@ class _GraphFigure:
         state = arrays.state[keep]
         gap = arrays.gap_mask[keep]
         breaks = _missed_polls(x)
+        counts = arrays.players[keep].astype(np.float64)
+        no_count = np.isnan(counts)
+        has_players = not bool(no_count.all())
         column = window / _PLOT_WIDTH_PX
         cpu = _series(x, arrays.cpu_percent[keep].astype(np.float64), gap, breaks, column)
         memory = _series(x, arrays.memory_bytes[keep].astype(np.float64), gap, breaks, column)
+        players = (
+            _series(x, np.nan_to_num(counts), gap | no_count, breaks, column)
+            if has_players
+            else None
+        )
         frame = _Frame(
             window=window,
             cpu=_cpu_scale(cpu.peak, cpu_limit),
             memory=_memory_scale(memory.peak, memory_limit),
+            players=_players_scale(players.peak) if players is not None else None,
         )
         offline, unknown = _gap_spans(x, state, breaks)
-        plan = _Plan(cpu, memory, offline, unknown)
+        plan = _Plan(cpu, memory, offline, unknown, players=players)
         return self._paint(frame, plan, cpu_limit=cpu_limit, memory_limit=memory_limit, title=title)
 
     def draw_history(
@@ -733,6 +775,7 @@ class _GraphFigure:
             cpu=_cpu_scale(plan.cpu.peak, cpu_limit),
             memory=_memory_scale(plan.memory.peak, memory_limit),
             history=True,
+            players=_players_scale(plan.players.peak) if plan.players is not None else None,
         )
         return self._paint(frame, plan, cpu_limit=cpu_limit, memory_limit=memory_limit, title=title)
 
@@ -771,6 +814,12 @@ class _GraphFigure:
                 lines.add(to_px(limit_line), style.limit, width=_LIMIT_WIDTH, dashes=_LIMIT_DASHES)
             for run in drawn.runs:
                 lines.add(to_px(run), style.line, width=_LINE_WIDTH)
+        if plan.players is not None and frame.players is not None:
+            to_px = _PixelMap(self.players_axes)
+            for run in plan.players_max:
+                lines.add(to_px(run), _PLAYERS_MAX_RGBA, width=_PLAYERS_MAX_WIDTH)
+            for run in plan.players.runs:
+                lines.add(to_px(run), _PLAYERS_RGBA, width=_PLAYERS_WIDTH)
         if areas.shapes:
             areas.load(self.areas)
             self.figure.draw_artist(self.areas)
@@ -792,6 +841,9 @@ class _GraphFigure:
             _blend(pixels, stamps.get("■ no data", _UNKNOWN_KEY))
         if plan.banded and (plan.cpu.bands or plan.memory.bands):
             _blend(pixels, stamps.get("line avg · band min–max", _BAND_KEY))
+        if plan.players is not None:
+            key = "━ players (avg, max)" if plan.players_max else "━ players"
+            _blend(pixels, stamps.get(key, _PLAYERS_KEY))
         return pixels
 
     def _use_frame(self, frame: _Frame) -> None:
@@ -809,6 +861,26 @@ class _GraphFigure:
     def _apply(self, frame: _Frame) -> None:
         """Set limits, ticks and labels; transforms must match even when the layer is cached."""
         ticks, labels = (_history_ticks if frame.history else _time_ticks)(frame.window)
+        right = _RIGHT_PLAYERS_PX if frame.players is not None else _RIGHT_PX
+        for axes, top_px in (
+            (self.cpu_axes, _CPU_TOP_PX),
+            (self.players_axes, _CPU_TOP_PX),
+            (self.memory_axes, _MEM_TOP_PX),
+        ):
+            axes.set_position(
+                (
+                    _LEFT_PX / WIDTH,
+                    1 - (top_px + _PANEL_HEIGHT_PX) / HEIGHT,
+                    1 - (_LEFT_PX + right) / WIDTH,
+                    _PANEL_HEIGHT_PX / HEIGHT,
+                )
+            )
+        self.players_axes.set_visible(frame.players is not None)
+        if frame.players is not None:
+            self.players_axes.set_xlim(-frame.window, 0)
+            self.players_axes.set_ylim(0, frame.players.top)
+            self.players_axes.yaxis.set_major_locator(FixedLocator(list(frame.players.ticks)))
+            self.players_axes.yaxis.set_major_formatter(FixedFormatter(list(frame.players.labels)))
         for axes, scale in ((self.cpu_axes, frame.cpu), (self.memory_axes, frame.memory)):
             axes.set_xlim(-frame.window, 0)
             axes.set_ylim(0, scale.top)
@@ -843,6 +915,11 @@ _MEMORY_STYLE: Final = _SeriesStyle(
     limit=to_rgba(MEMORY_COLOUR, 0.7),
     band=to_rgba(MEMORY_COLOUR, BAND_ALPHA),
 )
+_PLAYERS_RGBA: Final = to_rgba(PLAYERS_COLOUR)
+# The most players at once in a rolled-up bucket: a thin, fainter line above the average.
+_PLAYERS_MAX_RGBA: Final = to_rgba(PLAYERS_COLOUR, 0.45)
+_PLAYERS_WIDTH: Final = 1.5
+_PLAYERS_MAX_WIDTH: Final = 0.9
 _OFFLINE_RGBA: Final = to_rgba(OFFLINE_COLOUR, 0.14)
 _UNKNOWN_RGBA: Final = to_rgba(UNKNOWN_COLOUR, 0.16)
 _LINE_WIDTH: Final = 1.7
@@ -1074,7 +1151,28 @@ def _plan_history(series: HistorySeries, *, column: float) -> _Plan:
         covered_to = max(covered_to, stop)
     if covered_to < end:
         _extend(unknown, covered_to - end, 0.0)
-    return _Plan(cpu, memory, offline, unknown, banded)
+    players, players_max = _history_players(
+        points, step=step, end=end, column=column, banded=banded
+    )
+    return _Plan(cpu, memory, offline, unknown, banded, players, players_max)
+
+
+def _history_players(
+    points: Sequence[HistoryPoint], *, step: float, end: float, column: float, banded: bool
+) -> tuple[_Drawn | None, list[FloatArray]]:
+    """Return the players' avg line and, for rolled-up buckets, their max line (runs of each)."""
+    counted = [p for p in points if p.players_avg is not None]
+    if not counted:
+        return None, []
+    x = np.fromiter((p.t + step / 2 - end for p in counted), dtype=np.float64, count=len(counted))
+    avg = np.asarray([p.players_avg or 0.0 for p in counted], dtype=np.float64)
+    most = np.asarray([_or(p.players_max, p.players_avg) for p in counted], dtype=np.float64)
+    breaks = np.flatnonzero(np.diff(x) > step * 1.5) if len(x) > 1 else np.empty(0, np.intp)
+    line = _drawn(x, avg, low=avg, high=most, breaks=breaks, column=column, banded=False)
+    if not banded:
+        return line, []
+    peaks = _drawn(x, most, low=most, high=most, breaks=breaks, column=column, banded=False)
+    return _Drawn(line.runs, [], max(line.peak, peaks.peak)), peaks.runs
 
 
 def _or(value: float | None, fallback: float | None) -> float:
@@ -1166,6 +1264,11 @@ def _cpu_scale(peak: float, limit: float | None) -> _Scale:
     # Round tops shared by many limits keep the number of static layers small.
     top = _nice_ceiling(max(peak, limit or 0.0, _CPU_FLOOR_PERCENT) * _HEADROOM)
     return _scale(top, 1.0, "%")
+
+
+def _players_scale(peak: float) -> _Scale:
+    # Whole players: the floor keeps the ticks integers (0, 2, 4, 6 for an empty server).
+    return _scale(_nice_ceiling(max(peak, _PLAYERS_FLOOR) * _HEADROOM), 1.0, "")
 
 
 def _memory_scale(peak: float, limit: int | None) -> _Scale:

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from pterodisbot.monitor import ServerSnapshot, ServerStatus
 from pterodisbot.panel.models import Allocation, Limits, PowerState, Resources, Server
+from pterodisbot.query import (
+    Answering,
+    GameAnswer,
+    Players,
+    QueryFailure,
+    QueryProtocol,
+    QueryTarget,
+)
 from pterodisbot.server_metrics_graphs import MetricSample
 
 MIB = 1024 * 1024
@@ -60,6 +68,7 @@ def make_snapshot(
     with_resources: bool = True,
     with_sample: bool = True,
     error: str | None = None,
+    players: Players | None = None,
 ) -> ServerSnapshot:
     """Build a snapshot whose resources and newest sample agree, as the monitor produces them."""
     power = {
@@ -86,6 +95,7 @@ def make_snapshot(
         rx_rate=rx_rate,
         tx_rate=tx_rate,
         uptime_ms=uptime_ms,
+        players=players.online if players is not None else None,
     )
     return ServerSnapshot(
         server=server or make_server(),
@@ -94,4 +104,33 @@ def make_snapshot(
         sample=sample if with_sample else None,
         t=t,
         error=error,
+        players=players,
+    )
+
+
+def make_players(
+    online: int | None = 12,
+    max_players: int = 40,
+    *,
+    answering: Answering = Answering.ANSWERING,
+    names: tuple[str, ...] = (),
+    version: str | None = None,
+    map_name: str | None = None,
+    failure: QueryFailure | None = None,
+    since: float | None = None,
+    t: float = T0,
+    protocol: QueryProtocol = QueryProtocol.MINECRAFT,
+) -> Players:
+    """Build what the query service knows of a game: its last answer (None: never answered)."""
+    answer = None
+    if online is not None:
+        answer = GameAnswer(
+            online=online, max_players=max_players, t=t, names=names, version=version, map=map_name
+        )
+    return Players(
+        target=QueryTarget(protocol, "203.0.113.7", 25565),
+        answering=answering,
+        answer=answer,
+        failure=failure,
+        since=t if since is None and answering is Answering.ANSWERING else since,
     )

@@ -12,8 +12,13 @@ from pterodisbot.bot.fleet_board import (
     build_fleet_embeds,
 )
 from pterodisbot.monitor import ReadFault, ServerSnapshot, ServerStatus
+from pterodisbot.query import Answering, Players, QueryFailure
 from pterodisbot_sandbox.discord_rules import validate_message_payload
-from tests.snapshots import MIB, T0, make_server, make_snapshot
+from tests.snapshots import MIB, T0, make_players, make_server, make_snapshot
+
+HUNG = make_players(
+    4, 20, answering=Answering.NOT_ANSWERING, failure=QueryFailure.TIMEOUT, since=T0 - 600
+)
 
 
 def snap(
@@ -26,6 +31,7 @@ def snap(
     memory_mib: int = 1024,
     fault: ReadFault | None = None,
     error: str | None = None,
+    players: Players | None = None,
 ) -> ServerSnapshot:
     server = dataclasses.replace(
         make_server(name=name, identifier=identifier or name.lower()[:8].ljust(8, "0")),
@@ -40,6 +46,7 @@ def snap(
         with_resources=status is not ServerStatus.UNKNOWN,
         with_sample=live,
         error=error,
+        players=players,
     )
     return dataclasses.replace(made, fault=fault)
 
@@ -47,12 +54,17 @@ def snap(
 def known_fleet() -> list[ServerSnapshot]:
     # make_server's limits: CPU 200 %, memory 4096 MiB; overloaded from 180 % or 3686.4 MiB.
     return [
-        snap("Alpha"),
-        snap("Bravo"),
+        snap("Alpha", players=make_players(12, 40)),
+        snap("Bravo", players=make_players(3, 10)),
         snap("Charlie"),
+        snap("Hung", players=HUNG),
         snap("Hot", cpu=190.0),
         snap("Full", memory_mib=4000),
-        snap("Dawn", ServerStatus.STARTING),
+        snap(
+            "Dawn",
+            ServerStatus.STARTING,
+            players=make_players(None, answering=Answering.NO_ANSWER),
+        ),
         snap("Dusk", ServerStatus.STARTING),
         snap("Ending", ServerStatus.STOPPING),
         snap("Off1", ServerStatus.OFFLINE),
@@ -90,29 +102,35 @@ def test_the_board_counts_every_state_and_lists_what_needs_attention_first() -> 
         known_fleet(), T0, went_offline={"crashed0": crashed_at}, interval=30
     )
     summary = embeds[0]
-    assert summary.title == "Fleet — 17 servers"
+    assert summary.title == "Fleet — 18 servers"
     assert [(f.name, f.value) for f in summary.fields] == [
-        ("Running", "5"),
+        ("Running", "6"),
         ("Starting", "2"),
         ("Stopping", "1"),
         ("Offline", "4"),
         ("Unknown", "3"),
         ("Suspended", "1"),
         ("Installing", "1"),
+        # The hung game's last count is not "online now".
+        ("Players online", "15"),
     ]
+    assert summary.footer.text == (
+        "Updated on change, at most every 30 s; player counts every 5 min"
+    )
     assert summary.description == (
-        "**6 need attention:** 2 on 1 node down · 1 unreachable · 2 overloaded · "
-        "1 went offline while running"
+        "**7 need attention:** 2 on 1 node down · 1 unreachable · 1 not answering · "
+        "2 overloaded · 1 went offline while running"
     )
     assert summary.colour is not None
     assert summary.colour.value == 0xED4245
     assert [e.title for e in embeds[1:]] == [a.value for a in Attention]
     assert embeds[1].description == "**node-2** — 2 servers: Lost1, Lost2"
     assert embeds[2].description == "**Gone** `gone0000` — panel not answering (timeout)"
-    assert embeds[3].description == (
+    assert embeds[3].description == f"**Hung** `hung0000` — last answer <t:{int(T0 - 600)}:R>"
+    assert embeds[4].description == (
         "**Full** `full0000` — RAM 3.91 GiB of 4.00 GiB\n**Hot** `hot00000` — CPU 190 % of 200 %"
     )
-    assert embeds[4].description == (
+    assert embeds[5].description == (
         f"**Crashed** `crashed0` — <t:{int(crashed_at)}:R>\n… and 3 running normally"
     )
 
@@ -166,7 +184,7 @@ def _big_fleet(kind: str) -> tuple[list[ServerSnapshot], dict[str, float]]:
     for i in range(2000):
         identifier = f"{i:08x}"
         name = f"{long_name}{i}" if kind == "worst" else f"Server {i}"
-        part = i % 4 if kind == "worst" else 4
+        part = i % 5 if kind == "worst" else 5
         if part == 0:
             fleet.append(
                 snap(
@@ -193,8 +211,10 @@ def _big_fleet(kind: str) -> tuple[list[ServerSnapshot], dict[str, float]]:
         elif part == 3:
             fleet.append(snap(name, ServerStatus.OFFLINE, identifier=identifier))
             went[identifier] = T0 - i
+        elif part == 4:
+            fleet.append(snap(name, identifier=identifier, cpu=199.0, players=HUNG))
         else:
-            fleet.append(snap(name, identifier=identifier))
+            fleet.append(snap(name, identifier=identifier, players=make_players(10_000, 10_000)))
     return fleet, went
 
 
@@ -214,8 +234,23 @@ def test_a_2000_server_board_is_within_discords_limits(kind: str) -> None:
         assert [e.title for e in embeds[1:]] == [a.value for a in Attention]
         assert all("… and " in (e.description or "") for e in embeds[1:])
         assert embeds[0].description is not None
-        assert embeds[0].description.startswith("**2,000 need attention:** 500 on 15 nodes down")
-        # Every running server is overloaded: no tail.
+        assert embeds[0].description.startswith("**2,000 need attention:** 400 on 12 nodes down")
+        # Every running server is overloaded or not answering: no tail.
         assert "running normally" not in text
     else:
         assert text.endswith("… and 2,000 running normally")
+        assert (embeds[0].fields[-1].name, embeds[0].fields[-1].value) == (
+            "Players online",
+            "20,000,000",
+        )
+
+
+def test_a_count_moving_changes_no_key_a_game_falling_silent_does() -> None:
+    few = board_key(snap("A", players=make_players(3, 40)), went_offline=False)
+    assert board_key(snap("A", players=make_players(30, 40)), went_offline=False) == few
+    hung = board_key(snap("A", cpu=190.0, players=HUNG), went_offline=False)
+    assert hung.attention is Attention.NOT_ANSWERING
+    assert hung.detail == f"{T0 - 600:.0f}"
+    # A starting server's game is not expected to answer yet.
+    starting = snap("A", ServerStatus.STARTING, players=HUNG)
+    assert board_key(starting, went_offline=False).attention is None

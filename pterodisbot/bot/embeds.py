@@ -17,6 +17,7 @@ import discord
 
 from pterodisbot.bot.policy import current_cpu_percent, current_memory_bytes, shows_graph
 from pterodisbot.monitor import ServerStatus
+from pterodisbot.query import FAILURE_TEXT, Answering, Players
 from pterodisbot.units import (
     format_bytes,
     format_cores,
@@ -51,6 +52,11 @@ _LIST_ERROR_LIMIT = 60
 # that pack two to a message, so 500 servers need about a third fewer messages than 4096-char pages.
 _LIST_DESCRIPTION_BUDGET = 2900
 _LIST_COLOUR = 0x5865F2
+# Player names are whatever the players typed: at most this many are listed, each cut short.
+NAMES_SHOWN = 10
+_PLAYER_NAME_LIMIT = 32
+# The game's own texts (a modded Minecraft's version string can be long).
+_GAME_TEXT_LIMIT = 60
 
 STATUS_COLOURS = MappingProxyType(
     {
@@ -127,12 +133,14 @@ def build_status_embed(
     graph_filename: str | None,
     now: float,
     show_address: bool = True,
+    show_names: bool = False,
 ) -> discord.Embed:
     """Build the status embed of one server from its latest snapshot.
 
     The graph image (`attachment://<graph_filename>`) is set only for live servers (running,
     starting, stopping: see `policy.shows_graph`); callers should attach the file only then.
-    `show_address=False` leaves the address out, for guilds that restrict who may see it.
+    `show_address=False` leaves the address out, for guilds that restrict who may see it;
+    `show_names=True` lists the players online (`[query] show_names`) when the game gives them.
     """
     server = snap.server
     embed = discord.Embed(
@@ -153,6 +161,9 @@ def build_status_embed(
         embed.add_field(
             name="Uptime", value=format_uptime(uptime) if uptime is not None else _DASH, inline=True
         )
+    players = shown_players(snap)
+    if players is not None:
+        embed.add_field(name="Players", value=_players_field(players, now), inline=True)
     allocation = server.primary_allocation
     if show_address and allocation is not None:
         embed.add_field(
@@ -161,6 +172,9 @@ def build_status_embed(
             inline=True,
         )
     embed.add_field(name="Updated", value=f"<t:{int(snap.t)}:R>", inline=True)
+    names = _names_text(players) if show_names and players is not None else ""
+    if names:
+        embed.add_field(name="Online now", value=names, inline=False)
     embed.set_footer(text=truncate(f"Server {server.identifier}", FOOTER_LIMIT))
     if graph_filename and live:
         embed.set_image(url=f"attachment://{graph_filename}")
@@ -296,6 +310,13 @@ def _summary_line(snaps: Sequence[ServerSnapshot]) -> str:
         for status in ServerStatus
         if counts[status]
     ]
+    # Only games that answered count: a silent one's last number is not "online now".
+    online = [
+        n for s in snaps if (p := shown_players(s)) is not None and (n := p.online) is not None
+    ]
+    if online:
+        total = sum(online)
+        parts.append(f"{total:,} player{'s' if total != 1 else ''} online")
     return " · ".join(parts)
 
 
@@ -312,10 +333,113 @@ def _list_line(snap: ServerSnapshot) -> str:
         line += f" · CPU {format_cpu(cpu, server.limits.cpu)}"
     if memory is not None:
         line += f" · RAM {format_bytes(memory)}"
+    players = shown_players(snap)
+    if players is not None:
+        line += f" · {_list_players(players)}"
     if snap.status is ServerStatus.UNKNOWN and snap.error:
         reason = truncate(" ".join(snap.error.split()), _LIST_ERROR_LIMIT)
         line += f" ({discord.utils.escape_markdown(reason)})"
     return line
+
+
+def shown_players(snap: ServerSnapshot) -> Players | None:
+    """Return what the game said of its players, when the server is live and the game asked."""
+    # An offline server's game is not asked; anything still on the snapshot is history.
+    if snap.players is None or not shows_graph(snap.status):
+        return None
+    return snap.players
+
+
+def players_count(players: Players) -> str:
+    """Format an answer's count as "12 / 40"; "?" for a game that gave no maximum."""
+    answer = players.answer
+    if answer is None:
+        return "?"
+    if answer.max_players > 0:
+        return f"{answer.online:,} / {answer.max_players:,}"
+    return f"{answer.online:,}"
+
+
+def format_silence(seconds: float) -> str:
+    """Format how long a game has been silent: "45 s", "4 min", "2 h 5 min", "3 d 1 h"."""
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes = whole // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def players_state_text(players: Players, now: float) -> str:
+    """Say in a few words why there is no count: "no answer (connection refused)"..."""
+    if players.answering is Answering.NOT_ANSWERING:
+        if players.since is None:
+            return "not answering"
+        return f"not answering for {format_silence(now - players.since)}"
+    reason = FAILURE_TEXT.get(players.failure) if players.failure is not None else None
+    return f"no answer ({reason})" if reason else "no answer yet"
+
+
+def _players_field(players: Players, now: float) -> str:
+    answer = players.answer
+    if players.answering is Answering.ANSWERING and answer is not None:
+        lines = [players_count(players)]
+        details = []
+        if answer.map:
+            details.append(f"map {_game_text(answer.map)}")
+        if answer.version:
+            details.append(f"version {_game_text(answer.version)}")
+        if details:
+            lines.append(" · ".join(details))
+        return truncate("\n".join(lines), FIELD_VALUE_LIMIT)
+    text = players_state_text(players, now)
+    if answer is not None:
+        # The last count the game gave, said as the past.
+        text += f"\nlast seen {players_count(players)} <t:{int(answer.t)}:R>"
+    return truncate(text, FIELD_VALUE_LIMIT)
+
+
+def _game_text(text: str) -> str:
+    return discord.utils.escape_markdown(truncate(" ".join(text.split()), _GAME_TEXT_LIMIT))
+
+
+def player_name(name: str) -> str:
+    """Return a player's name safe to show: one line, cut short, markdown escaped."""
+    flat = " ".join(name.split())
+    return discord.utils.escape_markdown(truncate(flat, _PLAYER_NAME_LIMIT))
+
+
+def _names_text(players: Players) -> str:
+    """List up to `NAMES_SHOWN` players, then "+N more" for the others online."""
+    answer = players.answer
+    if players.answering is not Answering.ANSWERING or answer is None:
+        return ""
+    # A2S lists players still connecting with an empty name: they are counted, not named.
+    names = [player_name(name) for name in answer.names if name.strip()]
+    if not names:
+        return ""
+    shown = names[:NAMES_SHOWN]
+    more = max(answer.online, len(names)) - len(shown)
+    text = ", ".join(shown)
+    if more > 0:
+        text += f" +{more:,} more"
+    return truncate(text, FIELD_VALUE_LIMIT)
+
+
+def _list_players(players: Players) -> str:
+    if players.answering is Answering.ANSWERING and players.answer is not None:
+        answer = players.answer
+        if answer.max_players > 0:
+            return f"{answer.online:,}/{answer.max_players:,} players"
+        return f"{answer.online:,} players"
+    if players.answering is Answering.NOT_ANSWERING:
+        return "not answering"
+    return "no answer"
 
 
 def _pack_lines(lines: Iterable[str], *, first_line: str) -> list[str]:

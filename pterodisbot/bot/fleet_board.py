@@ -1,11 +1,13 @@
 """The fleet board: one message summarising every watched server, attention first (pure).
 
 Per-server embeds do not scale to thousands of servers; this one message does. It shows the
-count of servers in each state, then the servers that need someone — their node down (grouped
-by node), unreachable (with the reason), overloaded (CPU or memory near the limit), gone offline
-while running — and ends with "… and N running normally". Whatever the fleet, the message stays
-within Discord's limits (10 embeds, 6,000 characters in all, 4,096 per description), lengths
-counted in UTF-16 units; sections share the room fairly and say how many they left out.
+count of servers in each state (and the players online, when games are asked), then the servers
+that need someone — their node down (grouped by node), unreachable (with the reason), running
+but their game not answering its queries, overloaded (CPU or memory near the limit), gone
+offline while running — and ends with "… and N running normally". Whatever the fleet, the
+message stays within Discord's limits (10 embeds, 6,000 characters in all, 4,096 per
+description), lengths counted in UTF-16 units; sections share the room fairly and say how many
+they left out.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pterodisbot.bot.embeds import (
 )
 from pterodisbot.bot.policy import compared_cpu_percent, compared_memory_bytes
 from pterodisbot.monitor import ReadFault, ServerSnapshot, ServerStatus
+from pterodisbot.query import Answering
 from pterodisbot.units import format_bytes, format_percent
 
 # A server using this share of its CPU or memory limit (on the recent average) is overloaded.
@@ -66,6 +69,8 @@ class Attention(enum.Enum):
 
     NODE_DOWN = "Nodes down"
     UNREACHABLE = "Unreachable"
+    # Running, says the panel, but the game has not answered its queries for a while.
+    NOT_ANSWERING = "Not answering"
     OVERLOADED = "Overloaded"
     WENT_OFFLINE = "Went offline while running"
 
@@ -73,6 +78,7 @@ class Attention(enum.Enum):
 _COLOURS: Mapping[Attention, int] = {
     Attention.NODE_DOWN: _RED,
     Attention.UNREACHABLE: _GREY,
+    Attention.NOT_ANSWERING: _AMBER,
     Attention.OVERLOADED: _AMBER,
     Attention.WENT_OFFLINE: _RED,
 }
@@ -84,7 +90,7 @@ class BoardKey:
 
     status: ServerStatus
     attention: Attention | None
-    # The node (node down) or the reason (unreachable) the line names.
+    # The node (node down), the reason (unreachable) or since when (not answering) the line names.
     detail: str
 
 
@@ -99,6 +105,23 @@ def overloaded(snap: ServerSnapshot, share: float = OVERLOAD_SHARE) -> bool:
     return memory is not None and limit_bytes is not None and memory >= share * limit_bytes
 
 
+def not_answering(snap: ServerSnapshot) -> bool:
+    """Tell whether the panel says running while the game has been silent too long."""
+    players = snap.players
+    return (
+        snap.status is ServerStatus.RUNNING
+        and players is not None
+        and players.answering is Answering.NOT_ANSWERING
+    )
+
+
+def players_online(snap: ServerSnapshot) -> int | None:
+    """Return the players a running server's game said are online (None: not asked, silent)."""
+    if snap.players is None or snap.status is not ServerStatus.RUNNING:
+        return None
+    return snap.players.online
+
+
 def attention_of(
     snap: ServerSnapshot, *, went_offline: bool, share: float = OVERLOAD_SHARE
 ) -> Attention | None:
@@ -107,6 +130,9 @@ def attention_of(
         return Attention.NODE_DOWN if snap.fault is ReadFault.NODE_DOWN else Attention.UNREACHABLE
     if snap.status is ServerStatus.OFFLINE:
         return Attention.WENT_OFFLINE if went_offline else None
+    if not_answering(snap):
+        # Before overloaded: a hung game often spins its CPU, and no one can play on it.
+        return Attention.NOT_ANSWERING
     if overloaded(snap, share):
         return Attention.OVERLOADED
     return None
@@ -122,6 +148,8 @@ def board_key(
         detail = snap.server.node
     elif attention is Attention.UNREACHABLE:
         detail = _reason(snap)
+    elif attention is Attention.NOT_ANSWERING and snap.players is not None:
+        detail = f"{snap.players.since or 0:.0f}"
     return BoardKey(status=snap.status, attention=attention, detail=detail)
 
 
@@ -132,11 +160,13 @@ def build_fleet_embeds(
     went_offline: Mapping[str, float] | None = None,
     share: float = OVERLOAD_SHARE,
     interval: float = 30.0,
+    players_interval: float = 300.0,
 ) -> list[discord.Embed]:
     """Build the board: the counts, then one embed per section needing attention, then the tail.
 
     `went_offline` maps a server to when it was seen going offline from running or starting
-    (the service remembers it while the server stays offline).
+    (the service remembers it while the server stays offline). `players_interval` is how often
+    at most a moving player count alone edits the board (the footer says it).
     """
     went = went_offline or {}
     snaps = sorted(snapshots, key=lambda s: (s.server.name.casefold(), s.server.identifier))
@@ -146,9 +176,13 @@ def build_fleet_embeds(
         attention = attention_of(snap, went_offline=snap.server.identifier in went, share=share)
         if attention is not None:
             listed[attention].append(snap)
-    normal = counts[ServerStatus.RUNNING] - len(listed[Attention.OVERLOADED])
+    normal = (
+        counts[ServerStatus.RUNNING]
+        - len(listed[Attention.OVERLOADED])
+        - len(listed[Attention.NOT_ANSWERING])
+    )
 
-    summary = _summary_embed(snaps, counts, listed, now, interval)
+    summary = _summary_embed(snaps, counts, listed, now, (interval, players_interval))
     tail = f"{_ELLIPSIS} and {normal:,} running normally" if normal else ""
     sections = [
         (attention, _section_lines(attention, listed[attention], went, share))
@@ -173,12 +207,17 @@ def _summary_embed(
     counts: Counter[ServerStatus],
     listed: Mapping[Attention, list[ServerSnapshot]],
     now: float,
-    interval: float,
+    intervals: tuple[float, float],
 ) -> discord.Embed:
+    interval, players_interval = intervals
     total = len(snaps)
     if listed.get(Attention.NODE_DOWN) or listed.get(Attention.WENT_OFFLINE):
         colour = _RED
-    elif listed.get(Attention.UNREACHABLE) or listed.get(Attention.OVERLOADED):
+    elif (
+        listed.get(Attention.UNREACHABLE)
+        or listed.get(Attention.NOT_ANSWERING)
+        or listed.get(Attention.OVERLOADED)
+    ):
         colour = _AMBER
     else:
         colour = _GREEN
@@ -198,8 +237,17 @@ def _summary_embed(
     )
     for status in COUNTED:
         embed.add_field(name=status_word(status), value=f"{counts[status]:,}", inline=True)
-    embed.set_footer(text=f"Updated on change, at most every {interval:g} s")
+    footer = f"Updated on change, at most every {interval:g} s"
+    if any(snap.players is not None for snap in snaps):
+        online = sum(n for snap in snaps if (n := players_online(snap)) is not None)
+        embed.add_field(name="Players online", value=f"{online:,}", inline=True)
+        footer += f"; player counts every {_minutes(players_interval)}"
+    embed.set_footer(text=footer)
     return embed
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 def _part(attention: Attention, snaps: Sequence[ServerSnapshot]) -> str:
@@ -232,6 +280,10 @@ def _raw_lines(
         return [_node_line(node, members) for node, members in nodes]
     if attention is Attention.UNREACHABLE:
         return [f"{_who(snap)} {_DASH} {_escape(_reason(snap))}" for snap in snaps]
+    if attention is Attention.NOT_ANSWERING:
+        # The longest silent first: the likeliest hung.
+        ordered = sorted(snaps, key=_silent_since)
+        return [f"{_who(snap)} {_DASH} {_silence_text(snap)}" for snap in ordered]
     if attention is Attention.OVERLOADED:
         ordered = sorted(snaps, key=lambda s: -_load_share(s))
         return [f"{_who(snap)} {_DASH} {_load_text(snap, share)}" for snap in ordered]
@@ -304,6 +356,21 @@ def _reason(snap: ServerSnapshot) -> str:
     if snap.last_known is not None and snap.last_known is not ServerStatus.UNKNOWN:
         text += f" · last seen {status_word(snap.last_known)}"
     return truncate(text, _REASON_LIMIT)
+
+
+def _silent_since(snap: ServerSnapshot) -> float:
+    players = snap.players
+    return players.since if players is not None and players.since is not None else snap.t
+
+
+def _silence_text(snap: ServerSnapshot) -> str:
+    players = snap.players
+    if players is None or players.since is None:
+        return "no answer"
+    # `since` is the last answer, or the first query of a game that never answered.
+    if players.answer is None:
+        return f"never answered, asked since <t:{int(players.since)}:R>"
+    return f"last answer <t:{int(players.since)}:R>"
 
 
 def _load_share(snap: ServerSnapshot) -> float:

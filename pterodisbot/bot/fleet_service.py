@@ -3,7 +3,9 @@
 `FleetBoards` is a monitor listener: each snapshot is reduced to what the board shows of its
 server (`fleet_board.board_key`); only a change of that marks the boards dirty. One task then
 edits every board through the `EditPump` (per-channel and global pacing), at most once per
-`interval` seconds, however many snapshots arrived — never one edit per snapshot. Where the
+`interval` seconds, however many snapshots arrived — never one edit per snapshot. A player
+count is not part of that key: the fleet's total moving alone edits the boards at most once per
+`players_interval` (5 min), and any other edit shows the current total. Where the
 boards are lives in `fleet_boards.json` beside the embed locations (atomic, 0600), so a restart
 goes on editing the same messages.
 """
@@ -24,7 +26,13 @@ from typing import Final
 import discord
 
 from pterodisbot.bot.edit_pump import EditPump
-from pterodisbot.bot.fleet_board import OVERLOAD_SHARE, BoardKey, board_key, build_fleet_embeds
+from pterodisbot.bot.fleet_board import (
+    OVERLOAD_SHARE,
+    BoardKey,
+    board_key,
+    build_fleet_embeds,
+    players_online,
+)
 from pterodisbot.clock import Clock
 from pterodisbot.monitor import Monitor, ServerSnapshot, ServerStatus
 from pterodisbot.private_files import aside_name, remove_leftovers, write_atomically
@@ -34,6 +42,9 @@ log = logging.getLogger(__name__)
 FILENAME: Final = "fleet_boards.json"
 # Seconds between two edits of the boards, whatever changes meanwhile.
 FLEET_BOARD_INTERVAL: Final = 30.0
+# Seconds between two edits for nothing but the players online moving: a busy fleet's total
+# changes at every query round, which would otherwise edit every board every interval forever.
+FLEET_PLAYERS_INTERVAL: Final = 300.0
 _VERSION: Final = 1
 # Longest sleep of the edit task between two looks at `interval`.
 _RECHECK: Final = 1.0
@@ -176,6 +187,7 @@ class FleetBoards:
         clock: Clock,
         interval: float = FLEET_BOARD_INTERVAL,
         share: float = OVERLOAD_SHARE,
+        players_interval: float = FLEET_PLAYERS_INTERVAL,
     ) -> None:
         self._client = client
         self._monitor = monitor
@@ -184,11 +196,19 @@ class FleetBoards:
         self._clock = clock
         self.interval = interval
         self.share = share
+        self.players_interval = players_interval
         self._boards: dict[int, FleetBoard] = {}
         self._keys: dict[str, BoardKey] = {}
         # When each server was seen going offline from running/starting, while it stays offline.
         self._went_offline: dict[str, float] = {}
         self._dirty = asyncio.Event()
+        # Set with `_dirty` when a server's key changed; `_dirty` alone: only the count moved.
+        self._changed = False
+        # Players online per server and in all (kept as a sum: `observe` stays O(1)), and the
+        # total the boards last showed.
+        self._online: dict[str, int] = {}
+        self._online_total = 0
+        self._shown_total = 0
         self._last_edit: float | None = None
         self._refused: set[int] = set()
         self._task: asyncio.Task[None] | None = None
@@ -230,23 +250,38 @@ class FleetBoards:
             # Unknown says nothing of the state: a crash stays listed through a failed poll.
             self._went_offline.pop(identifier, None)
         key = board_key(snap, went_offline=identifier in self._went_offline, share=self.share)
+        self._count(identifier, players_online(snap) or 0)
         if self._keys.get(identifier) != key:
             self._keys[identifier] = key
+            self._changed = True
             self._dirty.set()
+        elif self._online_total != self._shown_total:
+            self._dirty.set()
+
+    def _count(self, identifier: str, online: int) -> None:
+        self._online_total += online - self._online.get(identifier, 0)
+        if online:
+            self._online[identifier] = online
+        else:
+            self._online.pop(identifier, None)
 
     def _removed(self, identifier: str) -> None:
         self._keys.pop(identifier, None)
         self._went_offline.pop(identifier, None)
+        self._count(identifier, 0)
+        self._changed = True
         self._dirty.set()
 
     def render(self) -> list[discord.Embed]:
         """Build the board's embeds from the newest snapshots."""
+        self._shown_total = self._online_total
         return build_fleet_embeds(
             self._monitor.snapshots.values(),
             self._clock.time(),
             went_offline=self._went_offline,
             share=self.share,
             interval=self.interval,
+            players_interval=self.players_interval,
         )
 
     async def post(
@@ -292,19 +327,27 @@ class FleetBoards:
             # servers would stand for the whole fleet until the next edit.
             while self._monitor.last_cycle_completed is None:
                 await self._clock.sleep(_RECHECK)
-            # In steps of at most a second, so a changed `interval` applies to the wait under way.
+            # In steps of at most a second, so a changed `interval` applies to the wait under way
+            # (and a key changing during a players-only wait shortens it to `interval`).
             while (
                 self._last_edit is not None
-                and (wait := self._last_edit + self.interval - self._clock.monotonic()) > 0
+                and (wait := self._last_edit + self._gap() - self._clock.monotonic()) > 0
             ):
                 await self._clock.sleep(min(wait, _RECHECK))
             self._dirty.clear()
+            if not self._changed and self._online_total == self._shown_total:
+                continue  # the count came back to what the boards show
+            self._changed = False
             if not self._boards:
                 continue
             self._last_edit = self._clock.monotonic()
             for board in list(self._boards.values()):
                 job = functools.partial(self._edit, board.message_id)
                 self._pump.submit(board.channel_id, board.message_id, job)
+
+    def _gap(self) -> float:
+        """Return the least time between two edits for what is waiting to be shown."""
+        return self.interval if self._changed else max(self.interval, self.players_interval)
 
     async def _edit(self, message_id: int) -> None:
         board = self._boards.get(message_id)

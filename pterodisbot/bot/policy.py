@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from pterodisbot.monitor import ServerStatus
+from pterodisbot.query import Answering
 
 if TYPE_CHECKING:
     from pterodisbot.config import MonitoringSettings
@@ -33,6 +34,8 @@ class UpdateReason(StrEnum):
     MEMORY = "memory"
     FORCED = "forced"
     GRAPH_STALE = "graph_stale"
+    # The game started or stopped answering its queries (a count moving alone waits).
+    PLAYERS = "players"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ class LastRender:
     memory_bytes: int | None
     rendered_at: float
     graph_at: float | None = None
+    # Whether the game answered, as the embed said (None: no Players field).
+    answering: Answering | None = None
 
     @classmethod
     def of(cls, snap: ServerSnapshot, *, rendered_at: float, graph_at: float | None) -> LastRender:
@@ -84,7 +89,15 @@ class LastRender:
             memory_bytes=compared_memory_bytes(snap),
             rendered_at=rendered_at,
             graph_at=graph_at,
+            answering=shown_answering(snap),
         )
+
+
+def shown_answering(snap: ServerSnapshot) -> Answering | None:
+    """Return whether the embed says the game answers (None: it shows no players)."""
+    if snap.players is None or not shows_graph(snap.status):
+        return None
+    return snap.players.answering
 
 
 def shows_graph(status: ServerStatus) -> bool:
@@ -173,6 +186,10 @@ def should_update(
         elif delta > 0:
             # Unlimited and the embed showed 0 bytes: any growth is infinitely many percent.
             return UpdateReason.MEMORY
+
+    if shown_answering(snap) != last.answering:
+        # "not answering" is what an operator needs to see now, not at the next forced refresh.
+        return UpdateReason.PLAYERS
 
     since_render = now - last.rendered_at
     # A wall clock stepped backwards would otherwise postpone the refresh by the size of the step.

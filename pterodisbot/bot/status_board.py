@@ -108,6 +108,7 @@ class StatusBoard:
         graph_window: float,
         show_address: bool,
         clock: Clock,
+        show_names: bool = False,
         view_factory: ViewFactory | None = None,
     ) -> None:
         self._client = client
@@ -119,6 +120,8 @@ class StatusBoard:
         self.thresholds = thresholds
         self.graph_window = graph_window
         self.show_address = show_address
+        # `[query] show_names`: list the players online on the embeds.
+        self.show_names = show_names
         self._clock = clock
         self.view_factory = view_factory
         self._last: dict[int, LastRender] = {}
@@ -169,6 +172,7 @@ class StatusBoard:
             graph_filename=GRAPH_FILENAME if graph is not None else None,
             now=now,
             show_address=self.show_address,
+            show_names=self.show_names,
         )
         shown = LastRender.of(snap, rendered_at=now, graph_at=now if graph is not None else None)
         return RenderedStatus(embed=embed, graph=graph, shown=shown)

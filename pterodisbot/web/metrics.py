@@ -104,6 +104,12 @@ SERVER_GAUGES = (
     ("disk_bytes", "Disk in use."),
     ("disk_limit_bytes", "Disk limit; absent when unlimited."),
     ("uptime_seconds", "Seconds since the server's container started."),
+    ("players", "Players online, as the game answered its last query; absent when it did not."),
+    ("players_max", "Most players the game takes, from its last answer; absent before one."),
+    (
+        "game_answering",
+        "1 when the game answered its last query, 0 when it did not; absent when not asked.",
+    ),
 )
 SERVER_COUNTERS = (
     ("network_rx_bytes", "Bytes received since the container started."),
@@ -140,6 +146,13 @@ def server_families(snapshots: Sequence[ServerSnapshot], watched: int) -> Iterat
             gauges["memory_limit_bytes"].add_metric(labels, limits.memory_bytes)
         if limits.disk_bytes is not None:
             gauges["disk_limit_bytes"].add_metric(labels, limits.disk_bytes)
+        players = snap.players
+        if players is not None:
+            if players.online is not None:
+                gauges["players"].add_metric(labels, players.online)
+            if players.answer is not None:
+                gauges["players_max"].add_metric(labels, players.answer.max_players)
+            gauges["game_answering"].add_metric(labels, 1 if players.online is not None else 0)
         res = snap.resources
         if res is None:
             continue
@@ -187,6 +200,7 @@ def server_text(snapshots: Sequence[ServerSnapshot], watched: int) -> str:
     memory, memory_limit = gauges["memory_bytes"], gauges["memory_limit_bytes"]
     disk, disk_limit = gauges["disk_bytes"], gauges["disk_limit_bytes"]
     uptime = gauges["uptime_seconds"]
+    online, most, answering = gauges["players"], gauges["players_max"], gauges["game_answering"]
     rx, tx = counters["network_rx_bytes"], counters["network_tx_bytes"]
     for snap in snapshots:
         server = snap.server
@@ -200,6 +214,14 @@ def server_text(snapshots: Sequence[ServerSnapshot], watched: int) -> str:
             memory_limit.append(f"{labels}}} {_go_float(limits.memory_bytes)}\n")
         if limits.disk_bytes is not None:
             disk_limit.append(f"{labels}}} {_go_float(limits.disk_bytes)}\n")
+        players = snap.players
+        if players is not None:
+            if players.online is not None:
+                online.append(f"{labels}}} {_go_float(players.online)}\n")
+            if players.answer is not None:
+                most.append(f"{labels}}} {_go_float(players.answer.max_players)}\n")
+            answered = players.online is not None
+            answering.append(f"{labels}}} {'1.0' if answered else '0.0'}\n")
         res = snap.resources
         if res is None:
             continue
@@ -293,6 +315,7 @@ class BotCollector(Collector):
             *self._history(),
             *self._alerts(),
             *self._stream(),
+            *self._games(),
             *self._lag(),
         ]
         return Scrape(
@@ -557,6 +580,32 @@ class BotCollector(Collector):
             "pterodisbot_stream_token_requests_per_minute",
             "Websocket credentials requests over the last minute (they spend the request budget).",
             value=stats.token_calls_per_minute,
+        )
+
+    def _games(self) -> Iterator[Metric]:
+        # Absent while `[query] enabled = false`, like the history's and the alerts' series.
+        players = self._services.players
+        if not players.enabled:
+            return
+        stats = players.stats()
+        queries = CounterMetricFamily(
+            "pterodisbot_game_queries",
+            "Queries of the games (players online) by protocol and outcome: ok, timeout, "
+            "refused, garbage, unreachable.",
+            labels=["protocol", "outcome"],
+        )
+        for (protocol, outcome), count in sorted(stats.queries.items()):
+            queries.add_metric([protocol, outcome], count)
+        yield queries
+        yield GaugeMetricFamily(
+            "pterodisbot_game_query_targets",
+            "Servers whose game is asked (running, with a protocol).",
+            value=stats.targets,
+        )
+        yield GaugeMetricFamily(
+            "pterodisbot_game_queries_in_flight",
+            "Game queries under way now (at most [query] concurrency).",
+            value=stats.in_flight,
         )
 
     def _lag(self) -> Iterator[Metric]:

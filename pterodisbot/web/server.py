@@ -129,6 +129,7 @@ class WebServer:
         body = servers_json(
             services.monitor.snapshots.values(),
             show_address=not services.settings.permissions.hide_address,
+            show_names=services.settings.query.show_names,
             now=services.clock.time(),
         )
         return web.json_response(body)

@@ -6,9 +6,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from pterodisbot.monitor import ServerSnapshot
+from pterodisbot.query import Players
 
 
-def server_json(snap: ServerSnapshot, *, show_address: bool) -> dict[str, Any]:
+def server_json(
+    snap: ServerSnapshot, *, show_address: bool, show_names: bool = False
+) -> dict[str, Any]:
     """Return one server's snapshot as JSON-ready data."""
     server = snap.server
     limits = server.limits
@@ -26,6 +29,7 @@ def server_json(snap: ServerSnapshot, *, show_address: bool) -> dict[str, Any]:
             "disk_mib": limits.disk,
         },
         "resources": None,
+        "players": players_json(snap.players, show_names=show_names),
     }
     res = snap.resources
     if res is not None:
@@ -44,12 +48,42 @@ def server_json(snap: ServerSnapshot, *, show_address: bool) -> dict[str, Any]:
     return data
 
 
+def players_json(players: Players | None, *, show_names: bool) -> dict[str, Any] | None:
+    """Return what the game said of its players; None when it is not asked.
+
+    `online` is null unless the game answered its last query (`answering`); `max`, `version`,
+    `map` and `answered_at` are from its last answer, kept while it is silent. `names` only
+    with `[query] show_names`, like the embeds.
+    """
+    if players is None:
+        return None
+    answer = players.answer
+    data: dict[str, Any] = {
+        "online": players.online,
+        "max": answer.max_players if answer is not None else None,
+        "answering": str(players.answering),
+        "failure": str(players.failure) if players.failure is not None else None,
+        "since": players.since,
+        "answered_at": answer.t if answer is not None else None,
+        "version": answer.version if answer is not None else None,
+        "map": answer.map if answer is not None else None,
+        "protocol": str(players.target.protocol),
+    }
+    if show_names:
+        data["names"] = (
+            list(answer.names) if answer is not None and players.online is not None else []
+        )
+    return data
+
+
 def servers_json(
-    snaps: Iterable[ServerSnapshot], *, show_address: bool, now: float
+    snaps: Iterable[ServerSnapshot], *, show_address: bool, now: float, show_names: bool = False
 ) -> dict[str, Any]:
     """Return the `/api/servers` body: the servers sorted by name, and when it was taken."""
     ordered = sorted(snaps, key=lambda s: (s.server.name.lower(), s.server.identifier))
     return {
         "generated_at": now,
-        "servers": [server_json(s, show_address=show_address) for s in ordered],
+        "servers": [
+            server_json(s, show_address=show_address, show_names=show_names) for s in ordered
+        ],
     }

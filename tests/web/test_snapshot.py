@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pterodisbot.panel.models import Allocation
-from pterodisbot.web.snapshot import server_json
-from tests.snapshots import make_server, make_snapshot
+from pterodisbot.query import Answering, QueryFailure, QueryProtocol
+from pterodisbot.web.snapshot import server_json, servers_json
+from tests.snapshots import T0, make_players, make_server, make_snapshot
 
 
 def _allocation(ip: str, alias: str | None = None) -> Allocation:
@@ -25,3 +26,55 @@ def test_address_is_left_out_when_hidden_or_unknown() -> None:
     assert "address" not in server_json(make_snapshot(), show_address=False)
     no_allocation = make_snapshot(server=make_server(allocations=()))
     assert "address" not in server_json(no_allocation, show_address=True)
+
+
+def test_players_carry_the_games_answer_and_names_only_when_shown() -> None:
+    players = make_players(
+        12, 40, names=("Steve", "Alex"), version="1.21.4", map_name="world", t=T0 - 5
+    )
+    snap = make_snapshot(players=players)
+    assert server_json(snap, show_address=True)["players"] == {
+        "online": 12,
+        "max": 40,
+        "answering": "answering",
+        "failure": None,
+        "since": T0 - 5,
+        "answered_at": T0 - 5,
+        "version": "1.21.4",
+        "map": "world",
+        "protocol": "minecraft",
+    }
+    shown = server_json(snap, show_address=True, show_names=True)["players"]
+    assert shown["names"] == ["Steve", "Alex"]
+
+
+def test_a_silent_game_has_no_count_but_keeps_its_last_answer() -> None:
+    players = make_players(
+        7,
+        20,
+        names=("Steve",),
+        answering=Answering.NOT_ANSWERING,
+        failure=QueryFailure.TIMEOUT,
+        since=T0 - 300,
+        t=T0 - 300,
+        protocol=QueryProtocol.SOURCE,
+    )
+    data = server_json(make_snapshot(players=players), show_address=False, show_names=True)
+    assert data["players"] == {
+        "online": None,
+        "max": 20,
+        "answering": "not_answering",
+        "failure": "timeout",
+        "since": T0 - 300,
+        "answered_at": T0 - 300,
+        "version": None,
+        "map": None,
+        "protocol": "source",
+        # Who played five minutes ago is not who plays now.
+        "names": [],
+    }
+
+
+def test_players_are_null_when_the_game_is_not_asked() -> None:
+    body = servers_json([make_snapshot()], show_address=True, now=T0)
+    assert body["servers"][0]["players"] is None
