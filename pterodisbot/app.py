@@ -27,6 +27,8 @@ from pterodisbot.graphs import GraphRenderer
 from pterodisbot.monitor import Monitor
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.panel.wings import WingsStreams
+from pterodisbot.query import NoQueries, PlayerService
+from pterodisbot.query.service import PlayerQueries
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
 from pterodisbot.store import History, HistoryRecorder, NoHistory, open_store
 from pterodisbot.web.discord_traffic import DiscordTraffic
@@ -97,6 +99,9 @@ def build_services(
         if monitoring.streams
         else None
     )
+    # The games' own answers (players online): asked beside the monitor, read by it.
+    queries = PlayerQueries(settings.query, clock=clock) if settings.query.enabled else None
+    players: PlayerService = queries or NoQueries()
     monitor = Monitor(
         api,
         metrics,
@@ -106,10 +111,15 @@ def build_services(
         smoothing=monitoring.smoothing,
         clock=clock,
         stream=stream,
+        players=players,
     )
     history = build_history(settings.history, monitor, clock)
     # Registered first: a sample is queued for the store before anything renders it.
     monitor.add_listener(history.observe)
+    if queries is not None:
+        # Which servers run, and which are gone: only running servers' games are asked.
+        monitor.add_listener(queries.observe)
+        monitor.add_removal_listener(queries.forget)
     renderer = GraphRenderer()
     locations = EmbedLocations(settings.discord.locations_file, clock=clock)
     pump = EditPump(interval=settings.discord.edit_interval, clock=clock)
@@ -160,6 +170,7 @@ def build_services(
         clock=clock,
         audit=audit,
         history=history,
+        players=players,
     )
     if settings.alerts.channel_id is not None:
         services.alerts = build_alerts(services, client, settings.alerts.channel_id)

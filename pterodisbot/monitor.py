@@ -32,7 +32,7 @@ from pterodisbot.panel.stream import (
     StatsStream,
     StreamState,
 )
-from pterodisbot.query import Players
+from pterodisbot.query import NoQueries, Players, PlayerSource
 
 if TYPE_CHECKING:
     from pterodisbot.panel.client import PterodactylAPI
@@ -202,8 +202,12 @@ class Monitor:
         smoothing: float = 60.0,
         clock: Clock | None = None,
         stream: StatsStream | None = None,
+        players: PlayerSource | None = None,
     ) -> None:
         self._api = api
+        # What the games said of their players (`pterodisbot.query`): read, never awaited, so
+        # a game that hangs never slows a poll.
+        self._players: PlayerSource = players or NoQueries()
         # Where live numbers come from first; polling is the fallback (or the only source).
         self._stream: StatsStream = stream or NoStream()
         self._stream.set_change_listener(self._stream_changed)
@@ -646,6 +650,7 @@ class Monitor:
         if error is not None:
             log.debug("server %s: %s", server.identifier, error)
         previous = self._snapshots.get(server.identifier)
+        players = self._players.players(server.identifier)
         last_known: ServerStatus | None = None
         if resources is None:
             sample = self._metrics.record_unknown(server.identifier, now)
@@ -661,7 +666,12 @@ class Monitor:
                     else previous.status
                 )
         else:
-            sample = self._metrics.record(server.identifier, now, resources)
+            sample = self._metrics.record(
+                server.identifier,
+                now,
+                resources,
+                players=players.online if players is not None else None,
+            )
             status = status_of(server, resources)
         snapshot = ServerSnapshot(
             server=server,
@@ -674,6 +684,7 @@ class Monitor:
             last_known=last_known,
             fault=fault,
             conflict=conflict,
+            players=players,
         )
         self._snapshots[server.identifier] = snapshot
         if not panel_wide:

@@ -57,9 +57,14 @@ _COLUMNS: Final[tuple[tuple[str, type[np.generic]], ...]] = (
     ("cpu_percent", np.float32),
     ("rx_rate", np.float32),
     ("tx_rate", np.float32),
+    ("players", np.uint16),
     ("state", np.uint8),
 )
 BYTES_PER_SAMPLE: Final[int] = sum(np.dtype(kind).itemsize for _, kind in _COLUMNS)
+# The players column holds a count in two bytes; this value means "no count" (not asked, or
+# no answer), and a bigger count is kept as the largest one that fits.
+_NO_PLAYERS: Final = 0xFFFF
+_MAX_PLAYERS: Final = _NO_PLAYERS - 1
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -94,7 +99,8 @@ class MetricSample:
 class MetricArrays:
     """A chronological snapshot of samples as read-only numpy columns (copies, safe to share).
 
-    `state` holds codes (see `STATE_NAMES`); `suspended` is a bool column.
+    `state` holds codes (see `STATE_NAMES`); `suspended` is a bool column; `players` is NaN
+    where the sample has no count (the game was not asked, or did not answer).
     """
 
     t: FloatArray
@@ -106,6 +112,7 @@ class MetricArrays:
     rx_rate: Float32Array
     tx_rate: Float32Array
     uptime_ms: IntArray
+    players: Float32Array
 
     def __post_init__(self) -> None:
         # Snapshots are shared with worker threads: nobody may write into them.
@@ -129,6 +136,7 @@ class MetricArrays:
             tx_rate=float(self.tx_rate[index]),
             uptime_ms=int(self.uptime_ms[index]),
             is_suspended=bool(self.suspended[index]),
+            players=_players_of(float(self.players[index])),
         )
 
     def __iter__(self) -> Iterator[MetricSample]:
@@ -154,7 +162,22 @@ class MetricArrays:
             rx_rate=np.array([s.rx_rate for s in samples], dtype=np.float32),
             tx_rate=np.array([s.tx_rate for s in samples], dtype=np.float32),
             uptime_ms=np.array([s.uptime_ms for s in samples], dtype=np.int64),
+            players=np.array(
+                [math.nan if s.players is None else s.players for s in samples], dtype=np.float32
+            ),
         )
+
+
+def _players_of(value: float) -> int | None:
+    """Return a stored players count as the sample's field: None for NaN."""
+    return None if math.isnan(value) else int(value)
+
+
+def _players_cell(players: int | None) -> int:
+    """Return what the two-byte players column stores for a count (None: `_NO_PLAYERS`)."""
+    if players is None:
+        return _NO_PLAYERS
+    return min(max(players, 0), _MAX_PLAYERS)
 
 
 def _state_name(state: object) -> str:
@@ -208,6 +231,7 @@ class ServerMetricsGraphs:
         self._cpu: Float32Array = block[parts["cpu_percent"]].view(np.float32)
         self._rx: Float32Array = block[parts["rx_rate"]].view(np.float32)
         self._tx: Float32Array = block[parts["tx_rate"]].view(np.float32)
+        self._players: npt.NDArray[np.uint16] = block[parts["players"]].view(np.uint16)
         self._state: StateArray = block[parts["state"]]
         self._cells_t = cells[parts["t"]].cast("d")
         self._cells_memory = cells[parts["memory_bytes"]].cast("q")
@@ -216,6 +240,7 @@ class ServerMetricsGraphs:
         self._cells_cpu = cells[parts["cpu_percent"]].cast("f")
         self._cells_rx = cells[parts["rx_rate"]].cast("f")
         self._cells_tx = cells[parts["tx_rate"]].cast("f")
+        self._cells_players = cells[parts["players"]].cast("H")
         self._cells_state = cells[parts["state"]]
         self._next = 0  # index the next sample is written to
         self._size = 0
@@ -247,8 +272,11 @@ class ServerMetricsGraphs:
         """Return the sample before the newest, None when there are fewer than two."""
         return self._sample_at(-2) if self._size >= 2 else None
 
-    def record(self, t: float, reading: Resources) -> MetricSample:
-        """Append one panel reading taken at epoch time `t` and return the stored sample."""
+    def record(self, t: float, reading: Resources, *, players: int | None = None) -> MetricSample:
+        """Append one panel reading taken at epoch time `t` and return the stored sample.
+
+        `players` is the count the game last answered (None: not asked, or no answer).
+        """
         t = self._monotonic_t(t)
         state_name = _state_name(reading.state)
         code = STATE_CODES.get(state_name)
@@ -273,6 +301,7 @@ class ServerMetricsGraphs:
             rx_rate=rx_rate,
             tx_rate=tx_rate,
             uptime=uptime,
+            players=_players_cell(players),
         )
         return self._sample_at(-1)
 
@@ -287,6 +316,7 @@ class ServerMetricsGraphs:
             rx_rate=0.0,
             tx_rate=0.0,
             uptime=0,
+            players=_NO_PLAYERS,
         )
         return self._sample_at(-1)
 
@@ -300,6 +330,10 @@ class ServerMetricsGraphs:
         codes = arrays.state.astype(np.uint8) | np.where(
             arrays.suspended, _SUSPENDED_BIT, 0
         ).astype(np.uint8)
+        counts = np.nan_to_num(arrays.players, nan=_NO_PLAYERS)
+        players = np.where(
+            np.isnan(arrays.players), _NO_PLAYERS, np.clip(counts, 0, _MAX_PLAYERS)
+        ).astype(np.uint16)
         columns: tuple[tuple[npt.NDArray[np.generic], npt.NDArray[np.generic]], ...] = (
             (self._t, arrays.t),
             (self._state, codes),
@@ -309,6 +343,7 @@ class ServerMetricsGraphs:
             (self._rx, arrays.rx_rate),
             (self._tx, arrays.tx_rate),
             (self._uptime, arrays.uptime_ms),
+            (self._players, players),
         )
         first = min(count, self.capacity - self._next)
         for target, source in columns:
@@ -382,6 +417,7 @@ class ServerMetricsGraphs:
         rx_rate: float,
         tx_rate: float,
         uptime: int,
+        players: int,
     ) -> None:
         i = self._next
         self._cells_t[i] = t
@@ -392,6 +428,7 @@ class ServerMetricsGraphs:
         self._cells_rx[i] = rx_rate
         self._cells_tx[i] = tx_rate
         self._cells_uptime[i] = uptime
+        self._cells_players[i] = players
         self._next = (i + 1) % self.capacity
         if self._size < self.capacity:
             self._size += 1
@@ -412,6 +449,7 @@ class ServerMetricsGraphs:
             tx_rate=self._cells_tx[i],
             uptime_ms=self._cells_uptime[i],
             is_suspended=bool(raw & _SUSPENDED_BIT),
+            players=None if (count := self._cells_players[i]) == _NO_PLAYERS else count,
         )
 
     def _segments(self) -> tuple[slice, slice]:
@@ -448,6 +486,9 @@ class ServerMetricsGraphs:
             return column[picks].copy() if isinstance(picks, slice) else column[picks]
 
         raw = take(self._state)
+        stored = take(self._players)
+        players = stored.astype(np.float32)
+        players[stored == _NO_PLAYERS] = np.nan
         return MetricArrays(
             t=take(self._t),
             state=(raw & _STATE_MASK).astype(np.uint8),
@@ -458,6 +499,7 @@ class ServerMetricsGraphs:
             rx_rate=take(self._rx),
             tx_rate=take(self._tx),
             uptime_ms=take(self._uptime),
+            players=players,
         )
 
 
@@ -501,9 +543,11 @@ class ServerMetricsManager(Mapping[str, ServerMetricsGraphs]):
             self._histories[identifier] = history
         return history
 
-    def record(self, identifier: str, t: float, reading: Resources) -> MetricSample:
-        """Append a panel reading to the history of `identifier` and return the stored sample."""
-        return self.history(identifier).record(t, reading)
+    def record(
+        self, identifier: str, t: float, reading: Resources, *, players: int | None = None
+    ) -> MetricSample:
+        """Append a panel reading (and the players online) to the history of `identifier`."""
+        return self.history(identifier).record(t, reading, players=players)
 
     def record_unknown(self, identifier: str, t: float) -> MetricSample:
         """Append an "unknown" sample (panel unreadable) to the history of `identifier`."""

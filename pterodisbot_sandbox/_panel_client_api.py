@@ -237,7 +237,8 @@ class ClientApi:
         servers = list(self._state.servers.values())
         total = len(servers)
         chunk = servers[(page - 1) * per_page : page * per_page]
-        data = [{"object": "server", "attributes": s.attributes()} for s in chunk]
+        egg = _includes_egg(request)
+        data = [{"object": "server", "attributes": s.attributes(include_egg=egg)} for s in chunk]
         return web.json_response(
             _list_envelope(request, data, total=total, per_page=per_page, page=page)
         )
@@ -264,7 +265,7 @@ class ClientApi:
         return web.json_response(
             {
                 "object": "server",
-                "attributes": server.attributes(),
+                "attributes": server.attributes(include_egg=_includes_egg(request)),
                 "meta": {
                     "is_server_owner": server.spec.server_owner,
                     "user_permissions": permissions,
@@ -411,6 +412,11 @@ class ClientApi:
             text=html_page("Login", "Pterodactyl (simulated): log in to continue."),
             content_type="text/html",
         )
+
+
+def _includes_egg(request: web.Request) -> bool:
+    """Tell whether `?include=` asks for the egg (ServerTransformer's available include)."""
+    return "egg" in {part.strip() for part in request.query.get("include", "").split(",")}
 
 
 def _list_envelope(

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from pterodisbot_sandbox._panel_faults import FAULT_KINDS, FIVE_XX_CYCLE
 from pterodisbot_sandbox._panel_fleet import POWER_STATES, SERVER_STATUSES, SimServer
+from pterodisbot_sandbox._panel_games import GameHub
 from pterodisbot_sandbox._panel_http import is_number, sim_body, sim_error
 from pterodisbot_sandbox._panel_state import PanelState, PowerRefused
 from pterodisbot_sandbox._panel_wings import WingsHub
@@ -24,9 +25,10 @@ log = logging.getLogger(__name__)
 class ControlApi:
     """The `/_sim/` routes, over the same state as the client API."""
 
-    def __init__(self, state: PanelState, wings: WingsHub) -> None:
+    def __init__(self, state: PanelState, wings: WingsHub, games: GameHub) -> None:
         self._state = state
         self._wings = wings
+        self._games = games
 
     def routes(self) -> list[web.RouteDef]:
         """Return the control API's routes."""
@@ -38,6 +40,8 @@ class ControlApi:
             web.post("/_sim/servers/{server}/state", self._set_state),
             web.post("/_sim/servers/{server}/power", self._power_as),
             web.get("/_sim/servers/{server}/activity", self._activity),
+            web.get("/_sim/servers/{server}/game", self._game),
+            web.post("/_sim/servers/{server}/game", self._set_game),
             web.post("/_sim/servers/{server}/activity", self._add_activity),
             web.get("/_sim/nodes", self._nodes),
             web.post("/_sim/nodes/{node}/state", self._set_node_state),
@@ -164,6 +168,26 @@ class ControlApi:
         )
         return web.json_response({"activity": entry.sim_view()}, status=201)
 
+    async def _game(self, request: web.Request) -> web.Response:
+        server = self._server_or_404(request)
+        listing = self._games.listing(server)
+        if listing is None:
+            raise sim_error(404, f"{server.identifier} has no simulated game listening")
+        return web.json_response(listing.to_json())
+
+    async def _set_game(self, request: web.Request) -> web.Response:
+        server = self._server_or_404(request)
+        body = await sim_body(request)
+        if self._games.listing(server) is None:
+            raise sim_error(404, f"{server.identifier} has no simulated game listening")
+        try:
+            self._games.set_mode(server, str(body.get("mode")))
+        except ValueError as error:
+            raise sim_error(422, str(error)) from None
+        listing = self._games.listing(server)
+        assert listing is not None
+        return web.json_response(listing.to_json())
+
     async def _faults(self, request: web.Request) -> web.Response:
         now = self._state.clock.monotonic()
         return web.json_response({"faults": [f.to_json(now) for f in self._state.faults()]})
@@ -204,11 +228,15 @@ class ControlApi:
         return web.Response(status=204)
 
     async def _stats(self, request: web.Request) -> web.Response:
-        return web.json_response({**self._state.stats(), "wings": self._wings.stats()})
+        stats = {**self._state.stats(), "wings": self._wings.stats()}
+        if self._state.options.games:
+            stats["games"] = self._games.stats()
+        return web.json_response(stats)
 
     async def _reset_stats(self, request: web.Request) -> web.Response:
         self._state.reset_stats()
         self._wings.reset_stats()
+        self._games.reset_stats()
         return web.Response(status=204)
 
     # ----------------------------------------------------------------- nodes (Wings)

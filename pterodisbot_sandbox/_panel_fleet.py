@@ -21,6 +21,14 @@ from typing import Any, Literal, get_args
 from pterodisbot.clock import Clock
 
 PowerStateName = Literal["offline", "starting", "running", "stopping"]
+# How a simulated game answers queries (`_panel_games`): the protocols the bot's clients speak.
+GameProtocol = Literal["minecraft", "bedrock", "source"]
+# Where a game's query port sits, as the real eggs keep it: the default allocation's port
+# ("game": Minecraft, Bedrock, srcds games), the port after it as a second allocation
+# ("next_allocation": Valheim answers A2S on game port + 1), an egg variable ("variable":
+# ARK's QUERY_PORT), or in neither ("hidden": set in a config file the panel never shows;
+# only an `[query.<server>] port` override finds it).
+QueryPortLayout = Literal["game", "next_allocation", "variable", "hidden"]
 PowerSignalName = Literal["start", "stop", "restart", "kill"]
 ServerStatus = Literal[
     "installing", "install_failed", "reinstall_failed", "suspended", "restoring_backup"
@@ -107,6 +115,8 @@ class SimServerSpec:
     stop_seconds: float = 3.0
     cpu_load: float = 0.3
     memory_load: float = 0.5
+    # Players the game admits (None: the game's usual); players online follow `cpu_load`.
+    max_players: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +130,14 @@ class _Game:
     # (display name, env variable, value)
     variables: tuple[tuple[str, str, str], ...]
     suffixes: tuple[str, ...]
+    # How often `default_fleet` picks it (0: only when a spec names it).
     weight: int = 1
+    # The egg's name (`?include=egg`), how the game is asked (None: it is not simulated),
+    # where its query port sits and the players it admits by default.
+    egg: str = ""
+    protocol: GameProtocol | None = None
+    query_port: QueryPortLayout = "game"
+    max_players: int = 20
 
 
 _GAMES: tuple[_Game, ...] = (
@@ -134,6 +151,9 @@ _GAMES: tuple[_Game, ...] = (
         (("Server Jar File", "SERVER_JARFILE", "server.jar"), ("Version", "MC_VERSION", "latest")),
         ("Survival", "Creative", "SMP", "Skyblock", "Modded", "Hardcore", "Lobby", "Events"),
         weight=5,
+        egg="Paper",
+        protocol="minecraft",
+        max_players=20,
     ),
     _Game(
         "valheim",
@@ -145,18 +165,26 @@ _GAMES: tuple[_Game, ...] = (
         (("Server Name", "SERVER_NAME", "Vikings"),),
         ("Vikings", "Community", "Hardcore", "Friends"),
         weight=2,
+        egg="Valheim",
+        protocol="source",
+        query_port="next_allocation",
+        max_players=10,
     ),
     _Game(
         "rust",
         "Rust",
-        "ghcr.io/parkervcp/games:rust",
+        "ghcr.io/pterodactyl/games:rust",
         "./RustDedicated -batchmode +server.port {{SERVER_PORT}}"
-        " +server.maxplayers {{MAX_PLAYERS}}",
+        " +server.queryport {{QUERY_PORT}} +server.maxplayers {{MAX_PLAYERS}}",
         28015,
         None,
-        (("Max Players", "MAX_PLAYERS", "100"),),
+        (("Max Players", "MAX_PLAYERS", "100"), ("Query Port", "QUERY_PORT", "27015")),
         ("Vanilla", "2x", "Monthly", "Solo/Duo"),
         weight=2,
+        egg="Rust",
+        protocol="source",
+        query_port="variable",
+        max_players=100,
     ),
     _Game(
         "terraria",
@@ -167,6 +195,8 @@ _GAMES: tuple[_Game, ...] = (
         None,
         (("Max Players", "MAX_PLAYERS", "16"),),
         ("Expert", "Master Mode", "Calamity", "Friends"),
+        egg="Terraria Vanilla",
+        max_players=16,
     ),
     _Game(
         "cs2",
@@ -177,6 +207,9 @@ _GAMES: tuple[_Game, ...] = (
         ("steam_disk_space",),
         (("Map", "SRCDS_MAP", "de_dust2"),),
         ("Competitive", "Retakes", "Deathmatch", "Scrims"),
+        egg="Counter-Strike 2",
+        protocol="source",
+        max_players=10,
     ),
     _Game(
         "factorio",
@@ -187,16 +220,21 @@ _GAMES: tuple[_Game, ...] = (
         None,
         (("Save Name", "SAVE_NAME", "megabase"),),
         ("Megabase", "Space Age", "Speedrun"),
+        egg="Factorio",
     ),
     _Game(
         "ark",
         "ARK: Survival Evolved",
-        "ghcr.io/parkervcp/games:source",
+        "ghcr.io/pterodactyl/games:source",
         "./ShooterGame/Binaries/Linux/ShooterGameServer {{SERVER_MAP}}?listen?Port={{SERVER_PORT}}",
         7777,
         None,
-        (("Map", "SERVER_MAP", "TheIsland"),),
+        (("Map", "SERVER_MAP", "TheIsland"), ("Query Port", "QUERY_PORT", "27015")),
         ("The Island", "Ragnarok", "PvE"),
+        egg="Ark: Survival Evolved",
+        protocol="source",
+        query_port="variable",
+        max_players=70,
     ),
     _Game(
         "palworld",
@@ -207,6 +245,10 @@ _GAMES: tuple[_Game, ...] = (
         None,
         (("Max Players", "MAX_PLAYERS", "32"),),
         ("Community", "PvP", "Casual"),
+        egg="Palworld",
+        protocol="source",
+        query_port="hidden",
+        max_players=32,
     ),
     _Game(
         "zomboid",
@@ -217,16 +259,21 @@ _GAMES: tuple[_Game, ...] = (
         None,
         (("Server Name", "SERVER_NAME", "pzserver"),),
         ("Knox County", "Build 42", "Roleplay"),
+        egg="Project Zomboid",
+        max_players=32,
     ),
     _Game(
         "gmod",
         "Garry's Mod",
-        "ghcr.io/parkervcp/games:source",
+        "ghcr.io/pterodactyl/games:source",
         "./srcds_run -game garrysmod -port {{SERVER_PORT}} +map {{SRCDS_MAP}} -norestart",
         27015,
         ("gsl_token", "steam_disk_space"),
         (("Map", "SRCDS_MAP", "gm_flatgrass"),),
         ("TTT", "DarkRP", "Sandbox", "Prop Hunt"),
+        egg="Garrys Mod",
+        protocol="source",
+        max_players=32,
     ),
     _Game(
         "sdtd",
@@ -237,6 +284,9 @@ _GAMES: tuple[_Game, ...] = (
         None,
         (),
         ("Horde Night", "Navezgane"),
+        egg="7 Days To Die",
+        protocol="source",
+        max_players=8,
     ),
     _Game(
         "enshrouded",
@@ -247,6 +297,26 @@ _GAMES: tuple[_Game, ...] = (
         None,
         (),
         ("Embervale", "Co-op"),
+        egg="Enshrouded",
+        max_players=16,
+    ),
+    # Only where a spec names it, so every seed's generated fleet stays what it was.
+    _Game(
+        "bedrock",
+        "Minecraft Bedrock",
+        "ghcr.io/parkervcp/yolks:debian",
+        "./bedrock_server",
+        19132,
+        None,
+        (
+            ("Bedrock Version", "BEDROCK_VERSION", "latest"),
+            ("Server Name", "SERVERNAME", "Bedrock"),
+        ),
+        ("Bedrock", "Pocket", "Crossplay"),
+        weight=0,
+        egg="Vanilla Bedrock",
+        protocol="bedrock",
+        max_players=10,
     ),
 )
 _GAMES_BY_KEY: Mapping[str, _Game] = MappingProxyType({game.key: game for game in _GAMES})
@@ -355,6 +425,10 @@ class SimServer:
         self.node_maintenance = spec.node_maintenance
         self.transferring = spec.transferring
         self.crashes = 0
+        # Variables set on this server (the egg's defaults otherwise), and where its game
+        # answers queries once `_panel_games` listens for it (None: no listener).
+        self.variable_values: dict[str, str] = {}
+        self.query_port: int | None = None
         self._clock = clock
         self._game = _GAMES_BY_KEY.get(spec.game, _GAMES[0])
         rng = random.Random(f"{seed}:{self.uuid}")
@@ -557,12 +631,30 @@ class SimServer:
             )
         return None
 
-    def attributes(self) -> dict[str, Any]:
-        """Return the server as `ServerTransformer` renders it, relationships included."""
+    def attributes(self, *, include_egg: bool = False) -> dict[str, Any]:
+        """Return the server as `ServerTransformer` renders it, relationships included.
+
+        `allocations` and `variables` are default includes; `egg` only with `?include=egg`.
+        """
         spec = self.spec
         can_read_startup = self.has_permission("startup.read")
-        values = {env: value for _, env, value in self._game.variables}
+        values = {env: value for _, env, value in self._game.variables} | self.variable_values
         default = next((a for a in self.allocations if a.is_default), self.allocations[0])
+        relationships: dict[str, Any] = {
+            "allocations": {
+                "object": "list",
+                "data": [
+                    {"object": "allocation", "attributes": dataclasses.asdict(a)}
+                    for a in self.allocations
+                ],
+            },
+            "variables": self._variables_json() if can_read_startup else _null_resource(),
+        }
+        if include_egg:
+            relationships["egg"] = {
+                "object": "egg",
+                "attributes": {"uuid": self.egg_uuid, "name": self._game.egg or self._game.label},
+            }
         return {
             "server_owner": spec.server_owner,
             "identifier": self.identifier,
@@ -584,17 +676,41 @@ class SimServer:
             "is_suspended": self.status == "suspended",
             "is_installing": not self.is_installed,
             "is_transferring": self.transferring,
-            "relationships": {
-                "allocations": {
-                    "object": "list",
-                    "data": [
-                        {"object": "allocation", "attributes": dataclasses.asdict(a)}
-                        for a in self.allocations
-                    ],
-                },
-                "variables": self._variables_json() if can_read_startup else _null_resource(),
-            },
+            "relationships": relationships,
         }
+
+    @property
+    def egg_uuid(self) -> str:
+        """Return the uuid of this server's egg: one per game, the same on every run."""
+        return str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"egg:{self._game.key}"))
+
+    def serve_game_at(self, game_port: int, query_port: int, *, next_id: int) -> None:
+        """Point the panel's view of this server at a local game listener (`_panel_games`).
+
+        Every allocation moves to 127.0.0.1 (no alias: a client would ask the alias); the
+        default one gets `game_port`; the query port goes where the egg keeps it
+        (`query_port_layout`): a second allocation numbered `next_id` if there is none, the
+        QUERY_PORT variable, or nowhere.
+        """
+        layout = self._game.query_port
+        moved = [
+            dataclasses.replace(
+                a, ip="127.0.0.1", ip_alias=None, port=game_port if a.is_default else a.port
+            )
+            for a in self.allocations
+        ]
+        if layout == "next_allocation":
+            query = SimAllocation("127.0.0.1", query_port, None, "Query", False, next_id)
+            others = [a for a in moved if not a.is_default]
+            if others:
+                query = dataclasses.replace(query, id=others[0].id)
+                moved = [query if a.id == others[0].id else a for a in moved]
+            else:
+                moved.append(query)
+        elif layout == "variable":
+            self.variable_values["QUERY_PORT"] = str(query_port)
+        self.allocations = tuple(moved)
+        self.query_port = query_port
 
     def _invocation(self, values: dict[str, str], default: SimAllocation, *, hide: bool) -> str:
         command = self._game.startup
@@ -619,7 +735,7 @@ class SimServer:
                         "description": f"{label} for this server.",
                         "env_variable": env,
                         "default_value": value,
-                        "server_value": value,
+                        "server_value": self.variable_values.get(env, value),
                         "is_editable": True,
                         "rules": "required|string|max:64",
                     },
@@ -671,7 +787,7 @@ class SimServer:
                 share = 0.12 + 0.05 * noise
                 memory_share = self.spec.memory_load
             else:
-                share = self.spec.cpu_load + 0.2 * noise + spike
+                share = self._running_share(at) + spike
                 memory_share = self.spec.memory_load + 0.1 * model.memory_wave.at(at)
             cpu_value = round(min(float(bound), max(0.05, bound * share)), 3)
             memory_share = min(0.97, max(0.02, memory_share))
@@ -691,6 +807,38 @@ class SimServer:
             "network_tx_bytes": tx,
             "uptime": uptime,
         }
+
+    def _running_share(self, at: float) -> float:
+        """Return a running server's load at `at`: its share of the CPU bound, spikes aside."""
+        return self.spec.cpu_load + 0.2 * self._model.cpu_wave.at(at)
+
+    @property
+    def game_protocol(self) -> GameProtocol | None:
+        """Return how this server's game answers queries (None: it is not a simulated game)."""
+        return self._game.protocol
+
+    @property
+    def query_port_layout(self) -> QueryPortLayout:
+        """Return where the panel shows this game's query port (see `QueryPortLayout`)."""
+        return self._game.query_port
+
+    @property
+    def max_players(self) -> int:
+        """Return how many players the game admits."""
+        spec_max = self.spec.max_players
+        return self._game.max_players if spec_max is None else max(0, spec_max)
+
+    def players_at(self, at: float, state: PowerStateName | None = None) -> int:
+        """Return the players online at clock time `at`: 0 unless running, else from the load.
+
+        The same load as the CPU figure (`load_at`, spikes aside: a spike is work, not people),
+        as a share of `max_players`. `state` is the power state at `at` (None: the live state
+        now); given it, a pure function, so the demo's past week reads the same numbers.
+        """
+        if (self.state if state is None else state) != "running":
+            return 0
+        share = min(1.0, max(0.0, self._running_share(at)))
+        return round(self.max_players * share)
 
     def memory_limit_bytes(self) -> int:
         """Return the memory limit in bytes (what Wings reports as `memory_limit_bytes`)."""
@@ -728,6 +876,33 @@ class SimServer:
             },
             "resources": stats["resources"],
         }
+
+
+_PLAYER_NAMES = (
+    "Steve",
+    "Alex",
+    "Notch",
+    "Jeb",
+    "Dinnerbone",
+    "Grumm",
+    "Herobrine",
+    "Kai",
+    "Noor",
+    "Sunny",
+    "Makena",
+    "Ari",
+    "Zuri",
+    "Efe",
+    "Kai2",
+    "Luna",
+)
+
+
+def player_names(count: int) -> tuple[str, ...]:
+    """Return the names of `count` players online: the same for the same count, all distinct."""
+    return tuple(
+        _PLAYER_NAMES[n] if n < len(_PLAYER_NAMES) else f"player{n + 1}" for n in range(count)
+    )
 
 
 def _null_resource() -> dict[str, Any]:

@@ -45,6 +45,9 @@ class PanelOptions:
     wings_auth_seconds: float = 30.0
     wings_stats_seconds: float = 1.0
     wings_console_seconds: float = 5.0
+    # Simulated games (`_panel_games`): a query listener per game server on 127.0.0.1. Off by
+    # default, so tests that never ask a game open no extra sockets.
+    games: bool = False
 
 
 class PanelState:

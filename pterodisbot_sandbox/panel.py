@@ -60,6 +60,7 @@ from pterodisbot_sandbox._panel_client_api import ClientApi
 from pterodisbot_sandbox._panel_control import ControlApi
 from pterodisbot_sandbox._panel_faults import FaultKind, SimFault
 from pterodisbot_sandbox._panel_fleet import (
+    GameProtocol,
     PowerStateName,
     SimAllocation,
     SimLimits,
@@ -68,7 +69,9 @@ from pterodisbot_sandbox._panel_fleet import (
     SimServerSpec,
     build_servers,
     default_fleet,
+    player_names,
 )
+from pterodisbot_sandbox._panel_games import GAME_MODES, GameHub, GameListing, GameMode
 from pterodisbot_sandbox._panel_http import JSON
 from pterodisbot_sandbox._panel_state import (
     RESOURCES_CACHE_SECONDS,
@@ -81,8 +84,12 @@ from pterodisbot_sandbox._panel_wings import CLOSE_SUSPENDED, WingsHub
 __all__ = [
     "API_USER",
     "CLOSE_SUSPENDED",
+    "GAME_MODES",
     "ActivityEntry",
     "FaultKind",
+    "GameListing",
+    "GameMode",
+    "GameProtocol",
     "PowerRefused",
     "PowerStateName",
     "SimAllocation",
@@ -94,6 +101,7 @@ __all__ = [
     "SimulatedPanel",
     "default_fleet",
     "main",
+    "player_names",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,6 +131,7 @@ class SimulatedPanel:
         wings_auth_seconds: float = 30.0,
         wings_stats_seconds: float = 1.0,
         wings_console_seconds: float = 5.0,
+        games: bool = False,
     ) -> None:
         if rate_limit < 1:
             raise ValueError("rate_limit must be at least 1 request per minute")
@@ -143,6 +152,7 @@ class SimulatedPanel:
             wings_auth_seconds=wings_auth_seconds,
             wings_stats_seconds=wings_stats_seconds,
             wings_console_seconds=wings_console_seconds,
+            games=games,
         )
         key_labels = [(api_key, "client")]
         key_labels += [(k, f"client#{n}") for n, k in enumerate(client_keys, start=2)]
@@ -152,8 +162,9 @@ class SimulatedPanel:
             build_servers(specs, clock=clock, seed=seed), clock=clock, options=options
         )
         self._wings = WingsHub(self._state)
+        self._games = GameHub(self._state)
         self._client_api = ClientApi(self._state, key_labels, self._wings)
-        self._control = ControlApi(self._state, self._wings)
+        self._control = ControlApi(self._state, self._wings, self._games)
         self._listening: Listening | None = None
         self._url: str | None = None
         self.app = self._build_app()
@@ -231,6 +242,9 @@ class SimulatedPanel:
         if self._listening is not None:
             return self.url
         self._state.shutdown = asyncio.Event()
+        if self._state.options.games:
+            # Before the API answers: the servers' allocations point at the listeners.
+            await self._games.start()
         self._listening = await listen(self.app, host, port, shutdown_timeout=5.0)
         self._url = self._listening.url
         self._state.panel_url = self._url
@@ -244,6 +258,7 @@ class SimulatedPanel:
         """Release held requests, close connections and stop listening."""
         self._state.shutdown.set()
         await self._wings.stop()
+        await self._games.stop()
         listening, self._listening = self._listening, None
         if listening is not None:
             await listening.close()
@@ -282,8 +297,33 @@ class SimulatedPanel:
         return self._state.faults()
 
     def stats(self) -> JSON:
-        """Return request counts per route, power signals per server, refusals and `wings`."""
-        return {**self._state.stats(), "wings": self._wings.stats()}
+        """Return request counts per route, power signals per server, refusals, `wings`, `games`.
+
+        `games` (queries per server and kind) only when the games answer (`games=True`).
+        """
+        stats = {**self._state.stats(), "wings": self._wings.stats()}
+        if self.games:
+            stats["games"] = self._games.stats()
+        return stats
+
+    # ----------------------------------------------------------------- games
+
+    @property
+    def games(self) -> bool:
+        """Return whether the fleet's games answer queries (`games=True`)."""
+        return self._state.options.games
+
+    def set_game_mode(self, server: str, mode: str) -> None:
+        """Make `server`'s game "answer" (default), "hang" (never reply) or answer "garbage"."""
+        self._games.set_mode(self._state.server(server), mode)
+
+    def game(self, server: str) -> GameListing | None:
+        """Return where `server`'s game answers queries and how (None: no listener)."""
+        return self._games.listing(self._state.server(server))
+
+    def game_queries(self, server: str) -> dict[str, int]:
+        """Return the queries that reached `server`'s game, by kind (a2s_info, minecraft...)."""
+        return dict(self._games.queries.get(self._state.server(server).identifier, {}))
 
     # ----------------------------------------------------------------- Wings
 
@@ -354,6 +394,7 @@ class SimulatedPanel:
         """Zero every counter in `stats()`."""
         self._state.reset_stats()
         self._wings.reset_stats()
+        self._games.reset_stats()
 
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._client_api.middleware])
@@ -390,6 +431,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         help="an Origin Wings accepts besides the panel's URL (repeatable; * for any)",
     )
+    parser.add_argument(
+        "--games",
+        action="store_true",
+        help="game servers answer real queries (Minecraft, Bedrock, A2S) on 127.0.0.1 ports",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level")
     return parser.parse_args(argv)
 
@@ -403,6 +449,7 @@ async def _serve(args: argparse.Namespace) -> None:
         seed=args.seed,
         websocket_token_seconds=args.websocket_token_seconds,
         wings_allowed_origins=args.wings_allowed_origin,
+        games=args.games,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -423,6 +470,12 @@ async def _serve(args: argparse.Namespace) -> None:
         f"tokens last {args.websocket_token_seconds:g} s; nodes: {url}/_sim/nodes",
         flush=True,
     )
+    if panel.games:
+        print(
+            f"  games answer queries on 127.0.0.1: {panel.stats()['games']['listening']} "
+            f"listeners (ports in each server's allocations; {url}/_sim/servers/<id>/game)",
+            flush=True,
+        )
     try:
         await stop.wait()
     finally:

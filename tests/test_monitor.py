@@ -14,6 +14,14 @@ from pterodisbot.monitor import Monitor, ServerSnapshot, ServerStatus
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.panel.errors import ConflictReason, PanelConflict
 from pterodisbot.panel.models import Resources, Server
+from pterodisbot.query import (
+    Answering,
+    GameAnswer,
+    Players,
+    QueryFailure,
+    QueryProtocol,
+    QueryTarget,
+)
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
 from pterodisbot_sandbox.panel import SimServerSpec
 from tests.fixtures.panel import MakeSimPanel
@@ -258,3 +266,40 @@ async def test_a_conflict_says_installing_or_suspended_when_the_panel_says_so(
     assert snap is not None
     assert snap.status is status
     assert snap.error == (detail or "the panel reports a state conflict")
+
+
+class _KnownPlayers:
+    """A player source that knows one answer per server, as the query service would."""
+
+    enabled = True
+
+    def __init__(self, known: dict[str, Players]) -> None:
+        self.known = known
+
+    def players(self, server: str) -> Players | None:
+        return self.known.get(server)
+
+
+async def test_snapshots_carry_the_players_and_samples_their_online_count(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    clock = FakeClock(autojump=0.001)
+    panel = await make_sim_panel(fleet=FLEET[:2], clock=clock)
+    api = PterodactylAPI(panel.url, panel.api_key, clock=clock, max_retries=0)
+    target = QueryTarget(QueryProtocol.MINECRAFT, "127.0.0.1", 25565)
+    answered = Players(target, Answering.ANSWERING, GameAnswer(online=7, max_players=20, t=1.0))
+    silent = Players(target, Answering.NO_ANSWER, failure=QueryFailure.TIMEOUT)
+    source = _KnownPlayers({"aaaa0001": answered, "bbbb0002": silent})
+    metrics = ServerMetricsManager(capacity=10)
+    monitor = Monitor(api, metrics, poll_interval=10, clock=clock, players=source)
+    async with api:
+        await monitor.poll_once()
+        assert monitor.snapshots["aaaa0001"].players == answered
+        assert monitor.snapshots["bbbb0002"].players == silent
+        assert [s.players for s in metrics["aaaa0001"].samples()] == [7]
+        assert [s.players for s in metrics["bbbb0002"].samples()] == [None]
+        # The next poll reads the source again: what it knows now is what the snapshot says.
+        source.known = {}
+        await monitor.poll_once()
+        assert monitor.snapshots["aaaa0001"].players is None
+        assert [s.players for s in metrics["aaaa0001"].samples()] == [7, None]

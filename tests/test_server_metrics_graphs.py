@@ -216,10 +216,10 @@ def test_metric_arrays_convert_from_and_to_sample_objects() -> None:
     assert rebuilt[-1] == history.latest
 
 
-def test_storage_is_preallocated_at_45_bytes_per_sample() -> None:
+def test_storage_is_preallocated_at_47_bytes_per_sample() -> None:
     history = ServerMetricsGraphs("a1b2c3d4", capacity=8640)
-    assert BYTES_PER_SAMPLE == 45
-    assert history.nbytes == 8640 * 45
+    assert BYTES_PER_SAMPLE == 47
+    assert history.nbytes == 8640 * 47
     before = history.nbytes
     for i in range(100):
         history.record(T0 + i, reading(uptime_ms=1000 * (i + 1)))
@@ -269,3 +269,34 @@ def test_nan_cpu_from_a_bad_reading_is_stored_as_zero() -> None:
     sample = history.record(T0, reading(cpu_absolute=float("nan")))
     assert sample.cpu_percent == 0.0
     assert not np.isnan(history.samples().cpu_percent).any()
+
+
+def test_players_are_kept_per_sample_with_nan_where_the_game_gave_no_count() -> None:
+    manager = ServerMetricsManager(capacity=4)
+    manager.record("a1b2c3d4", T0, reading(uptime_ms=1_000), players=12)
+    manager.record("a1b2c3d4", T0 + 10, reading(uptime_ms=11_000))
+    manager.record_unknown("a1b2c3d4", T0 + 20)
+    manager.record("a1b2c3d4", T0 + 30, reading(uptime_ms=31_000), players=0)
+    history = manager["a1b2c3d4"]
+    assert history.latest is not None
+    assert history.latest.players == 0
+    assert history.previous is not None
+    assert history.previous.players is None
+    arrays = history.samples()
+    assert arrays.players.dtype == np.float32
+    assert np.isnan(arrays.players).tolist() == [False, True, True, False]
+    assert arrays.players[[0, 3]].tolist() == [12.0, 0.0]
+    assert [s.players for s in arrays] == [12, None, None, 0]
+
+
+def test_players_survive_the_wrap_extend_and_a_round_trip_through_sample_objects() -> None:
+    source = ServerMetricsGraphs("a1b2c3d4", capacity=3)
+    for i, count in enumerate([5, None, 7, 70_000]):
+        source.record(T0 + i, reading(uptime_ms=1_000 * (i + 1)), players=count)
+    # A count beyond what two bytes hold is kept as the largest that fits, never as "none".
+    assert [s.players for s in source.samples()] == [None, 7, 65_534]
+    restored = ServerMetricsGraphs("a1b2c3d4", capacity=5)
+    restored.extend(source.samples())
+    assert [s.players for s in restored.samples()] == [None, 7, 65_534]
+    rebuilt = MetricArrays.from_samples(list(restored.samples()))
+    assert [s.players for s in rebuilt] == [None, 7, 65_534]

@@ -247,6 +247,8 @@ class PterodactylBot(CommandBot):
         # After the history (the state may live in its store), before the first snapshot: open
         # incidents, their messages and mutes come back, so nothing is posted twice.
         await services.alerts.start()
+        # Beside the monitor, never in its way: the monitor only reads what the games said.
+        services.players.start()
         services.monitor.start()
 
     async def close(self) -> None:
@@ -259,6 +261,8 @@ class PterodactylBot(CommandBot):
                 await cog.finish_in_flight(IN_FLIGHT_GRACE)
         services = self.services
         await services.monitor.stop()
+        # No snapshot asks for players any more: stop asking the games.
+        await services.players.close()
         # Before the history (its state is saved in the store when there is one) and the pump
         # (its last edits are queued there).
         await services.alerts.close()

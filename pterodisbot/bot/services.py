@@ -18,6 +18,7 @@ from pterodisbot.graphs import GraphRenderer
 from pterodisbot.monitor import Monitor
 from pterodisbot.panel.client import PterodactylAPI
 from pterodisbot.permissions import Action
+from pterodisbot.query import NoQueries, PlayerService
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
 from pterodisbot.store import History, NoHistory
 
@@ -46,6 +47,9 @@ class BotServices:
     # Always there: the alerts service when [alerts] channel_id is set, else `NoAlerts`
     # (nothing open, nothing muted; mute() raises `AlertsOff`).
     alerts: AlertControl = field(default_factory=NoAlerts)
+    # Always there: the game queries (`PlayerQueries`) when [query] enabled, else `NoQueries`.
+    # Readers take `players.players(id)` (also on every snapshot) and `players.stats()`.
+    players: PlayerService = field(default_factory=NoQueries)
 
     def serves_guild(self, guild_id: int | None) -> bool:
         """Tell whether the bot answers in this guild (`[discord] guild_ids`; empty: every one)."""

@@ -515,7 +515,7 @@ TABLE: Final = (
                 p.integer_or_auto(10, 1_000_000, "a sample count"),
                 "Samples kept in memory per server, for the live graph and the smoothing. auto = "
                 "enough for graph_window (and smoothing) at poll_interval, with a margin: 133 "
-                "samples at the defaults, about 5.8 KiB a server (45 bytes a sample). Longer "
+                "samples at the defaults, about 6.1 KiB a server (47 bytes a sample). Longer "
                 "history lives in the history store ([history]); set a number (10 to 1000000) "
                 "only to keep more in memory.",
             ),

@@ -309,7 +309,8 @@ class PterodactylAPI:
         unreadable: list[PanelBadResponse] = []
         page_number = 1
         while True:
-            params = {"page": str(page_number), "per_page": str(_PER_PAGE)}
+            # The egg's name picks how the game is asked for its players (`pterodisbot.query`).
+            params = {"page": str(page_number), "per_page": str(_PER_PAGE), "include": "egg"}
             if scope is not None:
                 params["type"] = scope
             request = _Request("GET", ROUTE_LIST, "/api/client", params=params)
@@ -335,7 +336,7 @@ class PterodactylAPI:
 
     async def get_server(self, server_id: str) -> Server:
         """Return one server by its short identifier or UUID."""
-        request = _server_request("GET", ROUTE_SERVER, server_id, "")
+        request = _server_request("GET", ROUTE_SERVER, server_id, "", params={"include": "egg"})
         return self._parse(request, await self._call(request), Server.from_api)
 
     async def get_resources(self, server_id: str) -> Resources:

@@ -179,6 +179,48 @@ def _relation_items(
     return [(item, f"{data_path}[{i}]") for i, item in enumerate(data)]
 
 
+# The fields below only help the game queries pick a protocol and a port: one that is absent or
+# odd (an older panel, Pelican, a panel plugin) is left out rather than making the server
+# unreadable, which would hide it from the whole bot.
+
+
+def _hint_str(value: object) -> str | None:
+    """Return `value` when it is a non-empty string, else None."""
+    return value if isinstance(value, str) and value else None
+
+
+def _hint_object(value: object) -> Mapping[str, object]:
+    """Return `value` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _egg_name(attrs: Mapping[str, object]) -> str | None:
+    """Return the egg's name from `relationships.egg` (`include=egg`), None when absent."""
+    egg = _hint_object(_hint_object(attrs.get("relationships")).get("egg"))
+    return _hint_str(_hint_object(egg.get("attributes")).get("name"))
+
+
+def _variables(attrs: Mapping[str, object], path: str) -> tuple[tuple[str, str], ...]:
+    """Return the visible startup variables as (env name, value): the server's, else the default."""
+    try:
+        items = _relation_items(attrs, "variables", path)
+    except PanelBadResponse:
+        return ()
+    variables: list[tuple[str, str]] = []
+    for item, _path in items:
+        fields = _hint_object(_hint_object(item).get("attributes"))
+        name = _hint_str(fields.get("env_variable"))
+        if name is None:
+            continue
+        value = fields.get("server_value")
+        if value is None:
+            value = fields.get("default_value")
+        if isinstance(value, bool) or not isinstance(value, str | int | float | type(None)):
+            continue
+        variables.append((name, "" if value is None else str(value)))
+    return tuple(variables)
+
+
 # --- values ------------------------------------------------------------------------------------
 
 
@@ -291,6 +333,15 @@ class Server:
     docker_image: str = ""
     egg: str | None = None
     variables: tuple[tuple[str, str], ...] = ()
+    # The node's FQDN (`sftp_details.ip`): where a game bound to 0.0.0.0 can be asked.
+    node_host: str | None = None
+
+    def variable(self, env_name: str) -> str | None:
+        """Return the value of the startup variable `env_name`, None when it is not visible."""
+        for name, value in self.variables:
+            if name == env_name:
+                return value
+        return None
 
     @property
     def primary_allocation(self) -> Allocation | None:
@@ -326,6 +377,10 @@ class Server:
             is_transferring=_bool(attrs, "is_transferring", at, False),
             # Added in panel 1.11; older panels never put a node in maintenance.
             is_node_under_maintenance=_bool(attrs, "is_node_under_maintenance", at, False),
+            docker_image=_hint_str(attrs.get("docker_image")) or "",
+            egg=_egg_name(attrs),
+            variables=_variables(attrs, at),
+            node_host=_hint_str(_hint_object(attrs.get("sftp_details")).get("ip")),
         )
 
 

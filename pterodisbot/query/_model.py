@@ -162,6 +162,22 @@ class PlayerSource(Protocol):
         ...
 
 
+class PlayerService(PlayerSource, Protocol):
+    """The query service as the bot owns it: started and closed with it, counted in /metrics."""
+
+    def stats(self) -> QueryStats:
+        """Return the counters of queries so far."""
+        ...
+
+    def start(self) -> None:
+        """Start asking the games (idempotent)."""
+        ...
+
+    async def close(self) -> None:
+        """Stop asking and wait for the queries in flight to end."""
+        ...
+
+
 class NoQueries:
     """The query service when `[query] enabled = false`: nobody is asked, nothing is known."""
 
@@ -174,3 +190,9 @@ class NoQueries:
     def stats(self) -> QueryStats:
         """Return empty counters."""
         return QueryStats()
+
+    def start(self) -> None:
+        """Do nothing: no game is asked."""
+
+    async def close(self) -> None:
+        """Do nothing: nothing was started."""

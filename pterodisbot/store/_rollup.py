@@ -200,6 +200,8 @@ def metric_arrays(rows: Sequence[Sequence[int | float | bool]]) -> MetricArrays:
         rx_rate=np.array(columns[5], dtype=np.float32),
         tx_rate=np.array(columns[6], dtype=np.float32),
         uptime_ms=np.array(columns[7], dtype=np.int64),
+        # Raw rows hold no players yet: a refilled ring has no counts.
+        players=np.full(len(columns[0]), np.nan, dtype=np.float32),
     )
 
 

@@ -375,3 +375,98 @@ def test_limits_in_bytes_are_none_when_unlimited() -> None:
     assert limited.disk_bytes == 20 * 1024**3
     assert unlimited.memory_bytes is None
     assert unlimited.disk_bytes is None
+
+
+def variable(env: str, server_value: object, default_value: object = "") -> dict[str, Any]:
+    """Return a startup variable as EggVariableTransformer renders it."""
+    return {
+        "object": "egg_variable",
+        "attributes": {
+            "name": env.title(),
+            "description": "",
+            "env_variable": env,
+            "default_value": default_value,
+            "server_value": server_value,
+            "is_editable": True,
+            "rules": "required|string",
+        },
+    }
+
+
+def test_server_parses_what_the_game_queries_read_image_egg_variables_and_node_host() -> None:
+    item = server_item()
+    relationships = item["attributes"]["relationships"]
+    relationships["egg"] = {
+        "object": "egg",
+        "attributes": {"uuid": "5a3f1e0c-0000-4000-8000-000000000001", "name": "Paper"},
+    }
+    relationships["variables"] = {
+        "object": "list",
+        "data": [
+            variable("SERVER_JARFILE", "server.jar"),
+            variable("QUERY_PORT", None, default_value="27015"),  # never set: the default
+            variable("MAX_PLAYERS", 40),  # a number where a string was expected
+            variable("BUILD_NUMBER", None, default_value=None),
+        ],
+    }
+
+    server = Server.from_api(item)
+
+    assert server.docker_image == "ghcr.io/pterodactyl/yolks:java_21"
+    assert server.egg == "Paper"
+    assert server.variables == (
+        ("SERVER_JARFILE", "server.jar"),
+        ("QUERY_PORT", "27015"),
+        ("MAX_PLAYERS", "40"),
+        ("BUILD_NUMBER", ""),
+    )
+    assert server.variable("QUERY_PORT") == "27015"
+    assert server.variable("RCON_PORT") is None
+    assert server.node_host == "fra-1.example.com"
+
+
+def test_server_without_egg_or_readable_variables_has_none_and_stays_readable() -> None:
+    item = server_item()  # no include=egg; variables hidden (no startup.read): null_resource
+    server = Server.from_api(item)
+    assert (server.egg, server.variables) == (None, ())
+
+    attributes = item["attributes"]
+    del attributes["docker_image"]
+    del attributes["sftp_details"]
+    attributes["relationships"]["egg"] = {"object": "null_resource", "attributes": None}
+    server = Server.from_api(item)
+    assert (server.docker_image, server.egg, server.node_host) == ("", None, None)
+
+
+@pytest.mark.parametrize(
+    ("field", "odd"),
+    [
+        ("egg", {"object": "egg", "attributes": {"name": 7}}),
+        ("egg", ["not", "an", "item"]),
+        ("variables", {"object": "list", "data": "nope"}),
+        ("variables", {"object": "list", "data": [{"attributes": {"env_variable": None}}]}),
+    ],
+)
+def test_an_odd_egg_or_variable_is_left_out_never_hiding_the_server(field: str, odd: Any) -> None:
+    item = server_item()
+    item["attributes"]["relationships"][field] = odd
+    server = Server.from_api(item)
+    assert server.identifier == "1a7ce997"
+    assert (server.egg, server.variables) == (None, ())
+
+
+def test_pelican_server_parses_the_same_fields() -> None:
+    item = server_item()
+    attributes = item["attributes"]
+    # Pelican's transformer: an SFTP alias beside the FQDN, oom_killer, the same relationships.
+    attributes["sftp_details"] = {"ip": "node1.example.net", "alias": "sftp.example", "port": 2022}
+    attributes["docker_image"] = "ghcr.io/parkervcp/games:source"
+    attributes["relationships"]["egg"] = {"object": "egg", "attributes": {"name": "Rust"}}
+    attributes["relationships"]["variables"] = {
+        "object": "list",
+        "data": [variable("QUERY_PORT", "28017")],
+    }
+    server = Server.from_api(item)
+    assert server.node_host == "node1.example.net"
+    assert (server.docker_image, server.egg) == ("ghcr.io/parkervcp/games:source", "Rust")
+    assert server.variable("QUERY_PORT") == "28017"
