@@ -105,8 +105,8 @@ def demo_fleet(count: int = DEFAULT_SERVERS) -> list[SimServerSpec]:
         SimServerSpec(
             name="Minecraft Survival",
             identifier="mcsurviv",
-            description="Vanilla survival, whitelisted.",
-            game="minecraft",
+            description="Bedrock Edition survival: phones and consoles join too.",
+            game="bedrock",
             limits=SimLimits(memory=4096, disk=20480, cpu=200),
             uptime_seconds=4 * 3600.0,
             start_seconds=5.0,
@@ -117,8 +117,9 @@ def demo_fleet(count: int = DEFAULT_SERVERS) -> list[SimServerSpec]:
         SimServerSpec(
             name="Valheim Vikings",
             identifier="valheim1",
-            description="Quiet most of the day.",
+            description="Up for nine days; its game stopped answering (hung, yet running).",
             game="valheim",
+            game_mode="hang",
             node="node-2",
             limits=SimLimits(memory=4096, disk=10240, cpu=200),
             uptime_seconds=9 * 86400.0,
@@ -140,6 +141,7 @@ def demo_fleet(count: int = DEFAULT_SERVERS) -> list[SimServerSpec]:
         SimServerSpec(
             name="Palworld Community",
             identifier="palworld",
+            description="Its query port is set in [query.palworld] (the panel does not show it).",
             game="palworld",
             limits=SimLimits(memory=16384, disk=30720, cpu=400),
             uptime_seconds=90.0,
@@ -222,6 +224,10 @@ def demo_settings(
         # The bot's HTTP endpoint (health, metrics, the history API); `Demo` binds a free port.
         "http": {"enabled": "true"},
     }
+    # Palworld keeps its query port in a config file the panel never shows: the override.
+    palworld = panel.game("palworld") if "palworld" in panel.servers else None
+    if palworld is not None:
+        sections["query.palworld"] = {"protocol": "source", "port": str(palworld.port)}
     env = {"DISCORD_TOKEN": token, "PTERODACTYL_API_KEY": panel.api_key}
     return settings_from_sections(sections, env=env, base_dir=workdir)
 
@@ -494,6 +500,7 @@ class Demo:
             fleet=demo_fleet(servers),
             api_key="ptlc_demo" + secrets.token_hex(12),
             resources_cache_seconds=0,
+            games=True,
         )
         self.sandbox = DiscordSandbox(routes=self._routes())
         self.bot: PterodactylBot | None = None

@@ -117,6 +117,9 @@ class SimServerSpec:
     memory_load: float = 0.5
     # Players the game admits (None: the game's usual); players online follow `cpu_load`.
     max_players: int | None = None
+    # How its game answers queries when the panel simulates games: "answer", "hang" (a game
+    # the panel calls running that answers nobody) or "garbage".
+    game_mode: str = "answer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -960,6 +963,30 @@ def default_fleet(count: int, seed: int, *, taken: Iterable[str] = ()) -> list[S
             )
         )
     return specs
+
+
+def game_fleet(count: int, seed: int) -> list[SimServerSpec]:
+    """Return `count` running servers whose games all answer queries (for the query bench).
+
+    The games with a protocol in turn (Minecraft Java, Bedrock, the Source games), so every
+    protocol and query-port layout is there; names unique, the same for the same seed.
+    """
+    rng = random.Random(f"games:{seed}")
+    games = [game for game in _GAMES if game.protocol is not None]
+    used: set[str] = set()
+    return [
+        SimServerSpec(
+            name=_unique_name(f"{game.label} {rng.choice(game.suffixes)}", used),
+            uuid=str(uuid_module.UUID(int=rng.getrandbits(128), version=4)),
+            node=_DEFAULT_NODES[index % 3].name,
+            game=game.key,
+            limits=_random_limits(rng),
+            uptime_seconds=rng.choice((1800.0, 4 * 3600.0, 26 * 3600.0)),
+            cpu_load=rng.uniform(0.08, 0.6),
+            memory_load=rng.uniform(0.3, 0.8),
+        )
+        for index, game in ((i, games[i % len(games)]) for i in range(count))
+    ]
 
 
 def _unique_name(name: str, used: set[str]) -> str:

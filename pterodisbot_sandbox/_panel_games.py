@@ -154,6 +154,8 @@ class GameHub:
         for server in self._state.servers.values():
             if server.game_protocol is None:
                 continue
+            if server.spec.game_mode != "answer":
+                self.set_mode(server, server.spec.game_mode)
             game_port, query_port = await self._listen(server)
             needs_id = server.query_port_layout == "next_allocation" and len(server.allocations) < 2
             server.serve_game_at(game_port, query_port, next_id=next_id)

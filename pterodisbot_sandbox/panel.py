@@ -69,6 +69,7 @@ from pterodisbot_sandbox._panel_fleet import (
     SimServerSpec,
     build_servers,
     default_fleet,
+    game_fleet,
     player_names,
 )
 from pterodisbot_sandbox._panel_games import GAME_MODES, GameHub, GameListing, GameMode
@@ -100,6 +101,7 @@ __all__ = [
     "SimServerSpec",
     "SimulatedPanel",
     "default_fleet",
+    "game_fleet",
     "main",
     "player_names",
 ]
@@ -436,12 +438,20 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="game servers answer real queries (Minecraft, Bedrock, A2S) on 127.0.0.1 ports",
     )
+    parser.add_argument(
+        "--game-servers",
+        type=int,
+        default=None,
+        help="instead of --servers: this many running game servers, answering (implies --games)",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level")
     return parser.parse_args(argv)
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    fleet = game_fleet(args.game_servers, args.seed) if args.game_servers is not None else None
     panel = SimulatedPanel(
+        fleet=fleet,
         servers=args.servers,
         api_key=args.api_key if args.api_key else "ptlc_simulated",
         rate_limit=args.rate_limit,
@@ -449,7 +459,7 @@ async def _serve(args: argparse.Namespace) -> None:
         seed=args.seed,
         websocket_token_seconds=args.websocket_token_seconds,
         wings_allowed_origins=args.wings_allowed_origin,
-        games=args.games,
+        games=args.games or args.game_servers is not None,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,7 +12,8 @@ from mcstatus import BedrockServer, JavaServer
 from mcstatus.responses import JavaStatusResponse
 
 from pterodisbot.clock import FakeClock
-from pterodisbot_sandbox.panel import SimServerSpec, SimulatedPanel, player_names
+from pterodisbot.demo import demo_fleet
+from pterodisbot_sandbox.panel import SimServerSpec, SimulatedPanel, game_fleet, player_names
 from tests.fixtures.panel import MakeSimPanel
 
 NOW = 1_000_000.0
@@ -311,3 +312,47 @@ async def test_the_control_api_sets_a_game_mode(games: SimulatedPanel) -> None:
             assert (await response.json())["games"]["modes"] == {"valheim1": "hang"}
     with pytest.raises(TimeoutError):
         await a2s.ainfo(_where(games, "valheim1"), timeout=TIMEOUT)
+
+
+async def test_the_demo_fleet_has_an_answering_a_hung_and_a_hidden_game(
+    make_sim_panel: MakeSimPanel,
+) -> None:
+    panel = await make_sim_panel(fleet=demo_fleet(8), clock=FakeClock(NOW), games=True)
+    protocols = {
+        ident: listing.protocol
+        for ident in panel.servers
+        if (listing := panel.game(ident)) is not None
+    }
+    assert protocols == {
+        "mcmodded": "minecraft",
+        "mcsurviv": "bedrock",
+        "valheim1": "source",
+        "rustwipe": "source",
+        "palworld": "source",
+        "cs2retak": "source",
+    }
+    assert (await _java(panel, "mcmodded")).players.max == 20
+    assert panel.server("valheim1").state == "running"
+    with pytest.raises(TimeoutError):
+        await a2s.ainfo(_where(panel, "valheim1"), timeout=TIMEOUT)
+    # Palworld answers on a port the panel shows nowhere: the demo's [query.palworld] port.
+    palworld = panel.server("palworld")
+    assert _where(panel, "palworld")[1] not in [a.port for a in palworld.allocations]
+    info = await a2s.ainfo(_where(panel, "palworld"), timeout=TIMEOUT)
+    assert info.player_count == palworld.players_at(panel.clock.monotonic())
+
+
+def test_a_game_fleet_runs_every_protocol_and_layout() -> None:
+    panel = SimulatedPanel(fleet=game_fleet(24, seed=3), clock=FakeClock(NOW))
+    servers = list(panel.servers.values())
+    assert len(servers) == 24
+    assert {s.state for s in servers} == {"running"}
+    assert {s.game_protocol for s in servers} == {"minecraft", "bedrock", "source"}
+    assert {s.query_port_layout for s in servers} == {
+        "game",
+        "next_allocation",
+        "variable",
+        "hidden",
+    }
+    assert len({s.name for s in servers}) == 24
+    assert [s.name for s in servers] == [s.name for s in game_fleet(24, seed=3)]
