@@ -4,7 +4,8 @@ The issue's "Done when": a crash is one alert within two polls; a stop (clicked 
 recorded in the panel's activity log) is none; a crash loop is one message that counts and turns
 green; an outage of the panel or of a node is one alert; a short CPU spike is nothing, a long one
 an alert that clears; 50 crashes are at most 3 messages; a restart neither re-posts nor forgets;
-only the configured roles are mentioned. Times below are simulated seconds.
+only the configured roles are mentioned; a hung game (issue 16) is one warning where its rule
+is on. Times below are simulated seconds.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import pytest
 
@@ -395,3 +396,51 @@ async def test_a_muted_servers_crash_is_not_posted_until_the_mute_is_lifted(run:
     assert await alerts.unmute(identifier) is not None
     await run.until(run.alerts, within=30, what="the alert once unmuted")
     assert titles(await run.alerts()) == ["Server-0 crashed"]
+
+
+async def test_a_hung_game_is_one_warning_for_the_server_that_turned_it_on_then_green(
+    long_run: Run,
+) -> None:
+    run = long_run
+    # The rule is off by default: on for Hung-1 alone ([alerts.hung0001]); Hung-2 hangs too
+    # and says nothing. The simulated games answer real Server List Pings over 127.0.0.1.
+    specs = [
+        SimServerSpec("Hung-1", identifier="hung0001", game_mode="hang", **_QUICK),
+        SimServerSpec("Hung-2", identifier="hung0002", game_mode="hang", **_QUICK),
+        SimServerSpec("Fine-1", identifier="fine0001", **_QUICK),
+    ]
+    await run.product.start(
+        panel={"fleet": specs, "clock": run.clock, "games": True},
+        settings={
+            **alert_settings(clear_after="10"),
+            "monitoring": {"source": "poll"},
+            "alerts.hung0001": {"not_answering": "true"},
+            "query": {"interval": "10", "timeout": "1", "not_answering_after": "30"},
+        },
+        clock=run.clock,
+        poll_interval=POLL,
+    )
+
+    await run.until(run.alerts, within=90, what="the not answering alert")
+    messages = await run.alerts()
+    assert len(messages) == 1
+    [embed] = messages[0]["embeds"]
+    assert re.fullmatch(
+        r"Hung-1 is running but its game has not answered for \d+ (s|min) \(no answer in time\)",
+        embed["title"],
+    ), embed["title"]
+    assert embed["color"] == AMBER
+
+    await run.sim("POST", "/servers/hung0001/game", json={"mode": "answer"})
+
+    async def green() -> bool:
+        messages = await run.alerts()
+        return messages[0]["embeds"][0]["color"] == GREEN
+
+    await run.until(green, within=120, what="the recovery")
+    messages = await run.alerts()
+    assert len(messages) == 1
+    assert re.fullmatch(r"Hung-1 is answering again after \d+ (s|min)", titles(messages)[0])
+
+
+_QUICK: Final = {"node": "fra-1", "state": "running", "limits": SimLimits(cpu=200), "cpu_load": 0.1}

@@ -148,3 +148,37 @@ def test_a_repeat_says_how_long_it_has_lasted() -> None:
     assert repeat_text([incident()], T0 + 14_400) == "Survival-1 is still down after 4 h."
     two = [incident(), incident(id="crash:2", servers=(server("Lobby"),))]
     assert repeat_text(two, T0 + 14_400) == "2 alerts still firing after 4 h: Survival-1, Lobby."
+
+
+def test_a_game_not_answering_is_amber_then_green_answering_again_or_no_longer_running() -> None:
+    hung = incident(Rule.NOT_ANSWERING, updated_at=T0 + 240)
+    said = incident(Rule.NOT_ANSWERING, detail="refused", updated_at=T0 + 240)
+    answering = incident(Rule.NOT_ANSWERING, resolved_at=T0 + 360, detail="timeout")
+    stopped = incident(Rule.NOT_ANSWERING, resolved_at=T0 + 360, detail="offline")
+
+    firing = incident_embed(hung)
+    assert firing.title == "Survival-1 is running but its game has not answered for 4 min"
+    assert firing.colour == discord.Colour(AMBER)
+    assert incident_embed(said).title == (
+        "Survival-1 is running but its game has not answered for 4 min (connection refused)"
+    )
+    back = incident_embed(answering)
+    assert back.title == "Survival-1 is answering again after 6 min"
+    assert back.colour == discord.Colour(GREEN)
+    assert incident_embed(stopped).title == "Survival-1 is offline now, after 6 min not answering"
+    assert all(accepted([incident_embed(i)]) for i in (hung, said, answering, stopped))
+
+
+def test_a_game_not_answering_has_its_line_in_a_grouped_message() -> None:
+    long_name = server("𝕾𝖚𝖗𝖛𝖎𝖛𝖆𝖑 " + "x" * 200, "id000002")
+    hung = incident(Rule.NOT_ANSWERING, id="not_answering:2", updated_at=T0 + 240)
+    embeds = group_embeds(
+        [incident(), hung, dataclasses.replace(hung, id="not_answering:3", servers=(long_name,))]
+    )
+
+    lines = (embeds[0].description or "").splitlines()
+    assert lines[1] == (
+        f"🟠 Survival-1 is running but its game has not answered for 4 min · <t:{int(T0)}:R>"
+    )
+    assert lines[2].startswith("🟠 𝕾𝖚𝖗𝖛𝖎𝖛𝖆𝖑 xxx")
+    assert accepted(embeds)

@@ -152,6 +152,28 @@ def test_alert_overrides_per_server_and_their_problems_name_the_key() -> None:
     assert "'explode' is not a rule" in str(caught.value)
 
 
+def test_not_answering_is_off_by_default_and_turned_on_or_off_per_server() -> None:
+    sections = {
+        **MINIMAL_SECTIONS,
+        "alerts": {"channel_id": "1234567"},
+        "alerts.1a2b3c4d": {"not_answering": "true"},
+    }
+    alerts = settings_from_sections(sections, env=SECRETS).alerts
+    assert alerts.rule_on(Rule.NOT_ANSWERING, "1a2b3c4d")
+    assert not alerts.rule_on(Rule.NOT_ANSWERING, "99999999")
+
+    sections["alerts"] = {"channel_id": "1234567", "rules": "crash, not_answering"}
+    sections["alerts.1a2b3c4d"] = {"not_answering": "false"}
+    alerts = settings_from_sections(sections, env=SECRETS).alerts
+    assert not alerts.rule_on(Rule.NOT_ANSWERING, "1a2b3c4d")
+    assert alerts.rule_on(Rule.NOT_ANSWERING, "99999999")
+
+    sections["alerts.1a2b3c4d"] = {"not_answering": "sometimes"}
+    with pytest.raises(ConfigValidationError) as caught:
+        settings_from_sections(sections, env=SECRETS)
+    assert [p.where for p in caught.value.problems] == ["alerts.1a2b3c4d.not_answering"]
+
+
 def test_defaults_apply_to_every_key_left_out() -> None:
     settings = settings_from_sections({"pterodactyl": {"url": "http://10.0.0.5:8080"}}, env=SECRETS)
 

@@ -472,6 +472,7 @@ class AlertEngine:
             self._check_overload(rule, track, settings, now)
         self._check_stuck(track, settings, now)
         self._check_unreachable(track, settings, now)
+        self._check_not_answering(track, settings, now)
         if (
             track.fault_class is FaultClass.NODE
             and track.fault_streak >= settings.unreachable_polls
@@ -588,6 +589,27 @@ class AlertEngine:
                 now,
                 detail=track.fault_detail,
             )
+
+    def _check_not_answering(self, track: ServerTrack, settings: AlertSettings, now: float) -> None:
+        identifier = track.server.identifier
+        key: _Key = (Rule.NOT_ANSWERING, identifier)
+        incident = self._open.get(key)
+        if incident is None:
+            hung = track.hung_since
+            if hung is not None and settings.rule_on(Rule.NOT_ANSWERING, identifier):
+                detail = track.hung_failure
+                self._fire(
+                    Rule.NOT_ANSWERING, identifier, (track.server,), hung, now, detail=detail
+                )
+            return
+        heard = track.heard_since
+        if heard is None or track.seen_t - heard < settings.clear_after:
+            return
+        if not track.answering and track.status is not None:
+            # Cleared because it no longer runs (stopped, crashed, restarting): say so, not
+            # "answering again". The detail is then the status's value, the message reads it.
+            self._open[key] = dataclasses.replace(incident, detail=str(track.status))
+        self._resolve(key, heard, now)
 
     # --- nodes and the panel ----------------------------------------------------------------
 

@@ -43,6 +43,10 @@ class Rule(enum.StrEnum):
     PANEL_DOWN = "panel_down"
     # A low-key "stopped by …" line for an explained stop; off unless listed in `rules`.
     STOPPED = "stopped"
+    # The panel says running, and the game has not answered its query for `[query]
+    # not_answering_after` (panel issue #1641: hung). Off unless listed in `rules` or turned on
+    # for a server (`[alerts.<server>] not_answering = true`).
+    NOT_ANSWERING = "not_answering"
 
 
 class Severity(enum.StrEnum):
@@ -65,12 +69,15 @@ SEVERITY: Final[Mapping[Rule, Severity]] = MappingProxyType(
         Rule.DISK: Severity.WARNING,
         Rule.STUCK: Severity.WARNING,
         Rule.UNREACHABLE: Severity.WARNING,
+        Rule.NOT_ANSWERING: Severity.WARNING,
         Rule.STOPPED: Severity.INFO,
     }
 )
 
-# Every rule but the "stopped by …" line, which is off by default.
-DEFAULT_RULES: Final = frozenset(rule for rule in Rule if rule is not Rule.STOPPED)
+# Off by default: the "stopped by …" line, and not answering (a game whose query port is closed
+# or not detected right would alert until its `[query.<server>]` is set).
+_OFF_BY_DEFAULT: Final = frozenset({Rule.STOPPED, Rule.NOT_ANSWERING})
+DEFAULT_RULES: Final = frozenset(rule for rule in Rule if rule not in _OFF_BY_DEFAULT)
 
 # The subject of a panel-wide incident and of a mute of every server.
 PANEL_SUBJECT: Final = "panel"
@@ -113,6 +120,8 @@ class ServerAlertSettings:
     disk_percent: float | None = None
     # Replaces the severity's roles for this server's alerts.
     mention: MentionRoles | None = None
+    # Turns the not_answering rule on (or off) for this server, whatever `rules` says.
+    not_answering: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +163,14 @@ class AlertSettings:
         """Tell whether this server's incidents are tracked (its override may turn them off)."""
         override = self.servers.get(identifier)
         return override is None or override.enabled is None or override.enabled
+
+    def rule_on(self, rule: Rule, identifier: str) -> bool:
+        """Tell whether a rule runs for this server (not_answering: its override first)."""
+        if rule is Rule.NOT_ANSWERING:
+            override = self.servers.get(identifier)
+            if override is not None and override.not_answering is not None:
+                return override.not_answering
+        return rule in self.rules
 
     def thresholds(self, identifier: str) -> Thresholds:
         """Return the overload thresholds for one server, its override first."""

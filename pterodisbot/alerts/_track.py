@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from pterodisbot.alerts._model import AlertServer, Rule, Thresholds
 from pterodisbot.observed import ReadFault, ServerStatus
+from pterodisbot.query import Answering
 
 if TYPE_CHECKING:
     from pterodisbot.panel.models import Resources, Server
+    from pterodisbot.query import Players
 
 
 class SnapshotView(Protocol):
@@ -50,6 +52,11 @@ class SnapshotView(Protocol):
     @property
     def fault(self) -> str | None:
         """Return the `ReadFault` value, None when the panel answered."""
+        ...
+
+    @property
+    def players(self) -> Players | None:
+        """Return what the game said of its players, None when it is not asked."""
         ...
 
 
@@ -159,6 +166,14 @@ class ServerTrack:
     cpu: Overload = field(default_factory=Overload)
     memory: Overload = field(default_factory=Overload)
     disk: Overload = field(default_factory=Overload)
+    # Running while its game is NOT_ANSWERING: since when the game last answered (the query
+    # service's `Players.since`) and why its last query failed (a `QueryFailure` value); None
+    # otherwise. `heard_since`: the first snapshot of the run without it (None while hung).
+    hung_since: float | None = None
+    hung_failure: str | None = None
+    heard_since: float | None = None
+    # The last confirmed snapshot's game answered its query.
+    answering: bool = False
 
     def overload(self, rule: Rule) -> Overload:
         """Return the run of one resource rule (CPU, MEMORY or DISK)."""
@@ -189,6 +204,7 @@ class ServerTrack:
             self.changes.popleft()
         self._runs(snapshot, step)
         self._resources(snapshot, thresholds)
+        self._players(snapshot)
         return step
 
     def _read(self, snapshot: SnapshotView) -> None:
@@ -225,6 +241,24 @@ class ServerTrack:
             self.busy_since = None
             if self.idle_since is None:
                 self.idle_since = t
+
+    def _players(self, snapshot: SnapshotView) -> None:
+        t, players = snapshot.t, snapshot.players
+        running = snapshot.status == ServerStatus.RUNNING
+        self.answering = (
+            running and players is not None and players.answering is Answering.ANSWERING
+        )
+        if running and players is not None and players.answering is Answering.NOT_ANSWERING:
+            if self.hung_since is None:
+                # The silence began when the game last answered, not when the service gave up.
+                self.hung_since = players.since if players.since is not None else t
+                self.hung_failure = players.failure.value if players.failure else None
+            self.heard_since = None
+            return
+        # Answering, still within not_answering_after, not asked, or not running: not hung.
+        self.hung_since, self.hung_failure = None, None
+        if self.heard_since is None:
+            self.heard_since = t
 
     def _resources(self, snapshot: SnapshotView, thresholds: Thresholds) -> None:
         t, resources = snapshot.t, snapshot.resources

@@ -23,6 +23,8 @@ from pterodisbot.bot.embeds import (
     discord_len,
     truncate,
 )
+from pterodisbot.observed import ServerStatus
+from pterodisbot.query import FAILURE_TEXT, QueryFailure
 
 RED: Final = 0xED4245
 AMBER: Final = 0xF0B232
@@ -112,12 +114,32 @@ def firing_text(incident: Incident) -> str:
         return f"Panel unreachable — {_servers(incident.count)}"
     if rule is Rule.FLAPPING:
         return f"{name} is flapping: {incident.count} changes in {span}"
+    if rule is Rule.NOT_ANSWERING:
+        failure = _failure(incident)
+        why = f" ({FAILURE_TEXT[failure]})" if failure is not None else ""
+        return f"{name} is running but its game has not answered for {span}{why}"
     # STOPPED: the engine's detail says who ("stopped by alice").
     return f"{name} {_detail_or(incident, 'stopped')}"
 
 
 def _detail_or(incident: Incident, default: str) -> str:
     return incident.detail if incident.detail else default
+
+
+def _failure(incident: Incident) -> QueryFailure | None:
+    """Return why a not-answering game's query failed (the engine's detail), if it says."""
+    try:
+        return QueryFailure(incident.detail) if incident.detail else None
+    except ValueError:
+        return None
+
+
+def _status(incident: Incident) -> ServerStatus | None:
+    """Return the status a not-answering incident cleared in when not by an answer, if any."""
+    try:
+        return ServerStatus(incident.detail) if incident.detail else None
+    except ValueError:
+        return None
 
 
 def recovered_text(incident: Incident) -> str:
@@ -139,6 +161,12 @@ def recovered_text(incident: Incident) -> str:
         return f"{name} can be read again after {lasted}"
     if rule is Rule.FLAPPING:
         return f"{name} is steady again after {lasted}"
+    if rule is Rule.NOT_ANSWERING:
+        status = _status(incident)
+        if status is not None:
+            # It cleared because it stopped running (crashed, stopped, restarted), not by answering.
+            return f"{name} is {status} now, after {lasted} not answering"
+        return f"{name} is answering again after {lasted}"
     return f"{name} {_detail_or(incident, 'stopped')}"
 
 

@@ -142,7 +142,11 @@ ALERTS: Final = Section(
             "unreachable: the panel cannot read one server for unreachable_polls polls. "
             "node_down: servers of one node unreadable because the panel cannot reach its Wings "
             "(one message naming the node). panel_down: the panel does not answer (one message).\n"
-            "stopped: a low-key line for a stop explained by a power action (off by default).",
+            "stopped: a low-key line for a stop explained by a power action (off by default).\n"
+            "not_answering: the panel says running but the game has not answered its query for "
+            "[query] not_answering_after (hung, or a query port closed or wrong); clears once it "
+            "answers again or stops running. Off by default: add it here, or turn it on for one "
+            "server with not_answering = true in its [alerts.<server>].",
             live=True,
         ),
         Key(
@@ -157,8 +161,8 @@ ALERTS: Final = Section(
             "mention_warning",
             "",
             p.mention_roles,
-            "Roles mentioned by warnings (overloads, stuck, unreachable, flapping). Empty = no "
-            "mention.",
+            "Roles mentioned by warnings (overloads, stuck, unreachable, flapping, "
+            "not_answering). Empty = no mention.",
             live=True,
         ),
         Key(
@@ -279,12 +283,14 @@ ALERTS: Final = Section(
         ),
     ),
     outro="Per-server overrides: a section named after the server's identifier, with any of "
-    "the keys enabled (false: no alerts for it), cpu_percent, memory_percent, disk_percent and "
-    "mention (roles that replace mention_critical/mention_warning for it). Keys left out fall "
-    "back to [alerts].\n"
+    "the keys enabled (false: no alerts for it), cpu_percent, memory_percent, disk_percent, "
+    "mention (roles that replace mention_critical/mention_warning for it) and not_answering "
+    "(true or false: the not_answering rule for this server, whatever rules says). Keys left "
+    "out fall back to [alerts].\n"
     "[alerts.1a2b3c4d]\n"
     "cpu_percent = 150\n"
-    "mention = Minecraft Mods",
+    "mention = Minecraft Mods\n"
+    "not_answering = true",
 )
 
 QUERY: Final = Section(
@@ -361,6 +367,7 @@ SERVER_ALERT_KEYS: Final[Mapping[str, Callable[[str], Any]]] = MappingProxyType(
         "memory_percent": p.percent,
         "disk_percent": p.percent,
         "mention": p.mention_roles,
+        "not_answering": p.boolean,
     }
 )
 

@@ -79,6 +79,7 @@ _RULE_WORDS: Final = {
     Rule.NODE_DOWN: "Node down",
     Rule.PANEL_DOWN: "Panel unreachable",
     Rule.STOPPED: "Stopped",
+    Rule.NOT_ANSWERING: "Not answering",
 }
 
 
