@@ -315,7 +315,8 @@ class PostgresStore:
                 for r in await conn.fetch("SELECT id, name FROM pdb_servers")
             }
             rows = await conn.fetch(
-                "SELECT server, t, state, cpu, mem, disk, rx, tx, uptime, suspended FROM pdb_raw"
+                "SELECT server, t, state, cpu, mem, disk, rx, tx, uptime, suspended, players"
+                " FROM pdb_raw"
                 " WHERE t >= $1 ORDER BY server, t",
                 t_ms(since),
             )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, cast
 
 import numpy as np
 
@@ -208,9 +208,10 @@ def state_seconds(ms_by_code: Sequence[float | int | None]) -> StateSeconds:
     )
 
 
-def metric_arrays(rows: Sequence[Sequence[int | float | bool]]) -> MetricArrays:
-    """Build a ring refill from raw rows (t_ms, state, cpu, mem, disk, rx, tx, uptime, susp.)."""
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+def metric_arrays(rows: Sequence[Sequence[int | float | bool | None]]) -> MetricArrays:
+    """Build a ring refill from raw rows (t_ms, state, cpu, mem, disk, rx, tx, uptime, susp.,
+    players: None when the game did not answer)."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 10
     return MetricArrays(
         t=np.array(columns[0], dtype=np.float64) / 1000,
         state=np.array(columns[1], dtype=np.uint8),
@@ -221,18 +222,19 @@ def metric_arrays(rows: Sequence[Sequence[int | float | bool]]) -> MetricArrays:
         rx_rate=np.array(columns[5], dtype=np.float32),
         tx_rate=np.array(columns[6], dtype=np.float32),
         uptime_ms=np.array(columns[7], dtype=np.int64),
-        # Raw rows hold no players yet: a refilled ring has no counts.
-        players=np.full(len(columns[0]), np.nan, dtype=np.float32),
+        players=np.array(
+            [np.nan if n is None else n for n in columns[9]], dtype=np.float32
+        ).reshape(-1),
     )
 
 
 def group_recent(
-    rows: Iterable[Sequence[int | float | bool]], names: Mapping[int, str]
+    rows: Iterable[Sequence[int | float | bool | None]], names: Mapping[int, str]
 ) -> dict[str, MetricArrays]:
     """Split raw rows (server id first, ordered by server then time) into each server's arrays."""
-    grouped: dict[str, list[Sequence[int | float | bool]]] = {}
+    grouped: dict[str, list[Sequence[int | float | bool | None]]] = {}
     for row in rows:
-        grouped.setdefault(names[int(row[0])], []).append(row[1:])
+        grouped.setdefault(names[int(cast("int", row[0]))], []).append(row[1:])
     return {name: metric_arrays(server_rows) for name, server_rows in grouped.items()}
 
 

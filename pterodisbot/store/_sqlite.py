@@ -248,7 +248,8 @@ class SqliteStore:
             cursor = await conn.execute("SELECT id, name FROM servers")
             names = {int(i): str(n) for i, n in await cursor.fetchall()}
             cursor = await conn.execute(
-                "SELECT server, t, state, cpu, mem, disk, rx, tx, uptime, suspended FROM raw"
+                "SELECT server, t, state, cpu, mem, disk, rx, tx, uptime, suspended, players"
+                " FROM raw"
                 " WHERE server IN (SELECT id FROM servers) AND t >= ? ORDER BY server, t",
                 (t_ms(since),),
             )

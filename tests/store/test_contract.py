@@ -40,6 +40,10 @@ async def test_a_written_batch_reads_back_sample_by_sample(store: HistoryStore) 
     assert [s.memory_bytes for s in arrays] == [r.memory_bytes for r in rows[30:]]
     assert [s.cpu_percent for s in arrays] == pytest.approx([r.cpu_percent for r in rows[30:]])
     assert [s.uptime_ms for s in arrays] == [r.uptime_ms for r in rows[30:]]
+    # A refilled ring keeps the players the game answered (None where it did not).
+    assert [s.players for s in arrays] == [r.players for r in rows[30:]]
+    assert any(r.players is None for r in rows[30:])
+    assert any(r.players for r in rows[30:])
 
 
 async def test_recent_gives_every_server_oldest_first(store: HistoryStore) -> None:
