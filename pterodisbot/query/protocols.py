@@ -73,7 +73,9 @@ async def ask(
                 return _java_answer(await _java(target, timeout), now())
             if target.protocol is QueryProtocol.BEDROCK:
                 server = BedrockServer(target.host, target.port, timeout=timeout)
-                return _bedrock_answer(await server.async_status(), now())
+                # One ping: mcstatus would try three times within the timeout; the next
+                # interval asks again.
+                return _bedrock_answer(await server.async_status(tries=1), now())
             return await _source(target, timeout, names, now)
     except QueryError:
         raise

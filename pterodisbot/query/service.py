@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import zlib
 from collections import Counter
@@ -70,6 +72,11 @@ class PlayerQueries:
         self._watched: dict[str, _Watched] = {}
         self._task: asyncio.Task[None] | None = None
         self._queries: set[asyncio.Task[None]] = set()
+        # Servers by the time they are due, most overdue first: when the cap holds queries back
+        # (many hung games), the ones that waited longest go next, and nobody is starved.
+        # Entries go stale (stopped, forgotten, rescheduled) and are skipped when popped.
+        self._due: list[tuple[float, int, str]] = []
+        self._order = itertools.count()
         # Set when a query ends or a server starts running: the scheduler looks again at once.
         self._wake = asyncio.Event()
         self._counts: Counter[tuple[str, str]] = Counter()
@@ -101,7 +108,7 @@ class PlayerQueries:
             if watched.running_since is None:
                 now = self._clock.monotonic()
                 watched.running_since = now
-                watched.next_at = now + self._offset(identifier)
+                self._schedule(watched, now + self._offset(identifier))
                 self._wake.set()
         elif watched.running_since is not None:
             # Stopped, crashed, suspended: not asked, and nothing said of it until it runs.
@@ -175,30 +182,38 @@ class PlayerQueries:
                 # Both end before this task does: none is left pending when the loop closes.
                 await asyncio.gather(sleeper, waker, return_exceptions=True)
 
+    def _schedule(self, watched: _Watched, at: float) -> None:
+        watched.next_at = at
+        heapq.heappush(self._due, (at, next(self._order), watched.server.identifier))
+
     def _launch_due(self) -> float:
         """Start the queries that are due (within the cap); return seconds until the next one."""
         settings = self._settings
         now = self._clock.monotonic()
-        soonest = settings.interval
-        for watched in self._watched.values():
-            target = watched.target
-            if target is None or watched.running_since is None or watched.in_flight:
-                continue
-            if watched.next_at > now:
-                soonest = min(soonest, watched.next_at - now)
-                continue
+        while self._due:
+            at, _, identifier = self._due[0]
+            if at > now:
+                return min(settings.interval, at - now)
             if len(self._queries) >= settings.concurrency:
                 # Full: the next query to end wakes the scheduler.
                 return settings.interval
+            heapq.heappop(self._due)
+            watched = self._watched.get(identifier)
+            if watched is None or watched.next_at != at or not self._askable(watched):
+                continue  # stale: forgotten, stopped, or rescheduled since
+            self._schedule(watched, now + settings.interval)
+            if watched.in_flight:
+                continue  # its last query outlived the interval: ask again a round later
+            target = watched.target
+            assert target is not None  # _askable
             watched.in_flight = True
-            watched.next_at = now + settings.interval
             task = asyncio.create_task(
                 self._ask(watched, target),
                 name=f"pterodisbot-query-{watched.server.identifier}",
             )
             self._queries.add(task)
             task.add_done_callback(self._ended)
-        return soonest
+        return settings.interval
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self._queries.discard(task)

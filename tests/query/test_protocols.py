@@ -81,9 +81,12 @@ async def test_a_hung_game_is_a_timeout_and_garbage_is_garbage(
     # Nothing of the query outlives it (a pending task is logged when collected).
     assert [t for t in asyncio.all_tasks() - before if not t.done()] == []
     games.set_game_mode(identifier, "garbage")
+    asked = sum(games.game_queries(identifier).values())
     with pytest.raises(QueryError) as garbage:
         await ask(where, timeout=TIMEOUT)
     assert garbage.value.failure is QueryFailure.GARBAGE
+    # One query, one packet: a garbage answer is not asked again within the same query.
+    assert sum(games.game_queries(identifier).values()) == asked + 1
 
 
 async def test_the_wrong_protocol_at_a_port_is_garbage_or_no_answer(

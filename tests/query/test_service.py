@@ -239,6 +239,31 @@ async def test_at_most_concurrency_queries_are_in_flight(fleet: Fleet) -> None:
     }
 
 
+async def test_at_the_cap_the_most_overdue_games_are_asked_first(fleet: Fleet) -> None:
+    # Eight hung games, two at a time: a sweep outlasts the interval. The two asked first are
+    # due again before the other six were ever asked; those six go first all the same.
+    hung = ANSWERED_BY_DEFAULT
+    for identifier in hung:
+        fleet.panel.set_game_mode(identifier, "hang")
+    queries = fleet.start(concurrency=2)
+    fleet.clock.advance(INTERVAL)
+
+    def asked() -> dict[str, int]:
+        return {i: sum(fleet.panel.game_queries(i).values()) for i in hung}
+
+    async def two_in_flight() -> bool:
+        return queries.stats().in_flight == 2 and sum(asked().values()) == 2
+
+    await poll_until(two_in_flight, what="the first two queries in flight")
+    fleet.clock.advance(2 * INTERVAL)
+
+    async def every_game_asked() -> bool:
+        return min(asked().values()) >= 1
+
+    await poll_until(every_game_asked, within=5.0, interval=0.01, what="every hung game asked")
+    assert max(asked().values()) == 1, asked()
+
+
 async def test_close_leaves_no_task_of_its_own_pending() -> None:
     queries = PlayerQueries(QuerySettings(), clock=FakeClock())
     queries.start()
