@@ -431,7 +431,10 @@ async def test_token_requests_are_paced_never_a_burst(make_rig: MakeRig) -> None
     last_minute = sum(1 for t in arrivals if t > now - 60.0)
     # What the stream reports is what reached the panel (one may be on its way).
     assert stats.token_calls - len(arrivals) in (0, 1)
-    assert stats.token_calls_per_minute - last_minute in (0, 1)
+    # Over the last minute, one may be on its way (counted by the stream, not yet by the panel) or
+    # have left just before the minute began and arrived inside it, when the fake clock outran
+    # its trip (counted by the panel only).
+    assert stats.token_calls_per_minute - last_minute in (-1, 0, 1)
     assert stats.token_calls_per_minute <= 30
 
 
