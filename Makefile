@@ -29,8 +29,13 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m pterodisbot demo $(DEMO_ARGS)
 
+# The suite mostly waits on sockets and simulated clocks, so worker processes (pytest-xdist) pay
+# even on two cores; `loadgroup` keeps the tests sharing one demo (xdist_group) in one worker.
+# `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS := 4
+
 test: lint lock-check browser postgres
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 	$(MAKE) docker-check
 
 # The Dockerfile's install steps in a fresh venv (no Docker engine needed); about a minute.

@@ -31,6 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 # One demo serves every in-process test here (it takes seconds to start); each test uses its own
 # servers so that none sees another's crash or restart.
 in_demo_loop = pytest.mark.asyncio(loop_scope="module")
+# Under `make test`'s workers (pytest-xdist), every test here runs in one worker: one demo.
+pytestmark = pytest.mark.xdist_group("demo")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

@@ -49,6 +49,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(120),
     pytest.mark.asyncio(loop_scope="module"),
+    # Under `make test`'s workers (pytest-xdist), every test here runs in one worker: one demo.
+    pytest.mark.xdist_group("demo_browser"),
 ]
 
 

@@ -431,7 +431,10 @@ async def test_token_requests_are_paced_never_a_burst(make_rig: MakeRig) -> None
     last_minute = sum(1 for t in arrivals if t > now - 60.0)
     # What the stream reports is what reached the panel (one may be on its way).
     assert stats.token_calls - len(arrivals) in (0, 1)
-    assert stats.token_calls_per_minute - last_minute in (0, 1)
+    # Over the last minute, one may be on its way (counted by the stream, not yet by the panel) or
+    # have left just before the minute began and arrived inside it, when the fake clock outran
+    # its trip (counted by the panel only).
+    assert stats.token_calls_per_minute - last_minute in (-1, 0, 1)
     assert stats.token_calls_per_minute <= 30
 
 
@@ -480,8 +483,10 @@ async def test_a_server_that_starts_installing_falls_back_at_its_next_token(
     changed = rig.clock.monotonic()
 
     await until_state(rig, RUNNING, StreamState.FALLBACK, FallbackReason.CONFLICT)
-    # At the renewal (Wings says `token expiring` at its 30 s look), not when the token has
-    # run out at 60 s.
-    assert rig.clock.monotonic() - changed < 45.0
+    # Refused at the renewal (Wings says `token expiring` at its 30 s look), not when the token
+    # has run out at 60 s. Timed by the refused request's arrival, not by when this test saw the
+    # state: the autojumping clock may pass 60 s before a test on a loaded machine looks.
+    refused = next(t for t in rig.panel.arrivals(TOKEN_ROUTE) if t > changed)
+    assert refused - changed < 45.0
     await until(lambda: rig.panel.open_sockets(RUNNING) == 0, "the socket closed")
     assert rig.streams.latest(RUNNING) is None
