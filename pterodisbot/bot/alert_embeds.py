@@ -21,6 +21,7 @@ from pterodisbot.bot.embeds import (
     EMBEDS_PER_MESSAGE,
     TITLE_LIMIT,
     discord_len,
+    duration_text,
     truncate,
 )
 from pterodisbot.observed import ServerStatus
@@ -45,21 +46,6 @@ GROUP_LIMIT: Final = 50
 # A grouped embed's description stays well under 4,096 so the message's total stays under 6,000.
 _GROUP_DESCRIPTION_BUDGET: Final = 2_800
 _FOOTER: Final = "Pterodisbot alerts"
-
-
-def duration_text(seconds: float) -> str:
-    """Format a duration for people: "45 s", "12 min", "4 h", "2 h 5 min", "3 d 2 h"."""
-    total = max(0, round(seconds))
-    if total < 60:
-        return f"{total} s"
-    minutes = total // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h" if minutes == 0 else f"{hours} h {minutes} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d" if hours == 0 else f"{days} d {hours} h"
 
 
 def _when(t: float) -> str:

@@ -360,19 +360,19 @@ def players_count(players: Players) -> str:
     return f"{answer.online:,}"
 
 
-def format_silence(seconds: float) -> str:
-    """Format how long a game has been silent: "45 s", "4 min", "2 h 5 min", "3 d 1 h"."""
-    whole = max(0, int(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    minutes = whole // 60
+def duration_text(seconds: float) -> str:
+    """Format a duration for people: "45 s", "12 min", "4 h", "2 h 5 min", "3 d 2 h"."""
+    total = max(0, round(seconds))
+    if total < 60:
+        return f"{total} s"
+    minutes = total // 60
     if minutes < 60:
         return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if hours < 24:
+        return f"{hours} h" if minutes == 0 else f"{hours} h {minutes} min"
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return f"{days} d" if hours == 0 else f"{days} d {hours} h"
 
 
 def players_state_text(players: Players, now: float) -> str:
@@ -380,7 +380,7 @@ def players_state_text(players: Players, now: float) -> str:
     if players.answering is Answering.NOT_ANSWERING:
         if players.since is None:
             return "not answering"
-        return f"not answering for {format_silence(now - players.since)}"
+        return f"not answering for {duration_text(now - players.since)}"
     reason = FAILURE_TEXT.get(players.failure) if players.failure is not None else None
     return f"no answer ({reason})" if reason else "no answer yet"
 
