@@ -14,7 +14,7 @@ from mcstatus.responses import JavaStatusResponse
 from pterodisbot.clock import FakeClock
 from pterodisbot.demo import demo_fleet
 from pterodisbot_sandbox.panel import SimServerSpec, SimulatedPanel, game_fleet, player_names
-from tests.fixtures.panel import MakeSimPanel
+from tests.fixtures.panel import GAMES, MakeSimPanel
 
 NOW = 1_000_000.0
 
@@ -70,14 +70,6 @@ def test_player_names_are_distinct_and_stable() -> None:
 
 # Short: every answer is local; only a hung or silent game waits this long.
 TIMEOUT = 0.2
-GAMES = (
-    SimServerSpec("Paper SMP", identifier="mcjava01", game="minecraft", cpu_load=0.5),
-    SimServerSpec("Bedrock Friends", identifier="bedrock1", game="bedrock", cpu_load=0.5),
-    SimServerSpec("Rust Monthly", identifier="rust0001", game="rust", cpu_load=0.5),
-    SimServerSpec("Valheim Vikings", identifier="valheim1", game="valheim", cpu_load=0.5),
-    SimServerSpec("Palworld", identifier="palworld", game="palworld", cpu_load=0.5),
-    SimServerSpec("Factorio", identifier="factorio", game="factorio"),
-)
 
 
 @pytest.fixture
