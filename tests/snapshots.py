@@ -120,12 +120,19 @@ def make_players(
     since: float | None = None,
     t: float = T0,
     protocol: QueryProtocol = QueryProtocol.MINECRAFT,
+    latency_ms: float | None = None,
 ) -> Players:
     """Build what the query service knows of a game: its last answer (None: never answered)."""
     answer = None
     if online is not None:
         answer = GameAnswer(
-            online=online, max_players=max_players, t=t, names=names, version=version, map=map_name
+            online=online,
+            max_players=max_players,
+            t=t,
+            names=names,
+            version=version,
+            map=map_name,
+            latency_ms=latency_ms,
         )
     return Players(
         target=QueryTarget(protocol, "203.0.113.7", 25565),

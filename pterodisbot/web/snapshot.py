@@ -68,6 +68,10 @@ def players_json(players: Players | None, *, show_names: bool) -> dict[str, Any]
         "version": answer.version if answer is not None else None,
         "map": answer.map if answer is not None else None,
         "protocol": str(players.target.protocol),
+        # How long the game took to answer its last query (null while it is silent).
+        "latency_ms": (
+            answer.latency_ms if answer is not None and players.online is not None else None
+        ),
     }
     if show_names:
         data["names"] = (

@@ -30,7 +30,13 @@ def test_address_is_left_out_when_hidden_or_unknown() -> None:
 
 def test_players_carry_the_games_answer_and_names_only_when_shown() -> None:
     players = make_players(
-        12, 40, names=("Steve", "Alex"), version="1.21.4", map_name="world", t=T0 - 5
+        12,
+        40,
+        names=("Steve", "Alex"),
+        version="1.21.4",
+        map_name="world",
+        t=T0 - 5,
+        latency_ms=4.5,
     )
     snap = make_snapshot(players=players)
     assert server_json(snap, show_address=True)["players"] == {
@@ -43,6 +49,7 @@ def test_players_carry_the_games_answer_and_names_only_when_shown() -> None:
         "version": "1.21.4",
         "map": "world",
         "protocol": "minecraft",
+        "latency_ms": 4.5,
     }
     shown = server_json(snap, show_address=True, show_names=True)["players"]
     assert shown["names"] == ["Steve", "Alex"]
@@ -58,6 +65,7 @@ def test_a_silent_game_has_no_count_but_keeps_its_last_answer() -> None:
         since=T0 - 300,
         t=T0 - 300,
         protocol=QueryProtocol.SOURCE,
+        latency_ms=12.0,
     )
     data = server_json(make_snapshot(players=players), show_address=False, show_names=True)
     assert data["players"] == {
@@ -70,6 +78,8 @@ def test_a_silent_game_has_no_count_but_keeps_its_last_answer() -> None:
         "version": None,
         "map": None,
         "protocol": "source",
+        # The last answer's latency says nothing of a game that stopped answering.
+        "latency_ms": None,
         # Who played five minutes ago is not who plays now.
         "names": [],
     }
