@@ -1,4 +1,5 @@
-"""Players online end to end: the real bot asks the simulated games; snapshots and rings say so."""
+"""Players online end to end: the real bot asks the simulated games; snapshots, rings and the
+status embed in Discord say so."""
 
 from __future__ import annotations
 
@@ -59,3 +60,13 @@ async def test_snapshots_and_samples_carry_the_players_the_games_answer(product:
     assert latest.players == 20
     assert monitor.snapshots["mcoff001"].players is None
     assert product.panel.game_queries("mcoff001") == {}
+
+    # The status embed in Discord says it: "Players 20 / <the game's max>".
+    message_id = await product.post_status("mcjava01")
+    message = await product.control.message("status", message_id)
+    fields = {f["name"]: f["value"] for f in message["embeds"][0]["fields"]}
+    most = product.panel.server("mcjava01").max_players
+    assert fields["Players"].startswith(f"20 / {most}"), fields
+    offline_id = await product.post_status("mcoff001")
+    offline = await product.control.message("status", offline_id)
+    assert "Players" not in {f["name"] for f in offline["embeds"][0]["fields"]}
