@@ -217,6 +217,9 @@ def demo_settings(
             "mention_critical": "Operator",
             "group_window": "2",
         },
+        # Games asked every 10 s, the players' names shown, and the hung Valheim called "not
+        # answering" after 30 s rather than 3 min, so a visitor sees each case within a minute.
+        "query": {"interval": "10", "not_answering_after": "30", "show_names": "true"},
         "logging": {"level": "WARNING", "loggers": "discord=ERROR, aiohttp.access=WARNING"},
         # The demo's store, in its own folder (a temporary one unless `Demo(workdir=)` names
         # one), never beside the operator's config; seeded with a generated week at start.
