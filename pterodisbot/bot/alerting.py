@@ -37,6 +37,7 @@ from pterodisbot.alerts import (
     Rule,
 )
 from pterodisbot.bot.alert_embeds import GROUP_LIMIT, message_embeds, repeat_text
+from pterodisbot.bot.discord_errors import is_gone
 from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.bot.embeds import truncate
 from pterodisbot.clock import Clock
@@ -63,8 +64,6 @@ BUDGET_WINDOW: Final = 60.0
 CHANNEL_RETRY: Final = 60.0
 # Seconds the final save at shutdown may take.
 CLOSE_GRACE: Final = 2.0
-# Discord's "this is gone" codes: unknown channel, unknown message.
-_GONE_CODES: Final = frozenset({10003, 10008})
 _OVERLOADS: Final = frozenset({Rule.CPU, Rule.MEMORY, Rule.DISK})
 _NO_ACTIVITY_READ: Final = (
     "the API key lacks activity.read: crashes are told from stops by the bot's own actions "
@@ -532,7 +531,7 @@ class AlertService:
             async with asyncio.timeout(SEND_TIMEOUT):
                 await message.edit(embeds=message_embeds([self._described(i) for i in incidents]))
         except discord.HTTPException as exc:
-            if exc.code in _GONE_CODES or exc.status == 404:
+            if is_gone(exc):
                 log.warning(
                     "alerts: message %s in channel %s is gone (%s): %s no longer edited",
                     ref.message_id,

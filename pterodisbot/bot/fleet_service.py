@@ -25,6 +25,7 @@ from typing import Final
 
 import discord
 
+from pterodisbot.bot.discord_errors import gone_text, is_gone, is_refused
 from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.bot.fleet_board import (
     OVERLOAD_SHARE,
@@ -48,9 +49,6 @@ FLEET_PLAYERS_INTERVAL: Final = 300.0
 _VERSION: Final = 1
 # Longest sleep of the edit task between two looks at `interval`.
 _RECHECK: Final = 1.0
-# Discord's "this message is gone for good": unknown channel, guild, message (and a plain 404).
-_GONE_CODES: Final = frozenset({10003, 10004, 10008})
-_REFUSED_CODES: Final = frozenset({50001, 50013})
 # Going offline from these (not through stopping) is what the board lists.
 _LIVE: Final = frozenset({ServerStatus.RUNNING, ServerStatus.STARTING})
 
@@ -359,13 +357,11 @@ class FleetBoards:
         try:
             await message.edit(embeds=self.render())
         except discord.HTTPException as exc:
-            if exc.code in _GONE_CODES or exc.status == 404:
-                await self.forget_deleted(
-                    message_ids=frozenset({message_id}), why=f"{exc.status} {exc.text or exc.code}"
-                )
+            if is_gone(exc):
+                await self.forget_deleted(message_ids=frozenset({message_id}), why=gone_text(exc))
                 return
             self.stats.failed += 1
-            if exc.code in _REFUSED_CODES:
+            if is_refused(exc):
                 if message_id not in self._refused:
                     self._refused.add(message_id)
                     log.warning(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import discord
 
+from pterodisbot.bot.discord_errors import gone_text, is_gone, is_refused
 from pterodisbot.bot.edit_pump import EditPump
 from pterodisbot.bot.embeds import build_status_embed
 from pterodisbot.bot.locations import EmbedLocation, EmbedLocations, PendingPost
@@ -26,9 +27,6 @@ from pterodisbot.server_metrics_graphs import ServerMetricsManager
 log = logging.getLogger(__name__)
 
 GRAPH_FILENAME = "graph.png"
-# Discord error codes that mean "this embed is gone for good": unknown channel, unknown guild,
-# unknown message. Only these (and a plain 404) make the bot forget a location.
-_GONE_CODES = frozenset({10003, 10004, 10008})
 # Seconds between attempts to write the locations file once a save has failed.
 SAVE_RETRY_INTERVAL = 30.0
 
@@ -361,13 +359,10 @@ class StatusBoard:
             else:
                 await message.edit(embed=rendered.embed, attachments=rendered.files())
         except discord.HTTPException as exc:
-            if exc.code in _GONE_CODES or exc.status == 404:
-                await self.forget(location, f"{exc.status} {exc.text or exc.code}")
+            if is_gone(exc):
+                await self.forget(location, gone_text(exc))
                 return
-            if exc.code in (
-                BlockReason.MISSING_ACCESS.value,
-                BlockReason.MISSING_PERMISSIONS.value,
-            ):
+            if is_refused(exc):
                 self._block(location, BlockReason(exc.code))
                 return
             self.stats.failed += 1
