@@ -24,22 +24,17 @@ from pterodisbot.panel import (
 from pterodisbot.server_metrics_graphs import ServerMetricsManager
 from pterodisbot_sandbox.panel import SimServerSpec, SimulatedPanel
 from tests.fixtures.discord import poll_until
-from tests.fixtures.panel import MakeSimPanel
+from tests.fixtures.panel import (
+    FAR,
+    NO_SOCKET,
+    NOT_STREAMED,
+    OFFLINE,
+    RUNNING,
+    STREAMED,
+    MakeSimPanel,
+)
 
-RUNNING, OFFLINE, FAR, NO_SOCKET = "aaaa0001", "bbbb0002", "cccc0003", "dddd0004"
-FLEET = [
-    SimServerSpec(name="Survival", identifier=RUNNING, state="running"),
-    SimServerSpec(name="Creative", identifier=OFFLINE, state="offline"),
-    SimServerSpec(name="Far away", identifier=FAR, node="sgp-1", state="running"),
-    # A subuser who may watch and start it, but not open its websocket.
-    SimServerSpec(
-        name="Friend's",
-        identifier=NO_SOCKET,
-        server_owner=False,
-        permissions=("control.start",),
-        state="running",
-    ),
-]
+FLEET = [*STREAMED, NOT_STREAMED]
 RESOURCES = "GET /api/client/servers/{server}/resources"
 
 

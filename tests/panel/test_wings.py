@@ -23,14 +23,9 @@ from pterodisbot.panel import (
 )
 from pterodisbot_sandbox.panel import SimServerSpec, SimulatedPanel
 from tests.fixtures.discord import poll_until
-from tests.fixtures.panel import MakeSimPanel
+from tests.fixtures.panel import FAR, OFFLINE, RUNNING, STREAMED, MakeSimPanel
 
-RUNNING, OFFLINE, FAR, NO_SOCKET = "aaaa0001", "bbbb0002", "cccc0003", "dddd0004"
-FLEET = [
-    SimServerSpec(name="Survival", identifier=RUNNING, state="running"),
-    SimServerSpec(name="Creative", identifier=OFFLINE, state="offline"),
-    SimServerSpec(name="Far away", identifier=FAR, node="sgp-1", state="running"),
-]
+FLEET = list(STREAMED)
 TOKEN_ROUTE = "GET /api/client/servers/{server}/websocket"
 
 
