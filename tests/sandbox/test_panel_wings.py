@@ -72,6 +72,18 @@ async def open_authenticated(
     return ws
 
 
+async def one_streamed(
+    make_sim_panel: MakeSimPanel,
+    http: aiohttp.ClientSession,
+    server: SimServerSpec,
+    **options: Any,
+) -> tuple[FakeClock, SimulatedPanel, aiohttp.ClientWebSocketResponse]:
+    """Start a panel of one server on a fake clock and open that server's authenticated socket."""
+    clock = FakeClock()
+    panel = await make_sim_panel(clock=clock, fleet=[server], **options)
+    return clock, panel, await open_authenticated(http, panel, server.identifier)
+
+
 async def tick(clock: FakeClock, seconds: float = 1.0) -> None:
     """Move the panel clock on and let the ticker run."""
     await clock.run_for(seconds, step=min(seconds, 1.0))
@@ -125,9 +137,7 @@ async def closed(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
 async def test_auth_gives_status_then_stats_every_second(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:
-    clock = FakeClock()
-    panel = await make_sim_panel(clock=clock, fleet=[spec("A", "aaaa0001")])
-    ws = await open_authenticated(http, panel, "aaaa0001")
+    clock, _panel, ws = await one_streamed(make_sim_panel, http, spec("A", "aaaa0001"))
     assert await receive(ws) == {"event": "status", "args": ["running"]}
     await tick(clock)
     stats = await receive_event(ws, "stats")
@@ -149,11 +159,9 @@ async def test_auth_gives_status_then_stats_every_second(
 async def test_stats_are_the_resources_endpoints_figures_at_the_same_moment(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:
-    clock = FakeClock()
-    panel = await make_sim_panel(
-        clock=clock, fleet=[spec("A", "aaaa0001")], resources_cache_seconds=0
+    clock, panel, ws = await one_streamed(
+        make_sim_panel, http, spec("A", "aaaa0001"), resources_cache_seconds=0
     )
-    ws = await open_authenticated(http, panel, "aaaa0001")
     seen = await run_ticks(clock, ws, 3)
     figures = json.loads(seen[-1][1]["args"][0])
     headers = {"Authorization": f"Bearer {panel.api_key}", "Accept": JSON_ACCEPT}
@@ -179,11 +187,9 @@ async def test_stats_are_the_resources_endpoints_figures_at_the_same_moment(
 async def test_a_stop_sends_status_at_once_then_zeros_with_the_disk_kept(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:
-    clock = FakeClock()
-    panel = await make_sim_panel(
-        clock=clock, fleet=[spec("A", "aaaa0001", stop_seconds=2.0)], resources_cache_seconds=0
+    clock, panel, ws = await one_streamed(
+        make_sim_panel, http, spec("A", "aaaa0001", stop_seconds=2.0), resources_cache_seconds=0
     )
-    ws = await open_authenticated(http, panel, "aaaa0001")
     assert await receive(ws) == {"event": "status", "args": ["running"]}
     panel.power_as("aaaa0001", "stop", "alice")
     assert await receive(ws) == {"event": "status", "args": ["stopping"]}
@@ -203,9 +209,9 @@ async def test_a_stop_sends_status_at_once_then_zeros_with_the_disk_kept(
 async def test_an_offline_server_gets_one_stats_at_auth_and_none_after(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:
-    clock = FakeClock()
-    panel = await make_sim_panel(clock=clock, fleet=[spec("A", "aaaa0001", state="offline")])
-    ws = await open_authenticated(http, panel, "aaaa0001")
+    clock, panel, ws = await one_streamed(
+        make_sim_panel, http, spec("A", "aaaa0001", state="offline")
+    )
     assert await receive(ws) == {"event": "status", "args": ["offline"]}
     first = await receive(ws)
     assert first["event"] == "stats"
@@ -220,9 +226,7 @@ async def test_an_offline_server_gets_one_stats_at_auth_and_none_after(
 async def test_console_output_flows_now_and_then(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:
-    clock = FakeClock()
-    panel = await make_sim_panel(clock=clock, fleet=[spec("A", "aaaa0001")])
-    ws = await open_authenticated(http, panel, "aaaa0001")
+    clock, _panel, ws = await one_streamed(make_sim_panel, http, spec("A", "aaaa0001"))
     seen = await run_ticks(clock, ws, 10)
     console = [frame for _, frame in seen if frame["event"] == "console output"]
     assert len(console) == 2
@@ -251,11 +255,9 @@ async def test_a_wrong_or_missing_origin_is_refused_with_403(
 async def test_token_expiring_comes_on_the_30_s_look_with_at_most_60_s_left(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:
-    clock = FakeClock()
-    panel = await make_sim_panel(
-        clock=clock, fleet=[spec("A", "aaaa0001")], websocket_token_seconds=100
+    clock, _panel, ws = await one_streamed(
+        make_sim_panel, http, spec("A", "aaaa0001"), websocket_token_seconds=100
     )
-    ws = await open_authenticated(http, panel, "aaaa0001")
     await receive_event(ws, "status")
     seen = await run_ticks(clock, ws, 95)
     # Looks at +30 (70 s left: nothing), +60 (40 s left) and +90 (10 s left).
@@ -267,11 +269,9 @@ async def test_token_expiring_comes_on_the_30_s_look_with_at_most_60_s_left(
 async def test_an_expired_token_gives_token_expired_then_jwt_error_for_everything(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:
-    clock = FakeClock()
-    panel = await make_sim_panel(
-        clock=clock, fleet=[spec("A", "aaaa0001")], websocket_token_seconds=45
+    clock, _panel, ws = await one_streamed(
+        make_sim_panel, http, spec("A", "aaaa0001"), websocket_token_seconds=45
     )
-    ws = await open_authenticated(http, panel, "aaaa0001")
     await receive_event(ws, "status")
     seen = await run_ticks(clock, ws, 62)
     assert when(seen, "token expiring") == [30.0]
@@ -288,11 +288,9 @@ async def test_an_expired_token_gives_token_expired_then_jwt_error_for_everythin
 async def test_a_fresh_token_on_the_same_socket_keeps_stats_flowing(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:
-    clock = FakeClock()
-    panel = await make_sim_panel(
-        clock=clock, fleet=[spec("A", "aaaa0001")], websocket_token_seconds=90
+    clock, panel, ws = await one_streamed(
+        make_sim_panel, http, spec("A", "aaaa0001"), websocket_token_seconds=90
     )
-    ws = await open_authenticated(http, panel, "aaaa0001")
     await receive_event(ws, "status")
     seen = await run_ticks(clock, ws, 30)
     assert when(seen, "token expiring") == [30.0]
@@ -489,9 +487,7 @@ async def test_bad_tokens_are_refused_with_wings_events(
 async def test_stats_counters_and_stop_close_every_socket(
     make_sim_panel: MakeSimPanel, http: aiohttp.ClientSession
 ) -> None:
-    clock = FakeClock()
-    panel = await make_sim_panel(clock=clock, fleet=[spec("A", "aaaa0001")])
-    ws = await open_authenticated(http, panel, "aaaa0001")
+    clock, panel, ws = await one_streamed(make_sim_panel, http, spec("A", "aaaa0001"))
     await receive_event(ws, "status")
     await run_ticks(clock, ws, 2)
     async with http.get(panel.url + "/_sim/stats") as response:
